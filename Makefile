@@ -1,0 +1,39 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+SAMPLE := data/sample
+SAMPLE_CONTACTS ?= 2000
+export DAGSTER_HOME := $(CURDIR)/data/dagster
+
+.PHONY: run test ui bench install sample clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(VENV)/.installed
+
+$(SAMPLE)/contacts.csv: | install
+	$(BIN)/crm-quality generate --out $(SAMPLE) --contacts $(SAMPLE_CONTACTS) --seed 42
+
+sample: $(SAMPLE)/contacts.csv
+
+run: install sample
+	$(BIN)/crm-quality run --source $(SAMPLE)
+
+test: install sample
+	$(BIN)/python -m pytest
+
+ui: install sample
+	$(BIN)/dagster dev -w workspace.yaml
+
+bench: install
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) data/sample data/warehouse.duckdb data/warehouse.duckdb.wal data/reports

@@ -1,0 +1,157 @@
+"""crm-quality: the command line.
+
+    crm-quality generate --out DIR [--contacts N] [--seed S] [--as-of YYYY-MM-DD]
+    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR]
+
+Errors caused by input or settings print one line and exit with status 2; a failed run (an asset
+or a blocking check) exits with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import time
+from datetime import date
+from pathlib import Path
+from typing import Sequence
+
+from crm_quality.errors import CrmQualityError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args)
+    except CrmQualityError as error:
+        print(f"crm-quality: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="crm-quality", description="CRM data-quality pipeline")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    generate = commands.add_parser("generate", help="write a dirty sample CRM export with its truth")
+    generate.add_argument("--out", type=Path, required=True, help="folder to write the export to")
+    generate.add_argument("--contacts", type=int, default=2000, help="number of contacts (default 2000)")
+    generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    generate.add_argument("--as-of", type=date.fromisoformat, default=None,
+                          help="the export's date, YYYY-MM-DD (default today)")
+    generate.set_defaults(command=_generate)
+
+    run = commands.add_parser("run", help="materialize every asset, as the nightly job does")
+    run.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE)")
+    run.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
+    run.add_argument("--reports", help="reports folder (CRM_QUALITY_REPORTS)")
+    run.set_defaults(command=_run)
+    return parser
+
+
+def _generate(args: argparse.Namespace) -> int:
+    from crm_quality.sample import generate
+
+    started = time.perf_counter()
+    try:
+        summary = generate(args.out, contacts=args.contacts, seed=args.seed, as_of=args.as_of)
+    except ValueError as error:
+        raise CrmQualityError(str(error)) from None
+    rows = ", ".join(f"{table} {count}" for table, count in summary.rows.items())
+    print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s: {rows}")
+    print(f"truth and {sum(summary.defects.values())} injected defects in {args.out / '_truth'}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from dagster import DagsterInstance
+
+    from crm_quality.definitions import build_definitions
+    from crm_quality.settings import load_settings
+
+    settings = load_settings(
+        overrides={"source": args.source, "warehouse": args.warehouse, "reports": args.reports}
+    )
+    job = build_definitions(settings).resolve_job_def("nightly")
+    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    print(f"crm-quality run: {settings.source} -> {settings.warehouse}")
+    started = time.perf_counter()
+    with instance:
+        result = job.with_logger_defs({"progress": _progress_logger()}).execute_in_process(
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
+        )
+    elapsed = time.perf_counter() - started
+    if not result.success:
+        print(f"crm-quality run: FAILED after {elapsed:.1f} s: {_failure_reason(result)}", file=sys.stderr)
+        return 1
+    print(f"crm-quality run: done in {elapsed:.1f} s (run {result.run_id})")
+    print(f"warehouse: {settings.warehouse.resolve()}")
+    print(f"reports:   {settings.reports.resolve()}")
+    return 0
+
+
+def _progress_logger():
+    """A Dagster logger that prints one line per asset, check and failure."""
+    from dagster import logger
+
+    class ProgressHandler(logging.Handler):
+        def __init__(self) -> None:
+            super().__init__()
+            self.started: dict[str, float] = {}
+
+        def emit(self, record: logging.LogRecord) -> None:
+            event = getattr(record, "dagster_meta", {}).get("dagster_event")
+            if event is None:
+                return
+            kind, step = event.event_type_value, event.step_key
+            if kind == "STEP_START":
+                self.started[step] = time.perf_counter()
+            elif kind == "ASSET_MATERIALIZATION":
+                materialization = event.event_specific_data.materialization
+                rows = materialization.metadata.get("dagster/row_count")
+                count = f"{rows.value:>10,} rows" if rows is not None else ""
+                took = time.perf_counter() - self.started.get(step, time.perf_counter())
+                print(f"  materialized {materialization.asset_key.to_user_string():<28} {count} {took:6.1f} s")
+            elif kind == "ASSET_CHECK_EVALUATION":
+                check = event.event_specific_data
+                if not check.passed:
+                    print(f"  check failed {check.asset_key.to_user_string()}:{check.check_name}"
+                          f" ({check.severity.value})")
+            elif kind == "STEP_FAILURE":
+                print(f"  failed       {step}: {_error_message(event.step_failure_data.error)}")
+
+    @logger
+    def progress(_init_context):
+        log = logging.getLogger("crm_quality.progress")
+        log.setLevel(logging.DEBUG)
+        log.propagate = False
+        if not log.handlers:
+            log.addHandler(ProgressHandler())
+        return log
+
+    return progress
+
+
+def _error_message(error) -> str:
+    """The innermost error's own message: our clear errors, without Dagster's wrapping."""
+    while error.cause is not None:
+        error = error.cause
+    message = error.message.strip()
+    prefix = f"{error.cls_name}: " if error.cls_name else ""
+    for candidate in (f"crm_quality.errors.{prefix}", prefix):
+        if candidate and message.startswith(candidate):
+            return message[len(candidate):].strip()
+    return message.splitlines()[-1] if message else "unknown error"
+
+
+def _failure_reason(result) -> str:
+    for event in result.all_events:
+        if event.event_type_value == "STEP_FAILURE":
+            return f"{event.step_key}: {_error_message(event.step_failure_data.error)}"
+    return "the run failed; see the Dagster UI (make ui) for its logs"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

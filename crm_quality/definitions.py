@@ -1,0 +1,22 @@
+"""The one Definitions object, loaded by workspace.yaml (`dagster dev`) and `crm-quality run`."""
+
+from __future__ import annotations
+
+from dagster import Definitions
+
+from crm_quality.defs.extract import raw_assets
+from crm_quality.defs.jobs import nightly_job, nightly_schedule
+from crm_quality.defs.resources import resources_for
+from crm_quality.settings import Settings, load_settings
+
+
+def build_definitions(settings: Settings) -> Definitions:
+    return Definitions(
+        assets=[*raw_assets],
+        jobs=[nightly_job],
+        schedules=[nightly_schedule(settings)],
+        resources=resources_for(settings),
+    )
+
+
+defs = build_definitions(load_settings())

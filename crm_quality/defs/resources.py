@@ -1,0 +1,36 @@
+"""Resources: the settings every asset reads, and the DuckDB warehouse they write."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dagster import ConfigurableResource
+from dagster_duckdb import DuckDBResource
+
+from crm_quality.settings import Settings, load_settings
+
+WAREHOUSE_POOL = "warehouse"
+"""DuckDB allows one writing process: every asset that writes the warehouse joins this pool,
+whose limit is 1 in the project's dagster.yaml, so parallel work queues instead of failing."""
+
+
+class SettingsResource(ConfigurableResource):
+    """The crm-quality settings for a run, shown (and editable) in the launchpad."""
+
+    values: dict[str, str]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SettingsResource:
+        return cls(
+            values={f.name: str(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+        )
+
+    def get(self) -> Settings:
+        return load_settings(overrides=self.values, config_file=None, env={})
+
+
+def resources_for(settings: Settings) -> dict[str, ConfigurableResource]:
+    return {
+        "settings": SettingsResource.from_settings(settings),
+        "warehouse": DuckDBResource(database=str(settings.warehouse)),
+    }

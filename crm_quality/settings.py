@@ -1,0 +1,177 @@
+"""Typed settings, read from a YAML file and overridden by ``CRM_QUALITY_*`` environment variables.
+
+Precedence, lowest first: defaults below, the YAML file (``CRM_QUALITY_CONFIG``, else
+``crm_quality.yaml`` in the working directory when present), environment variables, then explicit
+overrides (command-line flags). An unknown or ill-typed setting stops with a message naming it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from crm_quality.errors import SettingsError
+
+ENV_PREFIX = "CRM_QUALITY_"
+CONFIG_ENV = "CRM_QUALITY_CONFIG"
+DEFAULT_CONFIG_FILE = "crm_quality.yaml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Path = Path("data/sample")
+    """Folder holding the CRM export: one CSV or Parquet file per table."""
+    warehouse: Path = Path("data/warehouse.duckdb")
+    """The DuckDB file every asset writes."""
+    reports: Path = Path("data/reports")
+    """Where quality reports and fix lists are written."""
+    source_format: str = "auto"
+    """csv, parquet, or auto (whichever file exists for a table)."""
+    source_encoding: str = "utf-8"
+    """Encoding of CSV exports: utf-8, utf-16 or latin-1."""
+    csv_delimiter: str = ","
+    max_reject_share: float = 0.05
+    """A file whose rejected lines exceed this share of its rows stops the extract."""
+    timezone: str = "UTC"
+    """Timezone of the nightly schedule."""
+    nightly_cron: str = "0 2 * * *"
+
+    def __post_init__(self) -> None:
+        if self.source_format not in ("auto", "csv", "parquet"):
+            raise SettingsError(
+                f"source_format is {self.source_format!r}; use one of: auto, csv, parquet"
+            )
+        if self.source_encoding.lower().replace("_", "-") not in ("utf-8", "utf-16", "latin-1"):
+            raise SettingsError(
+                f"source_encoding is {self.source_encoding!r}; use one of: utf-8, utf-16, latin-1"
+            )
+        if len(self.csv_delimiter) != 1:
+            raise SettingsError(f"csv_delimiter must be one character, got {self.csv_delimiter!r}")
+        if not 0 <= self.max_reject_share <= 1:
+            raise SettingsError(
+                f"max_reject_share must be between 0 and 1, got {self.max_reject_share}"
+            )
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"timezone {self.timezone!r} is not a known IANA timezone (e.g. Europe/Berlin)"
+            ) from None
+        if len(self.nightly_cron.split()) != 5:
+            raise SettingsError(
+                f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"
+            )
+
+    def replace(self, **changes: Any) -> Settings:
+        return load_settings(overrides={**_as_raw(self), **changes}, config_file=None, env={})
+
+
+def _as_raw(settings: Settings) -> dict[str, Any]:
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, value: Any, origin: str) -> Any:
+    """Turn a YAML or environment value into the field's type, or say why it cannot be."""
+    expected = _FIELDS[name].type
+    try:
+        if expected == "Path":
+            if not isinstance(value, (str, Path)) or str(value) == "":
+                raise ValueError
+            return Path(value)
+        if expected == "str":
+            if not isinstance(value, str):
+                raise ValueError
+            return value
+        if expected == "float":
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if expected == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if expected == "bool":
+            if isinstance(value, bool):
+                return value
+            text = str(value).strip().lower()
+            if text in ("1", "true", "yes", "on"):
+                return True
+            if text in ("0", "false", "no", "off"):
+                return False
+            raise ValueError
+    except (TypeError, ValueError):
+        raise SettingsError(
+            f"setting {name!r} from {origin} must be a {expected}, got {value!r}"
+        ) from None
+    raise AssertionError(f"unsupported settings type {expected} for {name}")
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"settings file {path} does not exist; set {CONFIG_ENV} to a file that does") from None
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise SettingsError(f"settings file {path} is not valid YAML{where}: {error}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise SettingsError(f"settings file {path} must hold a mapping of setting: value")
+    return data
+
+
+def _known(name: str, origin: str) -> None:
+    if name not in _FIELDS:
+        raise SettingsError(
+            f"unknown setting {name!r} in {origin}; known settings: {', '.join(sorted(_FIELDS))}"
+        )
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    config_file: Path | str | None = "",
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Build the settings from defaults, a YAML file, the environment and explicit overrides.
+
+    ``config_file=""`` means: look it up (``CRM_QUALITY_CONFIG``, then ``crm_quality.yaml``);
+    ``None`` means: read no file.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, Any] = {}
+
+    if config_file == "":
+        config_file = env.get(CONFIG_ENV) or (
+            DEFAULT_CONFIG_FILE if Path(DEFAULT_CONFIG_FILE).exists() else None
+        )
+    if config_file is not None:
+        path = Path(config_file)
+        for name, value in _read_yaml(path).items():
+            _known(str(name), f"settings file {path}")
+            values[name] = _coerce(name, value, f"settings file {path}")
+
+    for variable, value in env.items():
+        if not variable.startswith(ENV_PREFIX) or variable == CONFIG_ENV:
+            continue
+        name = variable[len(ENV_PREFIX) :].lower()
+        _known(name, f"environment variable {variable}")
+        values[name] = _coerce(name, value, f"environment variable {variable}")
+
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        _known(name, "overrides")
+        values[name] = _coerce(name, value, "overrides")
+
+    return Settings(**values)

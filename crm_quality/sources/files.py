@@ -1,0 +1,251 @@
+"""Extract CRM tables from a folder of CSV or Parquet files into ``raw.<table>``.
+
+Values are loaded as text, exactly as written, with lineage: ``_source_file``, ``_source_row``
+(the line of the file on which the record starts; the header is line 1) and ``_loaded_at``.
+Lines DuckDB cannot parse (wrong column count, bad encoding) are not dropped: they go to
+``raw.<table>_rejects`` with their file, line, column, error and raw text. A problem with the
+file as a whole stops the extract with a message that names the file and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from crm_quality.errors import SourceError
+from crm_quality.schema import TABLES
+from crm_quality.settings import Settings
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
+
+NO_REJECTS_SQL = """SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line,
+    NULL::VARCHAR AS column_name, NULL::VARCHAR AS error_type, NULL::VARCHAR AS error_message,
+    NULL::VARCHAR AS csv_line WHERE false"""
+
+_REJECT_HINTS = {
+    "INVALID ENCODING": "the file is not {encoding}: re-export it as UTF-8 or set "
+    "CRM_QUALITY_SOURCE_ENCODING (utf-8, utf-16, latin-1)",
+    "TOO MANY COLUMNS": "a value holds an unquoted delimiter: quote it in the export, or check "
+    "CRM_QUALITY_CSV_DELIMITER",
+    "MISSING COLUMNS": "the line ends early: a value may hold an unquoted line break, or the "
+    "line was cut",
+    "UNQUOTED VALUE": "a quote character appears inside an unquoted value: quote the value",
+    "CAST ERROR": "a value cannot be read as text",
+    "LINE SIZE OVER MAXIMUM": "the line is longer than DuckDB's maximum line size",
+}
+
+
+@dataclass(frozen=True)
+class Extracted:
+    """What one table's extract did: the file it read, rows loaded and lines rejected."""
+
+    table: str
+    path: Path
+    rows: int
+    rejected: int
+    columns: tuple[str, ...]
+
+
+def source_file(settings: Settings, table: str) -> Path:
+    """The export file holding ``table``: ``<source>/<table>.csv`` or ``.parquet``."""
+    folder = Path(settings.source)
+    formats = ("csv", "parquet") if settings.source_format == "auto" else (settings.source_format,)
+    candidates = [folder / f"{table}.{fmt}" for fmt in formats]
+    found = [path for path in candidates if path.is_file()]
+    if not folder.is_dir():
+        raise SourceError(
+            f"source folder {folder} does not exist: set CRM_QUALITY_SOURCE (or --source) to the "
+            "folder holding the CRM export, or run `crm-quality generate --out data/sample`"
+        )
+    if not found:
+        looked = ", ".join(str(p) for p in candidates)
+        raise SourceError(
+            f"no export file for table {table!r}: looked for {looked}; export the {table} table "
+            "to one of these names"
+        )
+    if len(found) > 1:
+        raise SourceError(
+            f"both {found[0]} and {found[1]} exist for table {table!r}: remove one, or set "
+            "CRM_QUALITY_SOURCE_FORMAT to csv or parquet"
+        )
+    return found[0]
+
+
+def extract_table(
+    con: duckdb.DuckDBPyConnection, settings: Settings, table: str, loaded_at: datetime
+) -> Extracted:
+    """Load one table's export file into ``raw.<table>`` (and its rejects), atomically."""
+    path = source_file(settings, table)
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path} is empty (0 bytes): re-export the {table} table")
+    if path.suffix == ".parquet":
+        return _extract_parquet(con, path, table, loaded_at)
+    return _extract_csv(con, settings, path, table, loaded_at)
+
+
+def _require_columns(path: Path, table: str, columns: list[str], header_line: str) -> None:
+    missing = [c for c in TABLES[table].required if c not in columns]
+    if not missing:
+        return
+    lowered = {c.lower().strip(): c for c in columns}
+    details = []
+    for name in missing:
+        near = lowered.get(name)
+        details.append(f"{name!r} (found {near!r}: rename it)" if near else repr(name))
+    raise SourceError(
+        f"{path}, {header_line}: required column(s) missing for table {table!r}: "
+        f"{', '.join(details)}; found columns: {', '.join(columns)}. Add the column to the "
+        "export, or map the CRM's column name onto it"
+    )
+
+
+def _csv_options(settings: Settings) -> tuple[str, list]:
+    encoding = settings.source_encoding.lower().replace("_", "-")
+    return (
+        "header = true, all_varchar = true, delim = ?, quote = '\"', escape = '\"', "
+        "encoding = ?, strict_mode = true, null_padding = false",
+        [settings.csv_delimiter, encoding],
+    )
+
+
+def _extract_csv(
+    con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime
+) -> Extracted:
+    options, option_params = _csv_options(settings)
+    try:
+        columns = [
+            row[0]
+            for row in con.execute(
+                f"DESCRIBE SELECT * FROM read_csv(?, {options})", [str(path), *option_params]
+            ).fetchall()
+        ]
+    except duckdb.Error as error:
+        raise SourceError(
+            f"{path}: cannot be read as CSV ({_first_line(error)}); check that it is a "
+            "comma-separated export with a header line, and the delimiter and encoding settings"
+        ) from None
+    _require_columns(path, table, columns, "line 1 (header)")
+
+    scan_table = f"rejects_scan_{table}"
+    error_table = f"rejects_errors_{table}"
+    newlines = " + ".join(
+        f"coalesce(length({quote(c)}) - length(replace({quote(c)}, chr(10), '')), 0)" for c in columns
+    )
+    try:
+        building = build_table(
+            con,
+            "raw",
+            table,
+            f"""
+            WITH scan AS (
+                SELECT *, row_number() OVER () AS _record, {newlines} AS _newlines
+                FROM read_csv(?, {options}, store_rejects = true,
+                              rejects_scan = {quote(scan_table)}, rejects_table = {quote(error_table)})
+            )
+            SELECT * EXCLUDE (_record, _newlines),
+                   ? AS _source_file,
+                   (1 + _record + coalesce(sum(_newlines) OVER (
+                        ORDER BY _record ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
+                   )::BIGINT AS _source_row,
+                   ?::TIMESTAMPTZ AS _loaded_at
+            FROM scan
+            """,
+            [str(path), *option_params, str(path), loaded_at],
+        )
+    except duckdb.Error as error:
+        raise SourceError(
+            f"{path}: the CSV cannot be loaded ({_first_line(error)}); check the delimiter, "
+            "quoting and encoding settings"
+        ) from None
+    build_table(
+        con,
+        "raw",
+        f"{table}_rejects",
+        f"""SELECT ?::VARCHAR AS source_file, line::BIGINT AS line, column_name,
+                   error_type::VARCHAR AS error_type, error_message, csv_line
+            FROM {quote(error_table)} ORDER BY line""",
+        [str(path)],
+    )
+    con.execute(f"DROP TABLE IF EXISTS {quote(error_table)}")
+    con.execute(f"DROP TABLE IF EXISTS {quote(scan_table)}")
+
+    rejected = row_count(con, "raw", f"{BUILDING_PREFIX}{table}_rejects")
+    if rejected:
+        _shift_lines_past_rejects(con, building, f"{BUILDING_PREFIX}{table}_rejects")
+    rows = row_count(con, "raw", building)
+    if rejected > settings.max_reject_share * (rows + rejected):
+        raise SourceError(_too_many_rejects(con, path, table, rows, rejected, settings))
+    swap_in(con, "raw", [table, f"{table}_rejects"])
+    return Extracted(table, path, rows, rejected, tuple(columns))
+
+
+def _shift_lines_past_rejects(con: duckdb.DuckDBPyConnection, building: str, rejects: str) -> None:
+    """Count rejected lines into ``_source_row``: each line that precedes a record moves it down.
+
+    The j-th rejected line (ascending, from 1) at line r precedes every accepted record whose
+    line, counted without rejected lines, is at least r - (j - 1).
+    """
+    con.execute(
+        f"""
+        UPDATE {qualified('raw', building)} AS b
+        SET _source_row = b._source_row + (
+            SELECT count(*) FROM (
+                SELECT line - row_number() OVER (ORDER BY line) + 1 AS slot
+                FROM {qualified('raw', rejects)}
+            ) AS r WHERE r.slot <= b._source_row
+        )
+        """
+    )
+
+
+def _too_many_rejects(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, rows: int, rejected: int,
+    settings: Settings,
+) -> str:
+    line, column, error_type, message = con.execute(
+        f"""SELECT line, column_name, error_type, error_message
+            FROM {qualified('raw', BUILDING_PREFIX + table + '_rejects')} ORDER BY line LIMIT 1"""
+    ).fetchone()
+    where = f", column {column!r}" if column else ""
+    hint = _REJECT_HINTS.get(error_type, "fix the line in the export").format(
+        encoding=settings.source_encoding
+    )
+    return (
+        f"{path}: {rejected} of {rows + rejected} records cannot be read, more than "
+        f"max_reject_share={settings.max_reject_share:.0%}. First at line {line}{where}: "
+        f"{error_type.lower()} ({message}). Fix: {hint}"
+    )
+
+
+def _extract_parquet(
+    con: duckdb.DuckDBPyConnection, path: Path, table: str, loaded_at: datetime
+) -> Extracted:
+    try:
+        columns = [
+            row[0]
+            for row in con.execute("DESCRIBE SELECT * FROM read_parquet(?)", [str(path)]).fetchall()
+        ]
+    except duckdb.Error as error:
+        raise SourceError(
+            f"{path}: cannot be read as Parquet ({_first_line(error)}); re-export the file"
+        ) from None
+    _require_columns(path, table, columns, "schema")
+    as_text = ", ".join(f"{quote(c)}::VARCHAR AS {quote(c)}" for c in columns)
+    build_table(
+        con,
+        "raw",
+        table,
+        f"""SELECT {as_text}, ? AS _source_file, (file_row_number + 1)::BIGINT AS _source_row,
+                   ?::TIMESTAMPTZ AS _loaded_at
+            FROM read_parquet(?, file_row_number = true)""",
+        [str(path), loaded_at, str(path)],
+    )
+    build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
+    swap_in(con, "raw", [table, f"{table}_rejects"])
+    return Extracted(table, path, row_count(con, "raw", table), 0, tuple(columns))
+
+
+def _first_line(error: Exception) -> str:
+    return str(error).strip().splitlines()[0]

@@ -1,0 +1,100 @@
+"""Access to the DuckDB warehouse: schemas, identifier quoting and atomic table replacement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import duckdb
+
+SCHEMAS: tuple[str, ...] = ("raw", "staged", "quarantine", "dedup", "clean", "quality")
+BUILDING_PREFIX = "__building__"
+"""Tables under construction carry this prefix until they are swapped in."""
+
+
+def quote(identifier: str) -> str:
+    """Quote an identifier for DuckDB SQL; data values are never formatted into SQL."""
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def qualified(schema: str, table: str) -> str:
+    return f"{quote(schema)}.{quote(table)}"
+
+
+def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse file, creating it and its schemas when it is new."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(str(path), read_only=read_only)
+    if not read_only:
+        ensure_schemas(con)
+    return con
+
+
+def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
+    for schema in SCHEMAS:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+
+
+def build_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    select_sql: str,
+    params: Sequence[Any] | None = None,
+) -> str:
+    """Build ``schema.table``'s next version under a temporary name; return that name.
+
+    Nothing readers see changes until :func:`swap_in`. A leftover building table from a killed
+    run is dropped here.
+    """
+    building = BUILDING_PREFIX + table
+    con.execute(f"DROP TABLE IF EXISTS {qualified(schema, building)}")
+    con.execute(f"CREATE TABLE {qualified(schema, building)} AS {select_sql}", params or [])
+    return building
+
+
+def swap_in(con: duckdb.DuckDBPyConnection, schema: str, tables: Sequence[str]) -> None:
+    """Replace each table by its built version, all in one transaction."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for table in tables:
+            con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
+            con.execute(
+                f"ALTER TABLE {qualified(schema, BUILDING_PREFIX + table)} RENAME TO {quote(table)}"
+            )
+        con.execute("COMMIT")
+    except Exception:
+        con.execute("ROLLBACK")
+        raise
+
+
+def replace_table(
+    con: duckdb.DuckDBPyConnection,
+    schema: str,
+    table: str,
+    select_sql: str,
+    params: Sequence[Any] | None = None,
+) -> int:
+    """Build ``schema.table`` from a query under a temporary name, then swap it in atomically.
+
+    A process killed while the query runs leaves the previous table untouched. Returns the new
+    table's row count.
+    """
+    build_table(con, schema, table, select_sql, params)
+    swap_in(con, schema, [table])
+    return row_count(con, schema, table)
+
+
+def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()[0]
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return (
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchone()[0]
+        > 0
+    )
