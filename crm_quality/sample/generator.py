@@ -73,6 +73,15 @@ DEFECTS: tuple[Defect, ...] = (
 """What is injected where, as a share of the table's rows (at least one each)."""
 
 
+TRUTH_COLUMNS = {
+    "_source_row": "source_row", "_entity": "entity_id", "_household": "household_id",
+    "_duplicate_of": "duplicate_of", "_first": "first_name", "_last": "last_name",
+    "_email": "email", "_e164": "phone_e164", "_birth_iso": "birth_date", "_country": "country",
+    "_name": "name", "_contact_match": "contact_match", "_amount": "amount",
+    "_currency": "currency", "_close_iso": "close_date", "_stage": "stage",
+}
+
+
 @dataclass(frozen=True)
 class Shape:
     """How many of each kind of record, as shares of the contact count."""
@@ -178,8 +187,9 @@ class _Generator:
         for name, frame in tables.items():
             frame["_source_row"] = np.arange(1, len(frame) + 1)
         self.user_defects(users, tables)
+        referenced = self.referenced_ids(tables)
         for name, frame in tables.items():
-            self.inject(name, frame)
+            self.inject(name, frame, referenced.get(name, set()))
         truth = {
             "contacts": contacts[["contact_id", "_source_row", "_entity", "_household",
                                   "_duplicate_of", "_first", "_last", "_email", "_e164",
@@ -191,7 +201,7 @@ class _Generator:
             "opportunities": opportunities[["opportunity_id", "_source_row", "_amount",
                                             "_currency", "_close_iso", "_stage"]],
         }
-        truth = {name: frame.rename(columns=lambda c: c.lstrip("_")) for name, frame in truth.items()}
+        truth = {name: frame.rename(columns=TRUTH_COLUMNS) for name, frame in truth.items()}
         defects = pd.concat(self.defects, ignore_index=True)
         defects = defects.sort_values(["table", "source_row", "field", "kind"], kind="stable")
         return tables, truth, defects.reset_index(drop=True)
@@ -684,8 +694,24 @@ class _Generator:
         self.record("users", users, np.flatnonzero(users["_stale"].to_numpy()), "last_login_at", "stale_login")
         self.record("users", users, np.flatnonzero(users["_missing_role"].to_numpy()), "role", "missing_role")
 
-    def inject(self, table: str, frame: pd.DataFrame) -> None:
-        """Apply this table's defects on disjoint rows per field, recording each one."""
+    @staticmethod
+    def referenced_ids(tables: dict[str, pd.DataFrame]) -> dict[str, set]:
+        """Ids that some record, or the truth (duplicate of, lead is contact), points at."""
+        referenced: dict[str, set] = {}
+        for name, frame in tables.items():
+            for fk in TABLES[name].foreign_keys:
+                referenced.setdefault(fk.references, set()).update(frame[fk.name].dropna())
+            if "_duplicate_of" in frame:
+                referenced.setdefault(name, set()).update(frame["_duplicate_of"].dropna())
+        referenced["contacts"].update(tables["leads"]["_contact_match"].dropna())
+        return referenced
+
+    def inject(self, table: str, frame: pd.DataFrame, referenced: set) -> None:
+        """Apply this table's defects on disjoint rows per field, recording each one.
+
+        Ids are only blanked or duplicated on records nothing points at, so that the only
+        orphans are the injected ones.
+        """
         d = self.draw
         n = len(frame)
         taken: dict[str, set[int]] = {}
@@ -707,6 +733,8 @@ class _Generator:
                 self.record(table, frame, rows, "*", spec.kind)
                 continue
             eligible = None if spec.kind == "blank_required" else frame[spec.field].notna().to_numpy()
+            if spec.kind in ("missing_id", "duplicate_id"):
+                eligible &= ~frame[spec.field].isin(referenced).to_numpy()
             rows = pick(spec.field, spec.rate, eligible)
             frame.loc[rows, spec.field] = self.defect_values(spec, frame, rows)
             self.record(table, frame, rows, spec.field, spec.kind)

@@ -9,6 +9,7 @@ file as a whole stops the extract with a message that names the file and the fix
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +21,7 @@ from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
 
+HEADER_MAX_BYTES = 1 << 20
 NO_REJECTS_SQL = """SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line,
     NULL::VARCHAR AS column_name, NULL::VARCHAR AS error_type, NULL::VARCHAR AS error_message,
     NULL::VARCHAR AS csv_line WHERE false"""
@@ -101,33 +103,48 @@ def _require_columns(path: Path, table: str, columns: list[str], header_line: st
     )
 
 
-def _csv_options(settings: Settings) -> tuple[str, list]:
-    encoding = settings.source_encoding.lower().replace("_", "-")
-    return (
-        "header = true, all_varchar = true, delim = ?, quote = '\"', escape = '\"', "
-        "encoding = ?, strict_mode = true, null_padding = false",
-        [settings.csv_delimiter, encoding],
-    )
+def _csv_header(path: Path, settings: Settings) -> list[str]:
+    """The header line's column names, read with the configured encoding and delimiter."""
+    encoding = {"utf-8": "utf-8-sig"}.get(_encoding(settings), _encoding(settings))
+    with path.open("rb") as handle:
+        first_line = handle.readline(HEADER_MAX_BYTES)
+        if encoding == "utf-16":
+            first_line += handle.read(1)  # the newline's second byte
+    try:
+        text = first_line.decode(encoding)
+    except UnicodeDecodeError:
+        raise SourceError(
+            f"{path}, line 1 (header): not {settings.source_encoding}: re-export the file as "
+            "UTF-8 or set CRM_QUALITY_SOURCE_ENCODING (utf-8, utf-16, latin-1)"
+        ) from None
+    header = next(csv.reader([text.rstrip("\r\n")], delimiter=settings.csv_delimiter), [])
+    if not any(name.strip() for name in header):
+        raise SourceError(f"{path}, line 1: no header line; the first line must name the columns")
+    return header
+
+
+def _encoding(settings: Settings) -> str:
+    return settings.source_encoding.lower().replace("_", "-")
 
 
 def _extract_csv(
     con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime
 ) -> Extracted:
-    options, option_params = _csv_options(settings)
-    try:
-        columns = [
-            row[0]
-            for row in con.execute(
-                f"DESCRIBE SELECT * FROM read_csv(?, {options})", [str(path), *option_params]
-            ).fetchall()
-        ]
-    except duckdb.Error as error:
+    columns = _csv_header(path, settings)
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
         raise SourceError(
-            f"{path}: cannot be read as CSV ({_first_line(error)}); check that it is a "
-            "comma-separated export with a header line, and the delimiter and encoding settings"
-        ) from None
+            f"{path}, line 1 (header): column(s) {', '.join(map(repr, duplicated))} appear more "
+            "than once; give each column its own name"
+        )
     _require_columns(path, table, columns, "line 1 (header)")
 
+    # Parse exactly as declared (no sniffing), so that a bad line is rejected, not guessed at.
+    options = (
+        "columns = ?, header = true, auto_detect = false, delim = ?, quote = '\"', escape = '\"', "
+        "encoding = ?, strict_mode = true, null_padding = false"
+    )
+    option_params = [{c: "VARCHAR" for c in columns}, settings.csv_delimiter, _encoding(settings)]
     scan_table = f"rejects_scan_{table}"
     error_table = f"rejects_errors_{table}"
     newlines = " + ".join(
@@ -165,7 +182,9 @@ def _extract_csv(
         f"{table}_rejects",
         f"""SELECT ?::VARCHAR AS source_file, line::BIGINT AS line, column_name,
                    error_type::VARCHAR AS error_type, error_message, csv_line
-            FROM {quote(error_table)} ORDER BY line""",
+            FROM {quote(error_table)}
+            QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1
+            ORDER BY line""",
         [str(path)],
     )
     con.execute(f"DROP TABLE IF EXISTS {quote(error_table)}")

@@ -1,0 +1,1 @@
+"""Where CRM data comes from: export folders of CSV or Parquet files."""

@@ -1,0 +1,38 @@
+"""Shared fixtures: one generated sample export per session, and settings pointing at tmp dirs."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from crm_quality.sample import Summary, generate
+from crm_quality.settings import Settings, load_settings
+
+AS_OF = date(2026, 11, 1)
+SAMPLE_CONTACTS = 3000
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Summary:
+    """A generated sample export (read-only: copy it before changing files)."""
+    return generate(tmp_path_factory.mktemp("sample"), contacts=SAMPLE_CONTACTS, seed=7, as_of=AS_OF)
+
+
+@pytest.fixture
+def sample_dir(sample: Summary) -> Path:
+    return Path(sample.out)
+
+
+def make_settings(tmp_path: Path, source: Path, **overrides) -> Settings:
+    return load_settings(
+        overrides={
+            "source": source,
+            "warehouse": tmp_path / "warehouse.duckdb",
+            "reports": tmp_path / "reports",
+            **overrides,
+        },
+        config_file=None,
+        env={},
+    )

@@ -1,0 +1,61 @@
+"""The crm-quality command, run as a user runs it: a real process."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+
+
+def crm_quality(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    environment = {k: v for k, v in os.environ.items()
+                   if not k.startswith("CRM_QUALITY_") and k != "DAGSTER_HOME"}
+    return subprocess.run([sys.executable, "-m", "crm_quality", *args], cwd=cwd, capture_output=True,
+                          text=True, env={**environment, **(env or {})}, timeout=300)
+
+
+def test_generate_then_run(tmp_path):
+    out = crm_quality("generate", "--out", "export", "--contacts", "300", "--seed", "1", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "contacts 300" in out.stdout
+    assert (tmp_path / "export" / "_truth" / "defects.csv").exists()
+
+    out = crm_quality("run", "--source", "export", "--warehouse", "wh.duckdb", cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert "materialized raw/contacts" in out.stdout and "300 rows" in out.stdout
+    assert f"warehouse: {tmp_path / 'wh.duckdb'}" in out.stdout
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
+    assert con.execute("SELECT count(*) FROM raw.contacts").fetchone()[0] == 300
+
+
+def test_environment_variables_choose_source_and_warehouse(tmp_path, sample_dir):
+    env = {"CRM_QUALITY_SOURCE": str(sample_dir), "CRM_QUALITY_WAREHOUSE": str(tmp_path / "env.duckdb")}
+    out = crm_quality("run", cwd=tmp_path, env=env)
+    assert out.returncode == 0, out.stderr
+    assert (tmp_path / "env.duckdb").exists()
+
+
+def test_a_failed_asset_exits_non_zero_with_a_one_line_reason(tmp_path, sample_dir):
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    (export / "users.csv").write_text("")
+    out = crm_quality("run", "--source", "export", "--warehouse", "wh.duckdb", cwd=tmp_path)
+    assert out.returncode == 1
+    last = out.stderr.strip().splitlines()[-1]
+    assert "FAILED" in last and "raw__users" in last and "users.csv is empty (0 bytes)" in last
+    assert "Traceback" not in out.stdout + out.stderr
+
+
+def test_a_bad_setting_exits_2_without_a_traceback(tmp_path):
+    out = crm_quality("run", cwd=tmp_path, env={"CRM_QUALITY_TIMEZONE": "Nowhere/Land"})
+    assert out.returncode == 2
+    assert out.stderr.strip() == ("crm-quality: error: timezone 'Nowhere/Land' is not a known IANA "
+                                  "timezone (e.g. Europe/Berlin)")
+
+
+def test_generate_refuses_a_tiny_export(tmp_path):
+    out = crm_quality("generate", "--out", "x", "--contacts", "5", cwd=tmp_path)
+    assert out.returncode == 2 and "at least 50" in out.stderr and "Traceback" not in out.stderr

@@ -1,0 +1,42 @@
+"""The code location loads, every job and schedule resolves, and loading stays light."""
+
+import subprocess
+import sys
+
+from dagster import AssetKey, DefaultScheduleStatus
+
+from crm_quality.definitions import build_definitions, defs
+from crm_quality.defs.resources import WAREHOUSE_POOL
+from crm_quality.schema import TABLES
+from crm_quality.settings import load_settings
+
+
+def test_every_job_and_schedule_resolves():
+    for job in defs.jobs:
+        defs.resolve_job_def(job.name)
+    schedule = defs.resolve_schedule_def("nightly_schedule")
+    assert schedule.job_name == "nightly"
+    assert schedule.default_status == DefaultScheduleStatus.RUNNING
+
+
+def test_a_raw_asset_per_table_in_the_raw_group_and_every_writer_in_the_warehouse_pool():
+    graph = defs.resolve_asset_graph()
+    for table in TABLES:
+        assert graph.get(AssetKey(["raw", table])).group_name == "raw"
+    for assets_def in defs.assets:
+        assert assets_def.op.pool == WAREHOUSE_POOL, assets_def.keys
+
+
+def test_schedule_time_and_timezone_come_from_settings():
+    settings = load_settings(overrides={"nightly_cron": "30 1 * * *", "timezone": "Europe/Berlin"},
+                             config_file=None, env={})
+    schedule = build_definitions(settings).resolve_schedule_def("nightly_schedule")
+    assert schedule.cron_schedule == "30 1 * * *"
+    assert schedule.execution_timezone == "Europe/Berlin"
+
+
+def test_loading_definitions_does_not_import_great_expectations():
+    code = ("import sys, crm_quality.definitions; "
+            "print(any(m.startswith('great_expectations') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

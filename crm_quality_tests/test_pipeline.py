@@ -1,0 +1,56 @@
+"""The whole graph, materialized for real into a temporary warehouse."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pandas as pd
+from dagster import AssetKey, DagsterInstance, materialize
+
+from crm_quality.definitions import build_definitions
+from crm_quality.schema import TABLES
+from crm_quality_tests.conftest import make_settings
+
+
+def run(settings, instance=None):
+    defs = build_definitions(settings)
+    return materialize(
+        list(defs.assets), resources=defs.resources, instance=instance, raise_on_error=False
+    )
+
+
+def test_every_asset_materializes_with_exact_row_counts(tmp_path, sample_dir):
+    settings = make_settings(tmp_path, sample_dir)
+    result = run(settings)
+    assert result.success
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    for table in TABLES:
+        expected = len(pd.read_csv(sample_dir / f"{table}.csv", dtype=str))
+        assert con.execute(f"SELECT count(*) FROM raw.{table}").fetchone()[0] == expected
+        [materialization] = result.asset_materializations_for_node(f"raw__{table}")
+        assert materialization.metadata["dagster/row_count"].value == expected
+        assert materialization.metadata["rejected_lines"].value == 0
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == len(TABLES) and all(c.passed for c in checks)
+
+
+def test_rejected_lines_warn_but_do_not_fail_the_run(tmp_path, sample_dir):
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    with (export / "contacts.csv").open("a") as handle:
+        handle.write("CON-BAD,only two\n")
+    result = run(make_settings(tmp_path, export))
+    assert result.success
+    [check] = [c for c in result.get_asset_check_evaluations() if c.asset_key == AssetKey(["raw", "contacts"])]
+    assert not check.passed and check.metadata["rejected_lines"].value == 1
+
+
+def test_a_missing_file_fails_that_asset_with_a_clear_message(tmp_path, sample_dir):
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    (export / "leads.csv").unlink()
+    with DagsterInstance.ephemeral() as instance:
+        result = run(make_settings(tmp_path, export), instance)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "raw__leads"
+    assert "no export file for table 'leads'" in failure.step_failure_data.error.cause.message
