@@ -1,0 +1,60 @@
+"""Measure a command in a fresh process: wall time and peak memory, as medians of repeats."""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass
+class Measurement:
+    name: str
+    seconds: float
+    peak_mb: float
+    quality: str
+    runs: int
+
+
+def run_once(code: str) -> tuple[float, float, dict]:
+    """Run Python ``code`` in a new interpreter; it prints one JSON line of quality facts."""
+    started = time.perf_counter()
+    process = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    output = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"benchmark step failed:\n{code}")
+    facts = json.loads(output.strip().splitlines()[-1]) if output.strip() else {}
+    return seconds, usage.ru_maxrss / 1024, facts
+
+
+def measure(name: str, code: str, repeats: int, setup: str = "") -> Measurement:
+    results = []
+    for _ in range(repeats):
+        if setup:
+            run_once(setup)
+        results.append(run_once(code))
+    facts = results[-1][2]
+    return Measurement(
+        name=name,
+        seconds=statistics.median(r[0] for r in results),
+        peak_mb=statistics.median(r[1] for r in results),
+        quality=", ".join(f"{k}={v}" for k, v in facts.items()),
+        runs=repeats,
+    )
+
+
+def report(title: str, rows: list[Measurement], results_dir: Path) -> None:
+    print(f"\n## {title}")
+    print(f"{'':32} {'wall s (median)':>16} {'peak MB':>10}  quality")
+    for row in rows:
+        print(f"{row.name:32} {row.seconds:16.1f} {row.peak_mb:10.0f}  {row.quality}")
+    results_dir.mkdir(parents=True, exist_ok=True)
+    slug = title.lower().replace(" ", "_").replace(",", "")
+    (results_dir / f"{slug}.json").write_text(json.dumps([row.__dict__ for row in rows], indent=2))

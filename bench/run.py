@@ -1,0 +1,11 @@
+"""Run every benchmark: `make bench` (BENCH_CONTACTS and BENCH_REPEATS to change the size)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+import bench_extract  # noqa: E402
+
+if __name__ == "__main__":
+    bench_extract.main()
