@@ -147,35 +147,23 @@ def _extract_csv(
     option_params = [{c: "VARCHAR" for c in columns}, settings.csv_delimiter, _encoding(settings)]
     scan_table = f"rejects_scan_{table}"
     error_table = f"rejects_errors_{table}"
-    newlines = " + ".join(
-        f"coalesce(length({quote(c)}) - length(replace({quote(c)}, chr(10), '')), 0)" for c in columns
-    )
     try:
         building = build_table(
             con,
             "raw",
             table,
-            f"""
-            WITH scan AS (
-                SELECT *, row_number() OVER () AS _record, {newlines} AS _newlines
+            f"""SELECT *, ? AS _source_file, (1 + row_number() OVER ())::BIGINT AS _source_row,
+                       ?::TIMESTAMPTZ AS _loaded_at
                 FROM read_csv(?, {options}, store_rejects = true,
-                              rejects_scan = {quote(scan_table)}, rejects_table = {quote(error_table)})
-            )
-            SELECT * EXCLUDE (_record, _newlines),
-                   ? AS _source_file,
-                   (1 + _record + coalesce(sum(_newlines) OVER (
-                        ORDER BY _record ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0)
-                   )::BIGINT AS _source_row,
-                   ?::TIMESTAMPTZ AS _loaded_at
-            FROM scan
-            """,
-            [str(path), *option_params, str(path), loaded_at],
+                              rejects_scan = {quote(scan_table)}, rejects_table = {quote(error_table)})""",
+            [str(path), loaded_at, str(path), *option_params],
         )
     except duckdb.Error as error:
         raise SourceError(
             f"{path}: the CSV cannot be loaded ({_first_line(error)}); check the delimiter, "
             "quoting and encoding settings"
         ) from None
+    _count_line_breaks_into_lines(con, building, columns)
     build_table(
         con,
         "raw",
@@ -198,6 +186,36 @@ def _extract_csv(
         raise SourceError(_too_many_rejects(con, path, table, rows, rejected, settings))
     swap_in(con, "raw", [table, f"{table}_rejects"])
     return Extracted(table, path, rows, rejected, tuple(columns))
+
+
+def _count_line_breaks_into_lines(
+    con: duckdb.DuckDBPyConnection, building: str, columns: list[str]
+) -> None:
+    """Move each record's ``_source_row`` down by the line breaks inside earlier records' values.
+
+    Most exports have none, so the correction runs only when some value holds a line break.
+    """
+    has_break = " OR ".join(f"contains({quote(c)}, chr(10))" for c in columns)
+    if not con.execute(
+        f"SELECT count(*) FROM {qualified('raw', building)} WHERE {has_break}"
+    ).fetchone()[0]:
+        return
+    breaks = " + ".join(
+        f"coalesce(length({quote(c)}) - length(replace({quote(c)}, chr(10), '')), 0)"
+        for c in columns
+    )
+    con.execute(
+        f"""
+        UPDATE {qualified('raw', building)} AS b
+        SET _source_row = b._source_row + e.earlier
+        FROM (
+            SELECT _source_row, coalesce(sum({breaks}) OVER (
+                ORDER BY _source_row ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS earlier
+            FROM {qualified('raw', building)}
+        ) AS e
+        WHERE b._source_row = e._source_row AND e.earlier > 0
+        """
+    )
 
 
 def _shift_lines_past_rejects(con: duckdb.DuckDBPyConnection, building: str, rejects: str) -> None:
