@@ -40,3 +40,18 @@ def test_loading_definitions_does_not_import_great_expectations():
             "print(any(m.startswith('great_expectations') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
+    """data/dagster/dagster.yaml (DAGSTER_HOME for `make run` and `make ui`)."""
+    import shutil
+    from pathlib import Path
+
+    from dagster import DagsterInstance
+
+    home = tmp_path / "dagster"
+    home.mkdir()
+    shutil.copy(Path(__file__).parents[1] / "data" / "dagster" / "dagster.yaml", home)
+    with DagsterInstance.from_config(str(home)) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert not instance.nux_enabled
