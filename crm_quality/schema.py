@@ -15,6 +15,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 
+KIND_TYPES: dict[str, str] = {
+    "id": "VARCHAR", "text": "VARCHAR", "person_name": "VARCHAR", "company_name": "VARCHAR",
+    "email": "VARCHAR", "phone": "VARCHAR", "url": "VARCHAR", "street": "VARCHAR",
+    "city": "VARCHAR", "postal_code": "VARCHAR", "state": "VARCHAR", "country": "VARCHAR",
+    "picklist": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMPTZ",
+    "money": "DECIMAL(18, 2)", "integer": "BIGINT", "percent": "DOUBLE", "boolean": "BOOLEAN",
+}
+"""The DuckDB type a field of each kind has once standardized (raw values are all text)."""
+
+
 @dataclass(frozen=True)
 class Field:
     name: str
@@ -23,6 +33,10 @@ class Field:
     pii: bool = False
     references: str | None = None  # "table" whose primary key this field holds
     picklist: str | None = None
+
+    @property
+    def sql_type(self) -> str:
+        return KIND_TYPES[self.kind]
 
 
 @dataclass(frozen=True)

@@ -33,3 +33,11 @@ def test_picklist_fields_name_their_picklist():
     for table in TABLES.values():
         for field in table.fields:
             assert (field.kind == "picklist") == (field.picklist is not None), field
+
+
+def test_every_field_has_a_staged_type():
+    for table in TABLES.values():
+        for field in table.fields:
+            assert field.sql_type, f"{table.name}.{field.name}"
+    assert TABLES["opportunities"].field("amount").sql_type == "DECIMAL(18, 2)"
+    assert TABLES["contacts"].field("birth_date").sql_type == "DATE"
