@@ -74,7 +74,7 @@ class Draw:
         positions = self.rng.random(len(values))
         letters = self.choice(list("aeiourstnl"), len(values))
         return np.array(
-            [_typo(v, k, p, c) for v, k, p, c in zip(values, kinds, positions, letters)],
+            [_typo(v, k, p, c) for v, k, p, c in zip(values, kinds, positions, letters, strict=True)],
             dtype=object,
         )
 

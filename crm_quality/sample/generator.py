@@ -184,7 +184,7 @@ class _Generator:
             "activities": activities,
         }
         self.assign_owners(tables)
-        for name, frame in tables.items():
+        for frame in tables.values():
             frame["_source_row"] = np.arange(1, len(frame) + 1)
         self.user_defects(users, tables)
         referenced = self.referenced_ids(tables)
@@ -539,7 +539,7 @@ class _Generator:
         first = dup["_first"].to_numpy()
         nick = d.mask(n, 0.3) & np.isin(first, list(vocab.NICKNAMES))
         dup.loc[nick, "first_name"] = [vocab.NICKNAMES[f][i % len(vocab.NICKNAMES[f])] for i, f in
-                                      zip(d.integers(0, 3, int(nick.sum())), first[nick])]
+                                      zip(d.integers(0, 3, int(nick.sum())), first[nick], strict=True)]
         for col, rate in (("last_name", 0.15), ("first_name", 0.12)):
             rows = d.mask(n, rate) & dup[col].notna().to_numpy()
             dup.loc[rows, col] = d.typo(dup.loc[rows, col].to_numpy())
