@@ -10,10 +10,12 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pycountry
 import yaml
 
 from crm_quality.errors import SettingsError
@@ -41,6 +43,20 @@ class Settings:
     timezone: str = "UTC"
     """Timezone of the nightly schedule."""
     nightly_cron: str = "0 2 * * *"
+    source_timezone: str = "UTC"
+    """Timezone of export timestamps written without one (those ending in Z or +hh:mm keep theirs)."""
+    day_first: bool = False
+    """Read slashed dates as day/month/year (01/02/2026 = 1 February) instead of month/day/year."""
+    default_region: str = "US"
+    """Dialling region (ISO alpha-2) for phone numbers of records with no usable country."""
+    lowercase_email_local_part: bool = True
+    """Lowercase the part of an email address before the @ (mail servers almost never care)."""
+    as_of: str = ""
+    """The date values are judged against (future birth dates, stale logins); empty means today."""
+    workers: int = 0
+    """Processes for slow normalizers (phone, email) on large exports; 0 means one per core."""
+    change_log_runs: int = 7
+    """How many runs of quality.changes and quality.issues to keep per table."""
 
     def __post_init__(self) -> None:
         if self.source_format not in ("auto", "csv", "parquet"):
@@ -63,10 +79,33 @@ class Settings:
             raise SettingsError(
                 f"timezone {self.timezone!r} is not a known IANA timezone (e.g. Europe/Berlin)"
             ) from None
+        try:
+            ZoneInfo(self.source_timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise SettingsError(
+                f"source_timezone {self.source_timezone!r} is not a known IANA timezone"
+            ) from None
+        if len(self.default_region) != 2 or not pycountry.countries.get(alpha_2=self.default_region):
+            raise SettingsError(
+                f"default_region {self.default_region!r} must be an ISO 3166 alpha-2 code, e.g. US"
+            )
+        if self.as_of:
+            try:
+                date.fromisoformat(self.as_of)
+            except ValueError:
+                raise SettingsError(f"as_of {self.as_of!r} must be a date like 2026-11-01") from None
+        if self.workers < 0 or self.change_log_runs < 1:
+            raise SettingsError("workers must be 0 or more and change_log_runs 1 or more")
         if len(self.nightly_cron.split()) != 5:
             raise SettingsError(
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"
             )
+
+    def as_of_date(self) -> date:
+        return date.fromisoformat(self.as_of) if self.as_of else datetime.now(ZoneInfo(self.timezone)).date()
+
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides={**_as_raw(self), **changes}, config_file=None, env={})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import duckdb
 
@@ -37,6 +37,13 @@ def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
 
 
+def execute(
+    con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]
+) -> duckdb.DuckDBPyConnection:
+    """Run ``sql`` with those of ``params`` it names as ``$name``; DuckDB refuses unused ones."""
+    return con.execute(sql, {k: v for k, v in params.items() if f"${k}" in sql})
+
+
 def build_table(
     con: duckdb.DuckDBPyConnection,
     schema: str,
@@ -57,15 +64,27 @@ def build_table(
 
 def swap_in(con: duckdb.DuckDBPyConnection, schema: str, tables: Sequence[str]) -> None:
     """Replace each table by its built version, all in one transaction."""
+    swap_in_many(con, [(schema, table) for table in tables])
+
+
+def swap_in_many(
+    con: duckdb.DuckDBPyConnection,
+    tables: Sequence[tuple[str, str]],
+    also: Callable[[duckdb.DuckDBPyConnection], None] | None = None,
+) -> None:
+    """Run ``also`` (which sees the built tables under their building names), then replace each
+    (schema, table) by its built version, in one transaction: readers see all of it or none."""
     con.execute("BEGIN TRANSACTION")
     try:
-        for table in tables:
+        if also is not None:
+            also(con)
+        for schema, table in tables:
             con.execute(f"DROP TABLE IF EXISTS {qualified(schema, table)}")
             con.execute(
                 f"ALTER TABLE {qualified(schema, BUILDING_PREFIX + table)} RENAME TO {quote(table)}"
             )
         con.execute("COMMIT")
-    except Exception:
+    except BaseException:
         con.execute("ROLLBACK")
         raise
 

@@ -31,8 +31,12 @@ def test_every_asset_materializes_with_exact_row_counts(tmp_path, sample_dir):
         [materialization] = result.asset_materializations_for_node(f"raw__{table}")
         assert materialization.metadata["dagster/row_count"].value == expected
         assert materialization.metadata["rejected_lines"].value == 0
+        staged, quarantined = (con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
+                               for schema in ("staged", "quarantine"))
+        assert staged + quarantined == expected and staged > 0.95 * expected
     checks = result.get_asset_check_evaluations()
-    assert len(checks) == len(TABLES) and all(c.passed for c in checks)
+    assert len(checks) == 2 * len(TABLES) and all(c.passed for c in checks)
+    assert {c.check_name for c in checks} == {"no_rejected_lines", "every_row_accounted_for"}
 
 
 def test_rejected_lines_warn_but_do_not_fail_the_run(tmp_path, sample_dir):
@@ -43,6 +47,9 @@ def test_rejected_lines_warn_but_do_not_fail_the_run(tmp_path, sample_dir):
     assert result.success
     [check] = [c for c in result.get_asset_check_evaluations() if c.asset_key == AssetKey(["raw", "contacts"])]
     assert not check.passed and check.metadata["rejected_lines"].value == 1
+    [accounted] = [c for c in result.get_asset_check_evaluations()
+                   if c.asset_key == AssetKey(["staged", "contacts"])]
+    assert accounted.passed and accounted.metadata["quarantined"].value >= 1
 
 
 def test_a_missing_file_fails_that_asset_with_a_clear_message(tmp_path, sample_dir):

@@ -426,7 +426,8 @@ class _Generator:
             ],
             symbol + us + "." + cents_s,
         )
-        return text, amounts + cents / 100.0
+        shown_cents = np.where((style == 0) | (style == 5), cents, 0)
+        return text, amounts + shown_cents / 100.0
 
     def reformat_phone(self, frame: pd.DataFrame, rate: float) -> None:
         rows = self.draw.mask(len(frame), rate)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 
 import pycountry
 
+from crm_quality.standardize.rules import fix, flag
 from crm_quality.standardize.text import fold
 
-UNKNOWN = "country.unknown"
+CODED = fix("country.coded", "Country written as its ISO 3166-1 alpha-2 code")
+UNKNOWN = flag("country.unknown", "Country is not one that ISO 3166 or our aliases know")
 
 ALIASES: dict[str, str] = {
     "u s": "US", "u s a": "US", "usa": "US", "united states": "US", "america": "US",
@@ -22,6 +25,13 @@ ALIASES: dict[str, str] = {
     "south korea": "KR", "korea": "KR", "russia": "RU", "uae": "AE", "czechia": "CZ",
 }
 """Folded spellings that pycountry does not know, mapped to their alpha-2 code."""
+
+
+@dataclass(frozen=True)
+class Country:
+    value: str | None
+    """The alpha-2 code, or the text as written when the country is unknown."""
+    rules: tuple[str, ...]
 
 
 @lru_cache(maxsize=4096)
@@ -38,3 +48,13 @@ def country_code(value: str | None) -> str | None:
         return pycountry.countries.lookup(key).alpha_2
     except LookupError:
         return None
+
+
+def normalize_country(value: str | None) -> Country:
+    text = (value or "").strip()
+    if not text:
+        return Country(None, ())
+    code = country_code(text)
+    if code is None:
+        return Country(text, (UNKNOWN,))
+    return Country(code, (CODED,) if code != value else ())

@@ -6,9 +6,11 @@ import re
 import unicodedata
 
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
+_SPELLED_OUT = str.maketrans({"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d"})
 
 
 def fold(value: str) -> str:
     """Lowercase ASCII words separated by single spaces: 'U.S.A.' -> 'u s a', 'España' -> 'espana'."""
-    ascii_text = unicodedata.normalize("NFKD", value).encode("ascii", "ignore").decode()
-    return _NOT_WORD.sub(" ", ascii_text.lower()).strip()
+    decomposed = unicodedata.normalize("NFKD", value.lower().translate(_SPELLED_OUT))
+    letters = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return _NOT_WORD.sub(" ", letters).strip()

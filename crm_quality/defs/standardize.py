@@ -1,0 +1,74 @@
+"""staged/<table> and quarantine/<table> assets, with the blocking check that no row was lost."""
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    AssetSpec,
+    AssetsDefinition,
+    MaterializeResult,
+    MetadataValue,
+    multi_asset,
+)
+from dagster_duckdb import DuckDBResource
+
+from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
+from crm_quality.schema import TABLES
+from crm_quality.standardize.stage import account_for_rows, stage_table
+
+
+def _standardize_assets(table: str) -> AssetsDefinition:
+    staged, quarantine = AssetKey(["staged", table]), AssetKey(["quarantine", table])
+    check = AssetCheckSpec(
+        "every_row_accounted_for", asset=staged, blocking=True,
+        description="Every source row (and unreadable line) is in staged or quarantine, exactly once.",
+    )
+
+    @multi_asset(
+        name=f"standardize_{table}",
+        specs=[
+            AssetSpec(staged, deps=[AssetKey(["raw", table])], group_name="staged", kinds={"duckdb"},
+                      description=f"{table}: standardized values, lineage and the flags raised on "
+                      "each row (_issues). Changes are logged in quality.changes."),
+            AssetSpec(quarantine, deps=[AssetKey(["raw", table])], group_name="quarantine",
+                      kinds={"duckdb"},
+                      description=f"{table} rows that cannot be used as they are, with _reasons."),
+        ],
+        check_specs=[check],
+        pool=WAREHOUSE_POOL,
+    )
+    def standardize(context: AssetExecutionContext, settings: SettingsResource,
+                    warehouse: DuckDBResource):
+        with warehouse.get_connection() as con:
+            result = stage_table(con, settings.get(), table, context.run.run_id)
+            account = account_for_rows(con, table)
+        context.log.info(
+            f"{table}: {result.staged_rows} staged, {result.quarantined_rows} quarantined, "
+            f"{result.changes} changes ({result.python_seconds:.1f}s Python, {result.sql_seconds:.1f}s DuckDB)"
+        )
+        yield MaterializeResult(asset_key=staged, metadata={
+            "dagster/row_count": result.staged_rows,
+            "changes": result.changes,
+            "flags": MetadataValue.json(result.issues),
+            "python_seconds": round(result.python_seconds, 2),
+            "duckdb_seconds": round(result.sql_seconds, 2),
+        })
+        yield MaterializeResult(asset_key=quarantine, metadata={
+            "dagster/row_count": result.quarantined_rows,
+            "unreadable_lines": result.rejected_lines,
+        })
+        yield AssetCheckResult(
+            asset_key=staged, check_name=check.name, passed=account.balanced,
+            metadata={"source_rows": account.source_rows, "staged": account.staged,
+                      "quarantined": account.quarantined, "missing": account.missing,
+                      "doubled": account.doubled},
+            description=None if account.balanced else
+            f"{account.missing} source rows are missing and {account.doubled} are doubled: "
+            f"compare raw.{table} with staged.{table} and quarantine.{table} on _source_row.",
+        )
+
+    return standardize
+
+
+standardize_assets: list[AssetsDefinition] = [_standardize_assets(table) for table in TABLES]

@@ -1,0 +1,84 @@
+"""Company names: a clean display form, and a matching key without legal form or punctuation."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from crm_quality.standardize.rules import fix
+from crm_quality.standardize.text import fold
+
+CLEANED = fix("company.cleaned", "Company name's spacing, unicode and ALL-CAPS made consistent")
+
+LEGAL_FORMS: tuple[str, ...] = (
+    "gmbh & co kg", "gmbh & co kgaa", "gmbh", "ag", "kg", "kgaa", "ug", "e k", "ek", "ohg",
+    "inc", "incorporated", "llc", "l l c", "llp", "lp", "corp", "corporation", "co", "company",
+    "ltd", "limited", "plc", "pty", "pty ltd", "pte", "pte ltd",
+    "sa", "s a", "sas", "s a s", "sarl", "s a r l", "sasu", "sca",
+    "bv", "b v", "nv", "n v", "vof",
+    "sl", "s l", "slu", "s l u", "srl", "s r l", "spa", "s p a",
+    "ab", "as", "a s", "aps", "oy", "oyj", "kk", "sp z o o",
+)
+"""Legal forms (folded) stripped from the end of a name for matching: 'Acme GmbH' ~ 'ACME'."""
+
+_FORMS = frozenset(tuple(f.replace("&", "and").split()) for f in LEGAL_FORMS)
+_FORM_LENGTHS = sorted({len(f) for f in _FORMS}, reverse=True)
+_SMALL_WORDS = frozenset({"and", "of", "the", "for", "de", "la", "et", "und"})
+_MIXED_CASE_FORMS = {"gmbh": "GmbH", "ggmbh": "gGmbH", "inc": "Inc", "inc.": "Inc.", "corp.": "Corp."}
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class Company:
+    value: str | None
+    key: str | None
+    rules: tuple[str, ...]
+
+
+def display_name(value: str | None) -> str | None:
+    """NFC, single spaces, and title case for names written in ALL CAPS (short words like
+    'AG' or 'IBM' stay upper case)."""
+    if value is None:
+        return None
+    text = _SPACE.sub(" ", unicodedata.normalize("NFC", value)).strip(" ,;")
+    if not text:
+        return None
+    if text.isupper() and any(len(w) > 3 for w in text.split()):
+        text = " ".join(_title_word(w, i) for i, w in enumerate(text.split(" ")))
+    return text
+
+
+def _title_word(word: str, position: int) -> str:
+    lower = word.lower()
+    if lower in _MIXED_CASE_FORMS:
+        return _MIXED_CASE_FORMS[lower]
+    if position and lower in _SMALL_WORDS:
+        return lower
+    if len(word) <= 3 and lower not in _SMALL_WORDS:
+        return word
+    return word.capitalize()
+
+
+def match_key(value: str | None) -> str | None:
+    """'The Acme Analytics, Inc.' -> 'acme analytics': folded, '&' as 'and', leading 'the'
+    and trailing legal forms removed. A name that is only a legal form keeps it."""
+    if value is None:
+        return None
+    words = fold(value.replace("&", " and ")).split()
+    if words[:1] == ["the"] and len(words) > 1:
+        words = words[1:]
+    stripped = True
+    while stripped:
+        stripped = False
+        for size in _FORM_LENGTHS:
+            if len(words) > size and tuple(words[-size:]) in _FORMS:
+                words = words[:-size]
+                stripped = True
+                break
+    return " ".join(words) or None
+
+
+def normalize_company(value: str | None) -> Company:
+    shown = display_name(value)
+    return Company(shown, match_key(shown), (CLEANED,) if shown not in (value, None) else ())

@@ -1,0 +1,130 @@
+"""Dates and timestamps in the mixed formats of CRM exports, parsed in DuckDB.
+
+The formats are data: the first that reads a value wins. A value shaped like a date that no
+format reads (31.04.1990, 13/45/1979) is impossible; anything else unreadable is unparseable.
+Parsed values outside the field's plausible window are flagged, not changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from crm_quality.standardize.rules import fix, flag
+
+DATE_PARSED = fix("date.parsed", "Date written in another format read as a calendar date")
+DATE_UNPARSEABLE = flag("date.unparseable", "Date field holds text that is not a date")
+DATE_IMPOSSIBLE = flag("date.impossible", "Date that does not exist (31 April, month 13)")
+DATE_IN_FUTURE = flag("date.in_future", "Date lies in the future where only the past makes sense")
+DATE_IMPLAUSIBLE = flag("date.implausible", "Date lies implausibly far in the past or future")
+TIMESTAMP_PARSED = fix("timestamp.parsed", "Timestamp written in another format read as UTC time")
+TIMESTAMP_UNPARSEABLE = flag("timestamp.unparseable", "Timestamp field holds text that is not a time")
+TIMESTAMP_IN_FUTURE = flag("timestamp.in_future", "Timestamp lies in the future where only the past makes sense")
+TIMESTAMP_IMPLAUSIBLE = flag("timestamp.implausible", "Timestamp lies implausibly far from today")
+
+MONTH_FIRST_FORMATS = ("%m/%d/%y", "%m/%d/%Y")
+DAY_FIRST_FORMATS = ("%d/%m/%y", "%d/%m/%Y")
+DATE_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y%m%d", "%d.%m.%y", "%d.%m.%Y", "%d-%m-%Y",
+                "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d %Y", "%d-%b-%y",
+                "%d-%b-%Y")
+"""Unambiguous date formats; slashed dates are read month- or day-first by setting. Two-digit
+years come first: '%Y' would read '85' as the year 85, while '%y' cannot read '1985'."""
+
+UTC_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ", "%Y-%m-%d %H:%M:%SZ")
+OFFSET_FORMATS = ("%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S.%f%z", "%Y-%m-%d %H:%M:%S%z")
+LOCAL_TIME_FORMATS = ("%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S.%f",
+                      "%Y-%m-%d %H:%M", "%d.%m.%Y %H:%M", "%d.%m.%Y %H:%M:%S")
+MONTH_FIRST_TIME_FORMATS = ("%m/%d/%y %I:%M %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M",
+                            "%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %H:%M:%S")
+DAY_FIRST_TIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y %I:%M %p")
+"""Timestamps: Z means UTC, an offset is honoured, anything else is in the source timezone."""
+
+DATE_SHAPE = r"^\s*\d{1,4}[-/.]\d{1,2}[-/.]\d{1,4}([ T].*)?$"
+"""Text shaped like a numeric date: when no format reads it, the date is impossible."""
+
+
+@dataclass(frozen=True)
+class Window:
+    """How far from the as-of date a field's values may plausibly lie, in days."""
+
+    past_days: int
+    future_days: int
+
+
+DEFAULT_DATE_WINDOW = Window(past_days=150 * 365, future_days=50 * 365)
+DEFAULT_TIMESTAMP_WINDOW = Window(past_days=50 * 365, future_days=1)
+WINDOWS: dict[tuple[str, str], Window] = {
+    ("contacts", "birth_date"): Window(past_days=120 * 365, future_days=0),
+    ("opportunities", "close_date"): Window(past_days=30 * 365, future_days=20 * 365),
+    ("activities", "activity_date"): Window(past_days=50 * 365, future_days=5 * 365),
+}
+"""Per-field plausible windows; a window allowing at most a day ahead calls later values
+'in the future', any other value outside its window is 'implausible'."""
+
+
+def window(table: str, field: str, kind: str) -> Window:
+    default = DEFAULT_DATE_WINDOW if kind == "date" else DEFAULT_TIMESTAMP_WINDOW
+    return WINDOWS.get((table, field), default)
+
+
+def date_formats(day_first: bool) -> list[str]:
+    return list(DATE_FORMATS + (DAY_FIRST_FORMATS if day_first else MONTH_FIRST_FORMATS))
+
+
+def local_time_formats(day_first: bool) -> list[str]:
+    slashed = DAY_FIRST_TIME_FORMATS if day_first else MONTH_FIRST_TIME_FORMATS
+    return list(LOCAL_TIME_FORMATS + slashed) + date_formats(day_first)
+
+
+def parameters(day_first: bool, source_timezone: str, as_of: date) -> dict[str, object]:
+    """The named parameters the SQL below refers to."""
+    return {
+        "date_formats": date_formats(day_first),
+        "utc_formats": list(UTC_FORMATS),
+        "offset_formats": list(OFFSET_FORMATS),
+        "local_formats": local_time_formats(day_first),
+        "source_timezone": source_timezone,
+        "as_of": as_of,
+        "date_shape": DATE_SHAPE,
+    }
+
+
+def date_sql(text: str) -> str:
+    """SQL reading the text expression ``text`` as a DATE (NULL when no format reads it)."""
+    return f"CAST(try_strptime(trim({text}), $date_formats) AS DATE)"
+
+
+def timestamp_sql(text: str) -> str:
+    """SQL reading ``text`` as a TIMESTAMPTZ: UTC, with its offset, or in the source timezone."""
+    t = f"trim({text})"
+    return (f"coalesce(timezone('UTC', try_strptime({t}, $utc_formats)), "
+            f"try_strptime({t}, $offset_formats), "
+            f"timezone($source_timezone, try_strptime({t}, $local_formats)))")
+
+
+def written_sql(value: str, kind: str) -> str:
+    """How a parsed value is written canonically, to tell a reformatted value from an unchanged one."""
+    if kind == "date":
+        return f"strftime({value}, '%Y-%m-%d')"
+    return f"strftime(timezone('UTC', {value}), '%Y-%m-%dT%H:%M:%SZ')"
+
+
+def rules_sql(text: str, value: str, kind: str, win: Window) -> str:
+    """SQL for the list of rule ids that fire on one value: parsed, unreadable, or out of window."""
+    is_date = kind == "date"
+    parsed, future, implausible = ((DATE_PARSED, DATE_IN_FUTURE, DATE_IMPLAUSIBLE) if is_date else
+                                   (TIMESTAMP_PARSED, TIMESTAMP_IN_FUTURE, TIMESTAMP_IMPLAUSIBLE))
+    as_of = "$as_of" if is_date else "timezone('UTC', CAST($as_of AS TIMESTAMP))"
+    later = f"{as_of} + INTERVAL {int(win.future_days) + (0 if is_date else 1)} DAY"
+    earlier = f"{as_of} - INTERVAL {int(win.past_days)} DAY"
+    too_late = future if win.future_days <= 1 else implausible
+    unreadable = (f"CASE WHEN regexp_matches({text}, $date_shape) THEN '{DATE_IMPOSSIBLE}' "
+                  f"ELSE '{DATE_UNPARSEABLE}' END") if is_date else f"'{TIMESTAMP_UNPARSEABLE}'"
+    return f"""CASE
+        WHEN nullif(trim({text}), '') IS NULL THEN []
+        WHEN {value} IS NULL THEN [{unreadable}]
+        ELSE list_filter([
+            CASE WHEN {written_sql(value, kind)} <> {text} THEN '{parsed}' END,
+            CASE WHEN {value} > {later} THEN '{too_late}' END,
+            CASE WHEN {value} < {earlier} THEN '{implausible}' END], lambda r: r IS NOT NULL)
+        END"""

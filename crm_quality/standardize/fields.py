@@ -1,0 +1,156 @@
+"""Which normalizer standardizes which kind of field, declared once for every table.
+
+A field's kind (see :mod:`crm_quality.schema`) decides its normalizer. Python normalizers run on
+the distinct values of their inputs; each adapter below turns one normalizer's result into a
+flat row: the staged value, any derived values, then the rule ids that fired.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Callable
+
+from crm_quality.schema import Field, Table
+from crm_quality.standardize.company import normalize_company
+from crm_quality.standardize.country import normalize_country
+from crm_quality.standardize.email import normalize_email
+from crm_quality.standardize.number import NUMBER_UNPARSEABLE, parse_boolean, parse_money, parse_number
+from crm_quality.standardize.person_name import normalize_full_name, normalize_person_name
+from crm_quality.standardize.phone import normalize_phone
+from crm_quality.standardize.picklist import normalize_picklist
+from crm_quality.standardize.address import normalize_postal_code, normalize_state
+from crm_quality.standardize.rules import fix, flag
+from crm_quality.standardize.url import normalize_url
+
+TEXT_CLEANED = fix("text.cleaned", "Unicode (NFC) and spacing of a text value made consistent")
+ID_TRIMMED = fix("id.trimmed", "Spaces around an id removed")
+REQUIRED_MISSING = flag("required.missing", "A required field is empty")
+PERSON_NAME_CLEANED = "person_name.cleaned"
+
+
+@dataclass(frozen=True)
+class Normalizer:
+    """A Python normalizer for one kind of field."""
+
+    function: Callable[..., tuple]
+    """(value, *context) -> (staged value, *derived values, rule ids)."""
+    context: tuple[str, ...] = ()
+    """Row context it needs after the value: ``_region`` (phone dialling region, from the
+    record's country or the default) or ``_country`` (the record's country code)."""
+    derived: tuple[tuple[str, str], ...] = ()
+    """(column suffix, DuckDB type) of values derived from the field, e.g. a phone's extension."""
+    parallel: bool = False
+    """Slow enough per value to be spread over worker processes on large exports."""
+
+
+def _phone(value: str | None, region: str | None) -> tuple:
+    phone = normalize_phone(value, region)
+    return phone.value, phone.extension, phone.rules
+
+
+def _email(value: str | None, lowercase_local_part: bool = True) -> tuple:
+    email = normalize_email(value, lowercase_local_part)
+    return email.value, email.rules
+
+
+def _country(value: str | None) -> tuple:
+    country = normalize_country(value)
+    return country.value, country.rules
+
+
+def _company(value: str | None) -> tuple:
+    company = normalize_company(value)
+    return company.value, company.key, company.rules
+
+
+def _url(value: str | None) -> tuple:
+    url = normalize_url(value)
+    return url.value, url.domain, url.rules
+
+
+def _postal_code(value: str | None, country: str | None) -> tuple:
+    postal = normalize_postal_code(value, country)
+    return postal.value, postal.rules
+
+
+def _state(value: str | None, country: str | None) -> tuple:
+    state = normalize_state(value, country)
+    return state.value, state.rules
+
+
+def _money(value: str | None) -> tuple:
+    amount = parse_money(value)
+    return amount.value, amount.currency, amount.rules
+
+
+def _integer(value: str | None) -> tuple:
+    number = parse_number(value)
+    if number.value is not None and not number.value.is_integer():
+        return None, (NUMBER_UNPARSEABLE,)
+    return (None if number.value is None else int(number.value)), number.rules
+
+
+def _percent(value: str | None) -> tuple:
+    number = parse_number(value)
+    return number.value, number.rules
+
+
+def _boolean(value: str | None) -> tuple:
+    flag_value = parse_boolean(value)
+    return flag_value.value, flag_value.rules
+
+
+def _picklist(value: str | None, name: str) -> tuple:
+    choice = normalize_picklist(name, value)
+    return choice.value, choice.rules
+
+
+def _full_name(value: str | None) -> tuple:
+    name = normalize_full_name(value)
+    return name, (PERSON_NAME_CLEANED,) if name != value and name is not None else ()
+
+
+def person_names(salutation: str | None, first: str | None, last: str | None) -> tuple:
+    name = normalize_person_name(salutation, first, last)
+    return name.salutation, name.first, name.last, name.rules
+
+
+NORMALIZERS: dict[str, Normalizer] = {
+    "phone": Normalizer(_phone, context=("_region",), derived=(("_extension", "VARCHAR"),),
+                        parallel=True),
+    "email": Normalizer(_email, parallel=True),
+    "country": Normalizer(_country),
+    "company_name": Normalizer(_company, derived=(("_key", "VARCHAR"),), parallel=True),
+    "url": Normalizer(_url, derived=(("_domain", "VARCHAR"),), parallel=True),
+    "postal_code": Normalizer(_postal_code, context=("_country",)),
+    "state": Normalizer(_state, context=("_country",)),
+    "money": Normalizer(_money, derived=(("_currency", "VARCHAR"),)),
+    "integer": Normalizer(_integer),
+    "percent": Normalizer(_percent),
+    "boolean": Normalizer(_boolean),
+}
+"""Kind -> its Python normalizer. Kinds not here are standardized in SQL: ids and free text
+are trimmed and cleaned, dates and timestamps parsed (see dates.py); person names are
+standardized together (see :func:`person_name_fields`)."""
+
+SQL_KINDS = frozenset({"id", "text", "street", "city", "date", "timestamp"})
+NAME_PARTS = ("salutation", "first_name", "last_name")
+
+
+def normalizer_for(field: Field, lowercase_email_local_part: bool = True) -> Normalizer | None:
+    """The Python normalizer of a field, with its per-field parameters bound."""
+    if field.kind == "picklist":
+        return Normalizer(partial(_picklist, name=field.picklist))
+    if field.kind == "email":
+        base = NORMALIZERS["email"]
+        return Normalizer(partial(_email, lowercase_local_part=lowercase_email_local_part),
+                          parallel=base.parallel)
+    if field.kind == "person_name" and field.name not in NAME_PARTS:
+        return Normalizer(_full_name)
+    return NORMALIZERS.get(field.kind)
+
+
+def person_name_fields(table: Table) -> tuple[str, ...]:
+    """The salutation/first/last fields a table has: standardized together when present."""
+    return tuple(name for name in NAME_PARTS if name in table.columns)

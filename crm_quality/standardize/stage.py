@@ -1,0 +1,390 @@
+"""staged/<table> from raw/<table>: every row standardized, or quarantined with its reasons.
+
+Python normalizers run once per distinct input (spread over worker processes when there are
+many); their results are joined back to the rows in DuckDB. Every value a rule changed is
+logged in ``quality.changes`` and every flag raised in ``quality.issues``; each staged row
+lists the flags raised on it in ``_issues``. The staged table, the quarantine table and both
+logs are replaced together, in one transaction.
+
+Worker processes start with ``forkserver`` and import the ``__main__`` module: a script that
+stages tables must keep its work under ``if __name__ == "__main__":``.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from typing import Any, Callable
+
+import duckdb
+import pyarrow as pa
+
+from crm_quality.schema import LINEAGE_COLUMNS, TABLES, Field
+from crm_quality.settings import Settings
+from crm_quality.standardize import dates
+from crm_quality.standardize.country import UNKNOWN as COUNTRY_UNKNOWN
+from crm_quality.standardize.fields import (
+    ID_TRIMMED,
+    NAME_PARTS,
+    REQUIRED_MISSING,
+    SQL_KINDS,
+    TEXT_CLEANED,
+    normalizer_for,
+    person_name_fields,
+    person_names,
+)
+from crm_quality.standardize.quarantine import build_quarantine
+from crm_quality.standardize.rules import flag_ids
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, execute, qualified, quote, swap_in_many
+
+PARALLEL_MIN_VALUES = 20_000
+"""Below this many distinct values, handing work to worker processes costs more than it saves."""
+
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
+    "BOOLEAN": pa.bool_(), "DECIMAL(18, 2)": pa.decimal128(18, 2),
+}
+
+LOG_TABLES_SQL = (
+    """CREATE TABLE IF NOT EXISTS quality.changes (
+        run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, source_row BIGINT,
+        field VARCHAR, before VARCHAR, after VARCHAR, rule VARCHAR, logged_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS quality.issues (
+        run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, source_row BIGINT,
+        field VARCHAR, rule VARCHAR, value VARCHAR, logged_at TIMESTAMPTZ)""",
+)
+
+_PARSERS: dict[str, Callable[[str], str]] = {"date": dates.date_sql, "timestamp": dates.timestamp_sql}
+
+
+@dataclass
+class StageResult:
+    table: str
+    raw_rows: int
+    rejected_lines: int
+    staged_rows: int
+    quarantined_rows: int
+    changes: int
+    issues: dict[str, int] = field(default_factory=dict)
+    """Flag rule id -> how many values it was raised on."""
+    python_seconds: float = 0.0
+    sql_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Mapping:
+    """One Python normalizer over the distinct values of some columns."""
+
+    name: str
+    function: Callable[..., tuple]
+    inputs: tuple[str, ...]
+    output_types: tuple[str, ...]
+    parallel: bool = False
+
+
+class _Star:
+    """Applies a function to a chunk of argument rows; picklable, for worker processes."""
+
+    def __init__(self, function: Callable[..., tuple]) -> None:
+        self.function = function
+
+    def __call__(self, chunk: list[tuple]) -> list[tuple]:
+        return [self.function(*row) for row in chunk]
+
+
+def ensure_log_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in LOG_TABLES_SQL:
+        con.execute(sql)
+
+
+def stage_table(
+    con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str
+) -> StageResult:
+    """Replace ``staged.<table>`` and ``quarantine.<table>`` from ``raw.<table>``."""
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        stager = _Stager(con, settings, table, stack)
+        stager.run(run_id)
+    result = _result(con, table, run_id)
+    result.python_seconds = stager.python_seconds
+    result.sql_seconds = time.perf_counter() - started - stager.python_seconds
+    return result
+
+
+class _Stager:
+    def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
+                 stack: ExitStack) -> None:
+        self.con, self.settings, self.table, self.spec = con, settings, table, TABLES[table]
+        self.stack = stack
+        self.pool: ProcessPoolExecutor | None = None
+        self.python_seconds = 0.0
+        self.params: dict[str, Any] = {
+            **dates.parameters(settings.day_first, settings.source_timezone, settings.as_of_date()),
+            "default_region": settings.default_region,
+            "flags": flag_ids(),
+        }
+        self.columns: list[str] = []
+        self.events: list[str] = []
+        self.joins: list[str] = []
+        self.base = quote(f"__stage_base_{table}")
+        stack.callback(self._clean_up)
+
+    def run(self, run_id: str) -> None:
+        ensure_log_tables(self.con)
+        build_quarantine(self.con, self.table)
+        country = self._map_country()
+        self._build_base(country)
+        self._plan_person_names()
+        for f in self.spec.fields:
+            if f.name in NAME_PARTS and f.name in self.spec.columns:
+                continue
+            if f.kind in SQL_KINDS:
+                self._plan_sql_field(f)
+            else:
+                self._plan_mapped_field(f, country)
+        self._build_staged()
+        logged_at = time.time()
+        swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
+                     also=lambda con: self._write_logs(con, run_id, logged_at))
+
+    # ------------------------------------------------------------------ Python normalizers
+    def _register(self, mapping: _Mapping, source: str) -> None:
+        """Run ``mapping`` on the distinct inputs in ``source`` and register the results as a
+        view with columns i0.. (inputs), o0.. (outputs) and rules."""
+        inputs = ", ".join(f"{quote(c)} AS i{n}" for n, c in enumerate(mapping.inputs))
+        any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in mapping.inputs)
+        distinct = self.con.sql(f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}").to_arrow_table()
+        began = time.perf_counter()
+        rows = list(zip(*(distinct.column(n).to_pylist() for n in range(len(mapping.inputs)))))
+        results = self._apply(mapping, rows)
+        columns = {f"i{n}": distinct.column(n) for n in range(len(mapping.inputs))}
+        for n, sql_type in enumerate(mapping.output_types):
+            columns[f"o{n}"] = pa.array([r[n] for r in results], type=ARROW_TYPES[sql_type])
+        columns["rules"] = pa.array([list(r[-1]) for r in results], type=pa.list_(pa.string()))
+        self.con.register(mapping.name, pa.table(columns))
+        self.python_seconds += time.perf_counter() - began
+
+    def _apply(self, mapping: _Mapping, rows: list[tuple]) -> list[tuple]:
+        call = _Star(mapping.function)
+        workers = self.settings.worker_count()
+        if not mapping.parallel or workers < 2 or len(rows) < PARALLEL_MIN_VALUES:
+            return call(rows)
+        if self.pool is None:
+            self.pool = self.stack.enter_context(
+                ProcessPoolExecutor(workers, mp_context=get_context("forkserver")))
+        size = max(1000, len(rows) // (workers * 8))
+        chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
+        return [result for part in self.pool.map(call, chunks) for result in part]
+
+    # ------------------------------------------------------------------ base rows
+    def _map_country(self) -> _Mapping | None:
+        if "country" not in self.spec.columns:
+            return None
+        mapping = _Mapping("__map_country", normalizer_for(self.spec.field("country")).function,
+                           ("country",), ("VARCHAR",))
+        self._register(mapping, qualified("raw", self.table))
+        return mapping
+
+    def _build_base(self, country_map: _Mapping | None) -> None:
+        """Raw rows that are not quarantined, with the record's country code, its dialling
+        region, and each date and timestamp parsed once."""
+        if country_map:
+            country = f"CASE WHEN NOT list_contains(mc.rules, '{COUNTRY_UNKNOWN}') THEN mc.o0 END"
+            join = f"LEFT JOIN {country_map.name} mc ON mc.i0 = r.country"
+        else:
+            country, join = "CAST(NULL AS VARCHAR)", ""
+        parsed = "".join(f", {_PARSERS[f.kind](f'r.{quote(f.name)}')} AS {quote(_parsed(f))}"
+                         for f in self.spec.fields if f.kind in _PARSERS)
+        quarantined = qualified("quarantine", BUILDING_PREFIX + self.table)
+        self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
+        execute(self.con, f"""
+            CREATE TEMP TABLE {self.base} AS
+            SELECT r.*, {country} AS _country, coalesce({country}, $default_region) AS _region {parsed}
+            FROM {qualified('raw', self.table)} r {join}
+            WHERE r._source_row NOT IN (SELECT _source_row FROM {quarantined})""", self.params)
+
+    # ------------------------------------------------------------------ one plan entry per field
+    def _add(self, name: str, value: str, before: str, after: str, rules: str,
+             f: Field | None = None) -> None:
+        self.columns.append(f"{value} AS {quote(name)}")
+        if f is not None and f.required and f.name != self.spec.key:
+            rules = (f"list_concat({rules}, CASE WHEN {value} IS NULL "
+                     f"THEN ['{REQUIRED_MISSING}'] ELSE [] END)")
+        self.events.append(f"{{'field': '{name}', 'before': {before}, "
+                           f"'after': CAST({after} AS VARCHAR), 'rules': {rules}}}")
+
+    def _plan_sql_field(self, f: Field) -> None:
+        raw = f"b.{quote(f.name)}"
+        if f.kind in _PARSERS:
+            value = f"b.{quote(_parsed(f))}"
+            after = f"CASE WHEN {value} IS NOT NULL THEN {dates.written_sql(value, f.kind)} END"
+            rules = dates.rules_sql(raw, value, f.kind, dates.window(self.table, f.name, f.kind))
+        else:
+            if f.kind == "id":
+                value, rule = f"nullif(trim({raw}), '')", ID_TRIMMED
+            else:
+                value = f"nullif(regexp_replace(nfc_normalize(trim({raw})), '\\s+', ' ', 'g'), '')"
+                rule = TEXT_CLEANED
+            after = value
+            rules = f"CASE WHEN {value} IS DISTINCT FROM nullif({raw}, '') THEN ['{rule}'] ELSE [] END"
+        self._add(f.name, f"CAST({value} AS {f.sql_type})", raw, after, rules, f)
+
+    def _plan_mapped_field(self, f: Field, country_map: _Mapping | None) -> None:
+        normalizer = normalizer_for(f, self.settings.lowercase_email_local_part)
+        if f.name == "country" and country_map is not None:
+            mapping = country_map
+        else:
+            mapping = _Mapping(f"__map_{f.name}", normalizer.function, (f.name, *normalizer.context),
+                               (f.sql_type, *(t for _, t in normalizer.derived)), normalizer.parallel)
+            self._register(mapping, self.base)
+        alias = f"m_{f.name}"
+        on = " AND ".join(f"{alias}.i{n} IS NOT DISTINCT FROM b.{quote(c)}"
+                          for n, c in enumerate(mapping.inputs))
+        self.joins.append(f"LEFT JOIN {mapping.name} {alias} ON {on}")
+        value = f"{alias}.o0"
+        self._add(f.name, value, f"b.{quote(f.name)}", value, f"coalesce({alias}.rules, [])", f)
+        for n, (suffix, _) in enumerate(normalizer.derived, start=1):
+            self.columns.append(f"{alias}.o{n} AS {quote(f.name + suffix)}")
+
+    def _plan_person_names(self) -> None:
+        """Salutation, first and last name are standardized together (titles move, full names
+        split); a table without a salutation field gets one when a title is found in a name."""
+        present = person_name_fields(self.spec)
+        if not present:
+            return
+        projected = ", ".join(
+            f"{quote(part) if part in present else 'CAST(NULL AS VARCHAR)'} AS {quote(part)}"
+            for part in NAME_PARTS)
+        mapping = _Mapping("__map_person_name", person_names, NAME_PARTS, ("VARCHAR",) * 3)
+        self._register(mapping, f"(SELECT {projected} FROM {self.base})")
+        on = " AND ".join(
+            f"m_name.i{n} IS NOT DISTINCT FROM {'b.' + quote(part) if part in present else 'NULL'}"
+            for n, part in enumerate(NAME_PARTS))
+        self.joins.append(f"LEFT JOIN {mapping.name} m_name ON {on}")
+        for n, part in enumerate(NAME_PARTS):
+            value = f"m_name.o{n}"
+            before = f"b.{quote(part)}" if part in present else "CAST(NULL AS VARCHAR)"
+            f = self.spec.field(part) if part in present else None
+            self._add(part, value, before, value, "coalesce(m_name.rules, [])", f)
+
+    # ------------------------------------------------------------------ writing
+    def _build_staged(self) -> None:
+        """One pass over the base rows: staged values, lineage, ``_issues``, and the per-field
+        ``_events`` from which both logs are drawn before the column is dropped."""
+        lineage = ", ".join(f"b.{quote(c)}" for c in LINEAGE_COLUMNS)
+        sql = f"""
+            WITH rows AS (
+                SELECT {', '.join(self.columns)}, {lineage},
+                       list_filter([{', '.join(self.events)}], lambda e:
+                           len(e.rules) > 0 OR e.after IS DISTINCT FROM nullif(e.before, '')) AS _events
+                FROM {self.base} b {' '.join(self.joins)}
+            )
+            SELECT * EXCLUDE (_events),
+                   list_sort(list_distinct(flatten(list_transform(_events,
+                       lambda e: list_filter(e.rules, lambda r: list_contains($flags, r)))))) AS _issues,
+                   _events
+            FROM rows"""
+        build_table(self.con, "staged", self.table, sql,
+                    {k: v for k, v in self.params.items() if f"${k}" in sql})
+
+    def _write_logs(self, con: duckdb.DuckDBPyConnection, run_id: str, logged_at: float) -> None:
+        """Replace this run's entries for the table in quality.changes and quality.issues,
+        forget runs beyond the newest ``change_log_runs``, and drop ``_events``."""
+        key = quote(self.spec.key)
+        building = qualified("staged", BUILDING_PREFIX + self.table)
+        params = {"run_id": run_id, "table": self.table, "at": logged_at, "flags": flag_ids(),
+                  "keep": self.settings.change_log_runs}
+        events = f"(SELECT {key} AS record_id, _source_row, unnest(_events) AS e FROM {building})"
+        for log in ("changes", "issues"):
+            execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table",
+                    params)
+        execute(con, f"""
+            INSERT INTO quality.changes
+            SELECT $run_id, $table, record_id, _source_row, e.field, e.before, e.after,
+                   array_to_string(list_filter(e.rules, lambda r: r <> '{REQUIRED_MISSING}'), ','),
+                   to_timestamp($at)
+            FROM {events}
+            WHERE e.after IS DISTINCT FROM nullif(e.before, '')
+              AND len(list_filter(e.rules, lambda r: r <> '{REQUIRED_MISSING}')) > 0""", params)
+        execute(con, f"""
+            INSERT INTO quality.issues
+            SELECT $run_id, $table, record_id, _source_row, field, rule, value, to_timestamp($at)
+            FROM (SELECT record_id, _source_row, e.field AS field, e.before AS value,
+                         unnest(list_filter(e.rules, lambda r: list_contains($flags, r))) AS rule
+                  FROM {events})""", params)
+        for log in ("changes", "issues"):
+            execute(con, f"""
+                DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
+                    SELECT run_id FROM quality.{log} WHERE table_name = $table
+                    GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""", params)
+        con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
+
+    def _clean_up(self) -> None:
+        for (name,) in self.con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '__map_')"
+        ).fetchall():
+            self.con.unregister(name)
+        self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
+
+
+def _parsed(f: Field) -> str:
+    """The base table's column holding a date or timestamp field parsed (once per row)."""
+    return f"_parsed_{f.name}"
+
+
+def _result(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> StageResult:
+    params = {"run_id": run_id, "table": table}
+    counts = con.execute(f"""
+        SELECT (SELECT count(*) FROM {qualified('raw', table)}),
+               (SELECT count(*) FROM {qualified('quarantine', table)} WHERE _raw_line IS NOT NULL),
+               (SELECT count(*) FROM {qualified('staged', table)}),
+               (SELECT count(*) FROM {qualified('quarantine', table)}),
+               (SELECT count(*) FROM quality.changes WHERE run_id = $run_id AND table_name = $table)
+        """, params).fetchone()
+    issues = dict(con.execute("""
+        SELECT rule, count(*) FROM quality.issues WHERE run_id = $run_id AND table_name = $table
+        GROUP BY rule ORDER BY rule""", params).fetchall())
+    return StageResult(table, *counts, issues=issues)
+
+
+@dataclass(frozen=True)
+class RowAccount:
+    """Where the source rows of one table went: the proof that none was lost or doubled."""
+
+    source_rows: int
+    """Rows read into raw/<table> plus lines of the file that could not be read."""
+    staged: int
+    quarantined: int
+    missing: int
+    """Source rows found in neither staged nor quarantine."""
+    doubled: int
+    """Source rows found in both, or twice in one."""
+
+    @property
+    def balanced(self) -> bool:
+        return self.missing == 0 and self.doubled == 0 and self.source_rows == self.staged + self.quarantined
+
+
+def account_for_rows(con: duckdb.DuckDBPyConnection, table: str) -> RowAccount:
+    """Match every raw row and unreadable line to the staged and quarantined rows, by source row."""
+    raw, staged, quarantined = (qualified(s, table) for s in ("raw", "staged", "quarantine"))
+    rejects = qualified("raw", f"{table}_rejects")
+    row = con.execute(f"""
+        WITH source AS (
+            SELECT _source_row FROM {raw} UNION SELECT DISTINCT line FROM {rejects}
+        ), landed AS (
+            SELECT _source_row FROM {staged} UNION ALL SELECT _source_row FROM {quarantined}
+        ), landed_count AS (
+            SELECT _source_row, count(*) AS n FROM landed GROUP BY _source_row
+        )
+        SELECT (SELECT count(*) FROM source),
+               (SELECT count(*) FROM {staged}),
+               (SELECT count(*) FROM {quarantined}),
+               (SELECT count(*) FROM source s ANTI JOIN landed_count l USING (_source_row)),
+               (SELECT count(*) FROM landed_count WHERE n > 1)
+                 + (SELECT count(*) FROM landed_count l ANTI JOIN source s USING (_source_row))
+        """).fetchone()
+    return RowAccount(*row)

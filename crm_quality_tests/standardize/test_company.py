@@ -1,0 +1,33 @@
+import pytest
+
+from crm_quality.standardize.company import display_name, match_key, normalize_company
+
+
+@pytest.mark.parametrize("variant", [
+    "Acme Analytics", "ACME ANALYTICS", "Acme Analytics, Inc.", "The Acme Analytics Inc",
+    "Acme Analytics LLC", "acme analytics corp.", "Acme  Analytics GmbH", "Acme Analytics GmbH & Co. KG",
+    "Acme Analytics S.A.S.", "Acme Analytics B.V.", "Acme Analytics Ltd.", "Acme Analytics S.L.U.",
+])
+def test_legal_forms_case_and_the_are_folded_out_of_the_key(variant):
+    assert match_key(variant) == "acme analytics"
+
+
+def test_accents_and_ampersands_fold():
+    assert match_key("Müller & Söhne GmbH") == match_key("Muller and Sohne")
+
+
+def test_a_name_that_is_only_a_legal_form_keeps_it():
+    assert match_key("GmbH") == "gmbh"
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("ACME ANALYTICS GMBH", "Acme Analytics GmbH"), ("IBM", "IBM"), ("  Acme   Corp ", "Acme Corp"),
+    ("THE BEST FOODS AG", "The Best Foods AG"), ("Société Générale", "Société Générale"),
+])
+def test_display_form(value, shown):
+    assert display_name(value) == shown
+
+
+def test_blank_is_no_company():
+    assert normalize_company("  ") == normalize_company(None)
+    assert normalize_company(None).value is None
