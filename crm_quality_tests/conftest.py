@@ -36,3 +36,13 @@ def make_settings(tmp_path: Path, source: Path, **overrides) -> Settings:
         config_file=None,
         env={},
     )
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Recall of each injected defect kind, measured by the staging test."""
+    from crm_quality_tests.standardize.test_stage import RECALL
+
+    if RECALL:
+        terminalreporter.section("recall of injected defects (standardize)")
+        for kind, (hits, total) in sorted(RECALL.items()):
+            terminalreporter.write_line(f"{kind:<20} {hits:>5}/{total:<5} {hits / max(total, 1):7.1%}")

@@ -184,8 +184,8 @@ class _Generator:
             "activities": activities,
         }
         self.assign_owners(tables)
-        for frame in tables.values():
-            frame["_source_row"] = np.arange(1, len(frame) + 1)
+        for frame in tables.values():  # the line in the file, as extract numbers it (header = 1)
+            frame["_source_row"] = np.arange(2, len(frame) + 2)
         self.user_defects(users, tables)
         referenced = self.referenced_ids(tables)
         for name, frame in tables.items():
@@ -509,7 +509,9 @@ class _Generator:
         house["first_name"] = self.different_first_names(house["_cidx"].to_numpy(), anchors["_first"].to_numpy())
         house["_first"] = house["first_name"]
         shift = d.integers(2, 30, n_house) * np.where(d.mask(n_house, 0.5), 1, -1)
-        birth = anchors["_birth"].to_numpy() + (shift * 365).astype("timedelta64[D]")
+        years = (shift * 365).astype("timedelta64[D]")
+        birth = anchors["_birth"].to_numpy() + years
+        birth = np.where(birth > np.datetime64("2006-01-01"), birth - 2 * years, birth)  # born, not due
         house["_birth"] = birth
         house["birth_date"] = self.render_dates(birth)
         f, l = ascii_slug(house["_first"].to_numpy()), ascii_slug(house["_last"].to_numpy())

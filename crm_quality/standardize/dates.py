@@ -68,7 +68,8 @@ def window(table: str, field: str, kind: str) -> Window:
 
 
 def date_formats(day_first: bool) -> list[str]:
-    return list(DATE_FORMATS + (DAY_FIRST_FORMATS if day_first else MONTH_FIRST_FORMATS))
+    """Slashed formats first: '%Y/%m/%d' would read '02/03/24' as the year 2."""
+    return list((DAY_FIRST_FORMATS if day_first else MONTH_FIRST_FORMATS) + DATE_FORMATS)
 
 
 def local_time_formats(day_first: bool) -> list[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import pycountry
 
@@ -24,8 +24,9 @@ CURRENCY_SYMBOLS: dict[str, str] = {
 }
 """Symbols and their currency; '$' alone is read as US dollars."""
 
-DECIMAL_COMMA_CURRENCIES = frozenset({"EUR", "BRL", "DKK", "NOK", "SEK", "PLN", "CZK", "HUF", "TRY"})
-"""Currencies whose amounts are usually written 1.200,50: with one, '1.200' means 1200."""
+THREE_DECIMAL_CURRENCIES = frozenset({"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"})
+"""Currencies with three decimal places. In any other, a separator followed by exactly three
+digits groups thousands: '€130,500' and '$1.200' are 130500 and 1200, not 130.5 and 1.2."""
 
 MULTIPLIERS: dict[str, int] = {"k": 1_000, "m": 1_000_000, "mm": 1_000_000, "mn": 1_000_000,
                                "bn": 1_000_000_000, "b": 1_000_000_000}
@@ -65,11 +66,11 @@ def parse_money(value: str | None) -> Amount:
     if not text:
         return Amount(None, None, ())
     currency, rest = _take_currency(text)
-    amount = _read_number(rest, decimal_comma=currency in DECIMAL_COMMA_CURRENCIES)
+    amount = _read_number(rest, three_digits_group=currency not in THREE_DECIMAL_CURRENCIES)
     if amount is None:
         return Amount(None, None, (MONEY_UNPARSEABLE,))
     plain = currency is None and text == value and _PLAIN.fullmatch(text)
-    return Amount(amount.quantize(Decimal("0.01")), currency, () if plain else (MONEY_PARSED,))
+    return Amount(amount.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP), currency, () if plain else (MONEY_PARSED,))
 
 
 def parse_number(value: str | None) -> Number:
@@ -77,7 +78,7 @@ def parse_number(value: str | None) -> Number:
     text = (value or "").strip().rstrip("%").strip()
     if not text:
         return Number(None, ())
-    number = _read_number(text, decimal_comma=False)
+    number = _read_number(text, three_digits_group=False)
     if number is None:
         return Number(None, (NUMBER_UNPARSEABLE,))
     result = float(number)
@@ -109,7 +110,7 @@ def _take_currency(text: str) -> tuple[str | None, str]:
     return None, text
 
 
-def _read_number(text: str, decimal_comma: bool) -> Decimal | None:
+def _read_number(text: str, three_digits_group: bool) -> Decimal | None:
     if len(text) > MAX_LENGTH:
         return None
     negative = text.startswith("(") and text.endswith(")")
@@ -120,7 +121,7 @@ def _read_number(text: str, decimal_comma: bool) -> Decimal | None:
     if unit and unit not in MULTIPLIERS:
         return None
     digits = re.sub(r"[' \u00a0\u202f]", "", match.group("digits"))
-    plain = _plain_digits(digits, decimal_comma)
+    plain = _plain_digits(digits, three_digits_group)
     if plain is None:
         return None
     try:
@@ -132,8 +133,13 @@ def _read_number(text: str, decimal_comma: bool) -> Decimal | None:
     return number if abs(number) < Decimal("1e15") else None
 
 
-def _plain_digits(digits: str, decimal_comma: bool) -> str | None:
-    """Digits with separators -> '1234.5', deciding which separator is the decimal point."""
+def _plain_digits(digits: str, three_digits_group: bool) -> str | None:
+    """Digits with separators -> '1234.5', deciding which separator is the decimal point.
+
+    With both, the last is the decimal point. With one used several times, it groups. Used
+    once and followed by exactly three digits, it groups when ``three_digits_group`` (amounts)
+    or when it is a comma (numbers: '1,200' is 1200 but '0.125' is 0.125).
+    """
     dots, commas = digits.count("."), digits.count(",")
     if dots and commas:
         decimal = "." if digits.rfind(".") > digits.rfind(",") else ","
@@ -141,9 +147,10 @@ def _plain_digits(digits: str, decimal_comma: bool) -> str | None:
         return digits
     else:
         sep = "." if dots else ","
-        conventional = "," if decimal_comma else "."
-        if digits.count(sep) > 1 or (len(digits.rsplit(sep, 1)[1]) == 3 and sep != conventional):
-            decimal = None  # 1,200,000 or 1,200 (or 1.200 in a decimal-comma currency)
+        head, tail = digits.split(sep, 1)[0], digits.rsplit(sep, 1)[1]
+        three = len(tail) == 3 and head not in ("", "0")
+        if digits.count(sep) > 1 or (three and (three_digits_group or sep == ",")):
+            decimal = None
         else:
             decimal = sep
     thousands = {".", ","} - {decimal} if decimal else {".", ","}

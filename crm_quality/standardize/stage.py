@@ -158,7 +158,7 @@ class _Stager:
         any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in mapping.inputs)
         distinct = self.con.sql(f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}").to_arrow_table()
         began = time.perf_counter()
-        rows = list(zip(*(distinct.column(n).to_pylist() for n in range(len(mapping.inputs)))))
+        rows = list(zip(*(distinct.column(n).to_pylist() for n in range(len(mapping.inputs))), strict=True))
         results = self._apply(mapping, rows)
         columns = {f"i{n}": distinct.column(n) for n in range(len(mapping.inputs))}
         for n, sql_type in enumerate(mapping.output_types):

@@ -17,6 +17,8 @@ from crm_quality.standardize.number import (
     ("£3,400.10", "3400.10", "GBP"), ("1.234.567,89 EUR", "1234567.89", "EUR"), ("5M", "5000000", None),
     ("(500)", "-500", None), ("-75.5", "-75.50", None), ("CHF 1'250.00", "1250", "CHF"),
     ("1 250,00 €", "1250", "EUR"), ("1200", "1200", None), ("1,5", "1.5", None), ("eur 99", "99", "EUR"),
+    ("€130,500", "130500", "EUR"), ("$1.200", "1200", "USD"), ("0.125", "0.13", None),
+    ("KWD 1.250", "1.25", "KWD"),
 ])
 def test_amounts_in_many_spellings(value, amount, currency):
     parsed = parse_money(value)
