@@ -6,6 +6,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_extract  # noqa: E402
+import bench_standardize  # noqa: E402
 
 if __name__ == "__main__":
     bench_extract.main()
+    bench_standardize.main()

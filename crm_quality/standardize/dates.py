@@ -52,14 +52,15 @@ class Window:
 
 
 DEFAULT_DATE_WINDOW = Window(past_days=150 * 365, future_days=50 * 365)
-DEFAULT_TIMESTAMP_WINDOW = Window(past_days=50 * 365, future_days=1)
+DEFAULT_TIMESTAMP_WINDOW = Window(past_days=50 * 365, future_days=0)
 WINDOWS: dict[tuple[str, str], Window] = {
     ("contacts", "birth_date"): Window(past_days=120 * 365, future_days=0),
     ("opportunities", "close_date"): Window(past_days=30 * 365, future_days=20 * 365),
     ("activities", "activity_date"): Window(past_days=50 * 365, future_days=5 * 365),
 }
 """Per-field plausible windows; a window allowing at most a day ahead calls later values
-'in the future', any other value outside its window is 'implausible'."""
+'in the future', any other value outside its window is 'implausible'. Timestamps may fall
+anywhere within the as-of day."""
 
 
 def window(table: str, field: str, kind: str) -> Window:
@@ -116,6 +117,7 @@ def rules_sql(text: str, value: str, kind: str, win: Window) -> str:
     parsed, future, implausible = ((DATE_PARSED, DATE_IN_FUTURE, DATE_IMPLAUSIBLE) if is_date else
                                    (TIMESTAMP_PARSED, TIMESTAMP_IN_FUTURE, TIMESTAMP_IMPLAUSIBLE))
     as_of = "$as_of" if is_date else "timezone('UTC', CAST($as_of AS TIMESTAMP))"
+    # a timestamp may fall anywhere in the as-of day itself: the bound is that day's end
     later = f"{as_of} + INTERVAL {int(win.future_days) + (0 if is_date else 1)} DAY"
     earlier = f"{as_of} - INTERVAL {int(win.past_days)} DAY"
     too_late = future if win.future_days <= 1 else implausible

@@ -75,7 +75,8 @@ def test_timestamps_without_a_zone_are_read_in_the_source_timezone(con):
 
 
 def test_future_audit_timestamps_are_flagged(con):
-    assert read(con, "2027-01-01 00:00:00", "timestamp", field="created_at")[1] == [
+    assert read(con, "2026-11-01 23:59:59", "timestamp", field="created_at")[1] == [dates.TIMESTAMP_PARSED]
+    assert read(con, "2026-11-02 00:00:01", "timestamp", field="created_at")[1] == [
         dates.TIMESTAMP_PARSED, dates.TIMESTAMP_IN_FUTURE]
 
 
