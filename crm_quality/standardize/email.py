@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import duckdb
+import pyarrow as pa
 from email_validator import EmailNotValidError, validate_email
 
 from crm_quality.standardize.rules import fix, flag
@@ -26,12 +28,17 @@ DISPOSABLE_DOMAINS = frozenset({
 })
 
 
+PLAIN_LOCAL = r"[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
+PLAIN_DOMAIN = r"(?:[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*\.)+[A-Za-z]{2,24}"
+"""Labels of letters and digits joined by single hyphens ('ab--c' is reserved for Punycode);
+each at most 63 characters long, checked apart."""
+SPECIAL_USE_TLDS = ("arpa", "invalid", "local", "localhost", "onion", "test")
 PLAIN_ADDRESS = re.compile(
-    r"(?=.{6,254}$)(?=[^@]{1,64}@)[A-Za-z0-9_+-]+(?:\.[A-Za-z0-9_+-]+)*"
-    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+(?!(?:arpa|invalid|local|localhost|onion|test)$)[A-Za-z]{2,24}"
-)
+    rf"(?=.{{6,254}}$)(?=[^@]{{1,64}}@){PLAIN_LOCAL}@(?!.*[^.]{{64}})"
+    rf"(?!.*\.(?:{'|'.join(SPECIAL_USE_TLDS)})$){PLAIN_DOMAIN}")
 """Plain ASCII addresses that email-validator accepts unchanged (but for case): checked by this
-pattern alone, 20 times faster. A property test holds the two to the same answers."""
+pattern alone, 20 times faster (and in DuckDB, by its parts). Property tests hold it to
+email-validator's answers."""
 
 
 @dataclass(frozen=True)
@@ -66,3 +73,27 @@ def normalize_email(value: str | None, lowercase_local_part: bool = True) -> Ema
     if domain in DISPOSABLE_DOMAINS:
         rules.append(DISPOSABLE)
     return Email(address, tuple(rules))
+
+
+def normalize_emails_in_bulk(con: duckdb.DuckDBPyConnection, source: str,
+                             lowercase_local_part: bool = True) -> pa.Table:
+    """The plain, personal addresses among the distinct ``i0`` in ``source``, settled in DuckDB
+    as :func:`normalize_email` would settle them: i0, o0 (the address) and rules."""
+    local = "lower(local)" if lowercase_local_part else "local"
+    return con.sql(f"""
+        WITH parts AS (
+            SELECT i0, trim(i0) AS t, split_part(trim(i0), '@', 1) AS local,
+                   lower(split_part(trim(i0), '@', 2)) AS domain
+            FROM {source}
+            WHERE regexp_full_match(trim(i0), $pattern) AND length(trim(i0)) BETWEEN 6 AND 254
+        ), settled AS (
+            SELECT i0, {local} || '@' || domain AS o0 FROM parts
+            WHERE length(local) <= 64 AND NOT regexp_matches(domain, '[^.]{64}')
+              AND NOT list_contains($special, split_part(domain, '.', -1))
+              AND NOT list_contains($roles, lower(local))
+              AND NOT list_contains($disposable, domain)
+        )
+        SELECT i0, o0, CASE WHEN o0 = i0 THEN [] ELSE [$cleaned] END AS rules FROM settled""",
+        params={"pattern": f"{PLAIN_LOCAL}@{PLAIN_DOMAIN}", "special": list(SPECIAL_USE_TLDS),
+         "roles": sorted(ROLE_LOCAL_PARTS), "disposable": sorted(DISPOSABLE_DOMAINS),
+         "cleaned": CLEANED}).to_arrow_table()

@@ -83,6 +83,7 @@ class _Mapping:
     inputs: tuple[str, ...]
     output_types: tuple[str, ...]
     parallel: bool = False
+    bulk: Callable[[duckdb.DuckDBPyConnection, str], pa.Table] | None = None
 
 
 class _Star:
@@ -129,6 +130,9 @@ class _Stager:
         self.columns: list[str] = []
         self.events: list[str] = []
         self.joins: list[str] = []
+        self.mapped: list[str] = []
+        self.logged: list[tuple[str, str, str]] = []
+        """(field, its raw text in ``r``, its staged value as text in ``s``) for the logs."""
         self.base = quote(f"__stage_base_{table}")
         stack.callback(self._clean_up)
 
@@ -152,20 +156,37 @@ class _Stager:
 
     # ------------------------------------------------------------------ Python normalizers
     def _register(self, mapping: _Mapping, source: str) -> None:
-        """Run ``mapping`` on the distinct inputs in ``source`` and register the results as a
-        view with columns i0.. (inputs), o0.. (outputs) and rules."""
+        """Run ``mapping`` on the distinct inputs in ``source`` into a temp table named after it,
+        with columns i0.. (inputs), o0.. (outputs) and rules. Inputs its bulk path settles in
+        DuckDB skip Python."""
         inputs = ", ".join(f"{quote(c)} AS i{n}" for n, c in enumerate(mapping.inputs))
         any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in mapping.inputs)
-        distinct = self.con.sql(f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}").to_arrow_table()
+        distinct, settled, python = (quote(f"{prefix}{mapping.name}") for prefix in ("__in", "__bulk", "__py"))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {distinct} AS "
+                         f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}")
+        keys = [f"i{n}" for n in range(len(mapping.inputs))]
+        if mapping.bulk is not None:
+            self.con.register(settled.strip('"'), mapping.bulk(self.con, distinct))
+            on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
+            todo = self.con.sql(f"SELECT d.* FROM {distinct} d ANTI JOIN {settled} s ON {on}").to_arrow_table()
+        else:
+            todo = self.con.sql(f"SELECT * FROM {distinct}").to_arrow_table()
         began = time.perf_counter()
-        rows = list(zip(*(distinct.column(n).to_pylist() for n in range(len(mapping.inputs))), strict=True))
+        rows = list(zip(*(todo.column(k).to_pylist() for k in keys), strict=True))
         results = self._apply(mapping, rows)
-        columns = {f"i{n}": distinct.column(n) for n in range(len(mapping.inputs))}
+        columns = {k: todo.column(k) for k in keys}
         for n, sql_type in enumerate(mapping.output_types):
             columns[f"o{n}"] = pa.array([r[n] for r in results], type=ARROW_TYPES[sql_type])
         columns["rules"] = pa.array([list(r[-1]) for r in results], type=pa.list_(pa.string()))
-        self.con.register(mapping.name, pa.table(columns))
         self.python_seconds += time.perf_counter() - began
+        self.con.register(python.strip('"'), pa.table(columns))
+        union = f" UNION ALL BY NAME SELECT * FROM {settled}" if mapping.bulk is not None else ""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(mapping.name)} AS "
+                         f"SELECT * FROM {python}{union}")
+        for name in (python, settled):
+            self.con.unregister(name.strip('"'))
+        self.con.execute(f"DROP TABLE {distinct}")
+        self.mapped.append(mapping.name)
 
     def _apply(self, mapping: _Mapping, rows: list[tuple]) -> list[tuple]:
         call = _Star(mapping.function)
@@ -207,20 +228,23 @@ class _Stager:
             WHERE r._source_row NOT IN (SELECT _source_row FROM {quarantined})""", self.params)
 
     # ------------------------------------------------------------------ one plan entry per field
-    def _add(self, name: str, value: str, before: str, after: str, rules: str,
-             f: Field | None = None) -> None:
+    def _add(self, name: str, value: str, rules: str, f: Field | None = None) -> None:
+        """A staged column and its rules; the logs read its value before (raw) and after."""
         self.columns.append(f"{value} AS {quote(name)}")
         if f is not None and f.required and f.name != self.spec.key:
             rules = (f"list_concat({rules}, CASE WHEN {value} IS NULL "
                      f"THEN ['{REQUIRED_MISSING}'] ELSE [] END)")
-        self.events.append(f"{{'field': '{name}', 'before': {before}, "
-                           f"'after': CAST({after} AS VARCHAR), 'rules': {rules}}}")
+        self.events.append(f"{{'field': '{name}', 'rules': {rules}}}")
+        kind = f.kind if f is not None else "text"
+        column = f"s.{quote(name)}"
+        after = dates.written_sql(column, kind) if kind in _PARSERS else f"CAST({column} AS VARCHAR)"
+        before = f"r.{quote(name)}" if name in self.spec.columns else "CAST(NULL AS VARCHAR)"
+        self.logged.append((name, before, after))
 
     def _plan_sql_field(self, f: Field) -> None:
         raw = f"b.{quote(f.name)}"
         if f.kind in _PARSERS:
             value = f"b.{quote(_parsed(f))}"
-            after = f"CASE WHEN {value} IS NOT NULL THEN {dates.written_sql(value, f.kind)} END"
             rules = dates.rules_sql(raw, value, f.kind, dates.window(self.table, f.name, f.kind))
         else:
             if f.kind == "id":
@@ -228,9 +252,8 @@ class _Stager:
             else:
                 value = f"nullif(regexp_replace(nfc_normalize(trim({raw})), '\\s+', ' ', 'g'), '')"
                 rule = TEXT_CLEANED
-            after = value
             rules = f"CASE WHEN {value} IS DISTINCT FROM nullif({raw}, '') THEN ['{rule}'] ELSE [] END"
-        self._add(f.name, f"CAST({value} AS {f.sql_type})", raw, after, rules, f)
+        self._add(f.name, f"CAST({value} AS {f.sql_type})", rules, f)
 
     def _plan_mapped_field(self, f: Field, country_map: _Mapping | None) -> None:
         normalizer = normalizer_for(f, self.settings.lowercase_email_local_part)
@@ -238,14 +261,15 @@ class _Stager:
             mapping = country_map
         else:
             mapping = _Mapping(f"__map_{f.name}", normalizer.function, (f.name, *normalizer.context),
-                               (f.sql_type, *(t for _, t in normalizer.derived)), normalizer.parallel)
+                               (f.sql_type, *(t for _, t in normalizer.derived)), normalizer.parallel,
+                               normalizer.bulk)
             self._register(mapping, self.base)
         alias = f"m_{f.name}"
         on = " AND ".join(f"{alias}.i{n} IS NOT DISTINCT FROM b.{quote(c)}"
                           for n, c in enumerate(mapping.inputs))
         self.joins.append(f"LEFT JOIN {mapping.name} {alias} ON {on}")
         value = f"{alias}.o0"
-        self._add(f.name, value, f"b.{quote(f.name)}", value, f"coalesce({alias}.rules, [])", f)
+        self._add(f.name, value, f"coalesce({alias}.rules, [])", f)
         for n, (suffix, _) in enumerate(normalizer.derived, start=1):
             self.columns.append(f"{alias}.o{n} AS {quote(f.name + suffix)}")
 
@@ -265,10 +289,8 @@ class _Stager:
             for n, part in enumerate(NAME_PARTS))
         self.joins.append(f"LEFT JOIN {mapping.name} m_name ON {on}")
         for n, part in enumerate(NAME_PARTS):
-            value = f"m_name.o{n}"
-            before = f"b.{quote(part)}" if part in present else "CAST(NULL AS VARCHAR)"
             f = self.spec.field(part) if part in present else None
-            self._add(part, value, before, value, "coalesce(m_name.rules, [])", f)
+            self._add(part, f"m_name.o{n}", "coalesce(m_name.rules, [])", f)
 
     # ------------------------------------------------------------------ writing
     def _build_staged(self) -> None:
@@ -278,13 +300,12 @@ class _Stager:
         sql = f"""
             WITH rows AS (
                 SELECT {', '.join(self.columns)}, {lineage},
-                       list_filter([{', '.join(self.events)}], lambda e:
-                           len(e.rules) > 0 OR e.after IS DISTINCT FROM nullif(e.before, '')) AS _events
+                       list_filter([{', '.join(self.events)}], lambda e: len(e.rules) > 0) AS _events
                 FROM {self.base} b {' '.join(self.joins)}
             )
             SELECT * EXCLUDE (_events),
                    list_sort(list_distinct(flatten(list_transform(_events,
-                       lambda e: list_filter(e.rules, lambda r: list_contains($flags, r)))))) AS _issues,
+                       lambda e: list_filter(e.rules, lambda x: list_contains($flags, x)))))) AS _issues,
                    _events
             FROM rows"""
         build_table(self.con, "staged", self.table, sql,
@@ -297,23 +318,28 @@ class _Stager:
         building = qualified("staged", BUILDING_PREFIX + self.table)
         params = {"run_id": run_id, "table": self.table, "at": logged_at, "flags": flag_ids(),
                   "keep": self.settings.change_log_runs}
-        events = f"(SELECT {key} AS record_id, _source_row, unnest(_events) AS e FROM {building})"
+        before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in self.logged)
+        after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in self.logged)
+        events = f"""(
+            SELECT s.{key} AS record_id, s._source_row, e.field,
+                   CASE e.field {before} END AS before, CASE e.field {after} END AS after, e.rules
+            FROM (SELECT *, unnest(_events) AS e FROM {building}) s
+            JOIN {qualified('raw', self.table)} r ON r._source_row = s._source_row)"""
         for log in ("changes", "issues"):
             execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table",
                     params)
         execute(con, f"""
             INSERT INTO quality.changes
-            SELECT $run_id, $table, record_id, _source_row, e.field, e.before, e.after,
-                   array_to_string(list_filter(e.rules, lambda r: r <> '{REQUIRED_MISSING}'), ','),
+            SELECT $run_id, $table, record_id, _source_row, field, before, after,
+                   array_to_string(list_filter(rules, lambda x: x <> '{REQUIRED_MISSING}'), ','),
                    to_timestamp($at)
             FROM {events}
-            WHERE e.after IS DISTINCT FROM nullif(e.before, '')
-              AND len(list_filter(e.rules, lambda r: r <> '{REQUIRED_MISSING}')) > 0""", params)
+            WHERE after IS DISTINCT FROM nullif(before, '')
+              AND len(list_filter(rules, lambda x: x <> '{REQUIRED_MISSING}')) > 0""", params)
         execute(con, f"""
             INSERT INTO quality.issues
-            SELECT $run_id, $table, record_id, _source_row, field, rule, value, to_timestamp($at)
-            FROM (SELECT record_id, _source_row, e.field AS field, e.before AS value,
-                         unnest(list_filter(e.rules, lambda r: list_contains($flags, r))) AS rule
+            SELECT $run_id, $table, record_id, _source_row, field, rule, before, to_timestamp($at)
+            FROM (SELECT *, unnest(list_filter(rules, lambda x: list_contains($flags, x))) AS rule
                   FROM {events})""", params)
         for log in ("changes", "issues"):
             execute(con, f"""
@@ -323,11 +349,8 @@ class _Stager:
         con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
 
     def _clean_up(self) -> None:
-        for (name,) in self.con.execute(
-                "SELECT view_name FROM duckdb_views() WHERE temporary AND starts_with(view_name, '__map_')"
-        ).fetchall():
-            self.con.unregister(name)
-        self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
+        for name in (*self.mapped, self.base.strip('"')):
+            self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
 
 def _parsed(f: Field) -> str:

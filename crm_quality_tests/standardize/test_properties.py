@@ -64,3 +64,15 @@ def test_numbers(value):
 def test_picklists(value, name):
     choice = normalize_picklist(name, value)
     assert normalize_picklist(name, choice.value).value == choice.value
+
+
+@given(st.text())
+def test_folding_word_by_word_is_folding_the_whole(value):
+    import re
+    import unicodedata
+
+    from crm_quality.standardize.text import _SPELLED_OUT, fold
+
+    decomposed = unicodedata.normalize("NFKD", value.lower().translate(_SPELLED_OUT))
+    whole = re.sub(r"[^a-z0-9]+", " ", "".join(c for c in decomposed if not unicodedata.combining(c))).strip()
+    assert fold(value) == whole
