@@ -131,6 +131,9 @@ class _Stager:
         self.events: list[str] = []
         self.joins: list[str] = []
         self.mapped: list[str] = []
+        """Temp tables of normalized values (bulk paths), dropped at the end."""
+        self.registered: list[str] = []
+        """Arrow tables of normalized values registered as views, unregistered at the end."""
         self.logged: list[tuple[str, str, str]] = []
         """(field, its raw text in ``r``, its staged value as text in ``s``) for the logs."""
         self.base = quote(f"__stage_base_{table}")
@@ -156,22 +159,33 @@ class _Stager:
 
     # ------------------------------------------------------------------ Python normalizers
     def _register(self, mapping: _Mapping, source: str) -> None:
-        """Run ``mapping`` on the distinct inputs in ``source`` into a temp table named after it,
-        with columns i0.. (inputs), o0.. (outputs) and rules. Inputs its bulk path settles in
-        DuckDB skip Python."""
+        """Run ``mapping`` on the distinct inputs in ``source`` and make the results queryable
+        under its name, with columns i0.. (inputs), o0.. (outputs) and rules. Inputs that its
+        bulk path settles in DuckDB skip Python."""
         inputs = ", ".join(f"{quote(c)} AS i{n}" for n, c in enumerate(mapping.inputs))
         any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in mapping.inputs)
-        distinct, settled, python = (quote(f"{prefix}{mapping.name}") for prefix in ("__in", "__bulk", "__py"))
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {distinct} AS "
-                         f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}")
+        distinct_sql = f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}"
         keys = [f"i{n}" for n in range(len(mapping.inputs))]
-        if mapping.bulk is not None:
-            self.con.register(settled.strip('"'), mapping.bulk(self.con, distinct))
-            on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
-            todo = self.con.sql(f"SELECT d.* FROM {distinct} d ANTI JOIN {settled} s ON {on}").to_arrow_table()
-        else:
-            todo = self.con.sql(f"SELECT * FROM {distinct}").to_arrow_table()
+        if mapping.bulk is None:
+            self.con.register(mapping.name, self._normalize(mapping, self.con.sql(distinct_sql).to_arrow_table()))
+            self.registered.append(mapping.name)
+            return
+        distinct, settled, python = (f"{prefix}{mapping.name}" for prefix in ("__in", "__bulk", "__py"))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(distinct)} AS {distinct_sql}")
+        self.con.register(settled, mapping.bulk(self.con, quote(distinct)))
+        on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
+        todo = self.con.sql(f"SELECT d.* FROM {quote(distinct)} d ANTI JOIN {quote(settled)} s ON {on}")
+        self.con.register(python, self._normalize(mapping, todo.to_arrow_table()))
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(mapping.name)} AS "
+                         f"SELECT * FROM {quote(python)} UNION ALL BY NAME SELECT * FROM {quote(settled)}")
+        for name in (python, settled):
+            self.con.unregister(name)
+        self.con.execute(f"DROP TABLE {quote(distinct)}")
+        self.mapped.append(mapping.name)
+
+    def _normalize(self, mapping: _Mapping, todo: pa.Table) -> pa.Table:
         began = time.perf_counter()
+        keys = [f"i{n}" for n in range(len(mapping.inputs))]
         rows = list(zip(*(todo.column(k).to_pylist() for k in keys), strict=True))
         results = self._apply(mapping, rows)
         columns = {k: todo.column(k) for k in keys}
@@ -179,14 +193,7 @@ class _Stager:
             columns[f"o{n}"] = pa.array([r[n] for r in results], type=ARROW_TYPES[sql_type])
         columns["rules"] = pa.array([list(r[-1]) for r in results], type=pa.list_(pa.string()))
         self.python_seconds += time.perf_counter() - began
-        self.con.register(python.strip('"'), pa.table(columns))
-        union = f" UNION ALL BY NAME SELECT * FROM {settled}" if mapping.bulk is not None else ""
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(mapping.name)} AS "
-                         f"SELECT * FROM {python}{union}")
-        for name in (python, settled):
-            self.con.unregister(name.strip('"'))
-        self.con.execute(f"DROP TABLE {distinct}")
-        self.mapped.append(mapping.name)
+        return pa.table(columns)
 
     def _apply(self, mapping: _Mapping, rows: list[tuple]) -> list[tuple]:
         call = _Star(mapping.function)
@@ -349,6 +356,8 @@ class _Stager:
         con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
 
     def _clean_up(self) -> None:
+        for name in self.registered:
+            self.con.unregister(name)
         for name in (*self.mapped, self.base.strip('"')):
             self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
 
