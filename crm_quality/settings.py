@@ -57,6 +57,15 @@ class Settings:
     """Processes for slow normalizers (phone, email) on large exports; 0 means one per core."""
     change_log_runs: int = 7
     """How many runs of quality.changes and quality.issues to keep per table."""
+    completeness_mostly: float = 0.95
+    """Share of rows that must fill each required field for its completeness check to pass."""
+    record_completeness_min: float = 0.5
+    """Share of a record's important fields that must be filled for the record to count complete."""
+    max_export_age_days: int = 7
+    """The newest change in an export older than this fails the export_fresh check."""
+    error_checks: str = "key_unique"
+    """Checks that are ERROR and block the cleaned tables (comma-separated, 'check' for every
+    table or 'table.check'); every other check only warns."""
 
     def __post_init__(self) -> None:
         if self.source_format not in ("auto", "csv", "parquet"):
@@ -94,8 +103,12 @@ class Settings:
                 date.fromisoformat(self.as_of)
             except ValueError:
                 raise SettingsError(f"as_of {self.as_of!r} must be a date like 2026-11-01") from None
-        if self.workers < 0 or self.change_log_runs < 1:
-            raise SettingsError("workers must be 0 or more and change_log_runs 1 or more")
+        for name in ("completeness_mostly", "record_completeness_min"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if self.workers < 0 or self.change_log_runs < 1 or self.max_export_age_days < 0:
+            raise SettingsError(
+                "workers and max_export_age_days must be 0 or more, change_log_runs 1 or more")
         if len(self.nightly_cron.split()) != 5:
             raise SettingsError(
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"

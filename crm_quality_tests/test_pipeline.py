@@ -16,7 +16,8 @@ from crm_quality_tests.conftest import make_settings
 def run(settings, instance=None):
     defs = build_definitions(settings)
     return materialize(
-        list(defs.assets), resources=defs.resources, instance=instance, raise_on_error=False
+        [*defs.assets, *defs.asset_checks], resources=defs.resources, instance=instance,
+        raise_on_error=False,
     )
 
 
@@ -34,9 +35,12 @@ def test_every_asset_materializes_with_exact_row_counts(tmp_path, sample_dir):
         staged, quarantined = (con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
                                for schema in ("staged", "quarantine"))
         assert staged + quarantined == expected and staged > 0.95 * expected
-    checks = result.get_asset_check_evaluations()
-    assert len(checks) == 2 * len(TABLES) and all(c.passed for c in checks)
-    assert {c.check_name for c in checks} == {"no_rejected_lines", "every_row_accounted_for"}
+    checks = {(tuple(c.asset_key.path), c.check_name): c for c in result.get_asset_check_evaluations()}
+    for table in TABLES:
+        assert checks[(("raw", table), "no_rejected_lines")].passed
+        assert checks[(("staged", table), "every_row_accounted_for")].passed
+        assert checks[(("staged", table), "key_unique")].passed
+        assert checks[(("staged", table), "key_unique")].severity.value == "ERROR"
 
 
 def test_rejected_lines_warn_but_do_not_fail_the_run(tmp_path, sample_dir):
@@ -48,7 +52,7 @@ def test_rejected_lines_warn_but_do_not_fail_the_run(tmp_path, sample_dir):
     [check] = [c for c in result.get_asset_check_evaluations() if c.asset_key == AssetKey(["raw", "contacts"])]
     assert not check.passed and check.metadata["rejected_lines"].value == 1
     [accounted] = [c for c in result.get_asset_check_evaluations()
-                   if c.asset_key == AssetKey(["staged", "contacts"])]
+                   if c.asset_key == AssetKey(["staged", "contacts"]) and c.check_name == "every_row_accounted_for"]
     assert accounted.passed and accounted.metadata["quarantined"].value >= 1
 
 

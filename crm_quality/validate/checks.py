@@ -1,0 +1,229 @@
+"""Every validation check of every staged table, declared as data and derived from the schema
+and the standardization rules, so that a rule (a picklist, a date window, a postal format) is
+written once and both fixed and checked from there.
+
+A check is either a Great Expectations expectation (run on the staged table in pandas) or a
+DuckDB predicate over rows (referential integrity and cross-column rules, which GX would run
+row by row in Python).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import pycountry
+
+from crm_quality.schema import TABLES, Table
+from crm_quality.settings import Settings
+from crm_quality.standardize.address import POSTAL_RULES
+from crm_quality.standardize.dates import WINDOWS
+from crm_quality.standardize.picklist import PICKLISTS
+from crm_quality.standardize.quarantine import IDENTIFYING_FIELDS
+from crm_quality.warehouse import qualified, quote
+
+DIMENSIONS = ("completeness", "accuracy", "uniqueness", "consistency", "timeliness")
+
+EMAIL_SHAPE = r"^[^@\s,]+@[^@\s,]+\.[^@\s.,]{2,}$"
+E164 = r"^\+[1-9][0-9]{6,14}$"
+
+IMPORTANT_FIELDS: dict[str, tuple[str, ...]] = {
+    "contacts": ("first_name", "last_name", "email", "phone", "title", "account_id", "country"),
+    "leads": ("first_name", "last_name", "email", "phone", "company", "country"),
+    "accounts": ("name", "website", "phone", "industry", "city", "country"),
+}
+"""The fields whose filled share makes a record complete enough to work with."""
+
+
+@dataclass(frozen=True)
+class Check:
+    table: str
+    name: str
+    dimension: str
+    description: str
+    expectation: str | None = None
+    """A GX expectation class name (``ExpectColumnValuesToNotBeNull``), run with ``kwargs``."""
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+    """For a DuckDB check: the rows it looks at (a table or subquery, alias ``t``)..."""
+    predicate: str | None = None
+    """... and the SQL condition that makes a row unexpected."""
+    id_column: str = ""
+    """The column that names a failing row in samples (the table's key by default)."""
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.table}.{self.name}"
+
+
+def is_error(check: Check, settings: Settings) -> bool:
+    """ERROR (and blocking) when named in ``error_checks`` as ``table.check`` or ``check``."""
+    named = {n.strip() for n in settings.error_checks.split(",") if n.strip()}
+    return check.name in named or check.qualified_name in named
+
+
+def checks_for(table: str, settings: Settings) -> list[Check]:
+    spec = TABLES[table]
+    return [*_completeness(spec, settings), *_accuracy(spec, settings), *_readable(spec),
+            *_uniqueness(spec), *_consistency(spec), *_timeliness(spec, settings)]
+
+
+def _staged(spec: Table) -> str:
+    return qualified("staged", spec.name)
+
+
+def _completeness(spec: Table, settings: Settings) -> list[Check]:
+    checks = [
+        Check(spec.name, f"{f.name}_present", "completeness", f"{f.name} is filled (it is required)",
+              "ExpectColumnValuesToNotBeNull", {"column": f.name, "mostly": settings.completeness_mostly})
+        for f in spec.fields if f.required and f.name != spec.key
+    ]
+    important = IMPORTANT_FIELDS.get(spec.name)
+    if important:
+        filled = " + ".join(f"(t.{quote(c)} IS NOT NULL)::INT" for c in important)
+        checks.append(Check(
+            spec.name, "record_complete", "completeness",
+            f"at least {settings.record_completeness_min:.0%} of {', '.join(important)} are filled",
+            source=_staged(spec), predicate=f"({filled}) / {len(important)} < {settings.record_completeness_min}"))
+    return checks
+
+
+def _accuracy(spec: Table, settings: Settings) -> list[Check]:
+    checks: list[Check] = []
+    as_of = settings.as_of_date()
+    for f in spec.fields:
+        column = {"column": f.name}
+        if f.kind == "email":
+            checks.append(Check(spec.name, f"{f.name}_valid", "accuracy", f"{f.name} is an email address",
+                                "ExpectColumnValuesToMatchRegex", {**column, "regex": EMAIL_SHAPE}))
+        elif f.kind == "phone":
+            checks.append(Check(spec.name, f"{f.name}_valid", "accuracy", f"{f.name} is an E.164 number",
+                                "ExpectColumnValuesToMatchRegex", {**column, "regex": E164}))
+        elif f.kind == "country":
+            codes = sorted(c.alpha_2 for c in pycountry.countries)
+            checks.append(Check(spec.name, f"{f.name}_code", "accuracy", f"{f.name} is an ISO alpha-2 code",
+                                "ExpectColumnValuesToBeInSet", {**column, "value_set": codes}))
+        elif f.kind == "picklist":
+            allowed = list(PICKLISTS[f.picklist].values)
+            checks.append(Check(spec.name, f"{f.name}_allowed", "accuracy", f"{f.name} is one of {allowed}",
+                                "ExpectColumnValuesToBeInSet", {**column, "value_set": allowed}))
+        elif f.kind in ("money", "integer"):
+            checks.append(Check(spec.name, f"{f.name}_not_negative", "accuracy", f"{f.name} >= 0",
+                                "ExpectColumnValuesToBeBetween", {**column, "min_value": 0}))
+        elif f.kind == "percent":
+            checks.append(Check(spec.name, f"{f.name}_in_range", "accuracy", f"{f.name} between 0 and 100",
+                                "ExpectColumnValuesToBeBetween", {**column, "min_value": 0, "max_value": 100}))
+        elif f.kind == "date" and (spec.name, f.name) in WINDOWS:
+            window = WINDOWS[(spec.name, f.name)]
+            low, high = as_of - timedelta(days=window.past_days), as_of + timedelta(days=window.future_days)
+            checks.append(Check(spec.name, f"{f.name}_plausible", "accuracy",
+                                f"{f.name} between {low} and {high}", "ExpectColumnValuesToBeBetween",
+                                {**column, "min_value": _midnight(low), "max_value": _midnight(high)}))
+        elif f.kind == "postal_code" and "country" in spec.columns:
+            cases = " ".join(f"WHEN '{country}' THEN regexp_full_match(regexp_replace(upper(t.{quote(f.name)}), "
+                             f"'[\\s-]', '', 'g'), '{rule.pattern}')" for country, rule in POSTAL_RULES.items())
+            checks.append(Check(spec.name, f"{f.name}_fits_country", "accuracy",
+                                f"{f.name} has its country's format", source=_staged(spec),
+                                predicate=f"t.{quote(f.name)} IS NOT NULL AND NOT CASE t.country {cases} ELSE true END"))
+    return checks
+
+
+READ_KINDS = frozenset({"date", "timestamp", "money", "integer", "percent", "boolean"})
+"""Kinds whose text is parsed into a typed value: what could not be read is NULL in staged."""
+
+
+def _readable(spec: Table) -> list[Check]:
+    """Typed fields whose written text could not be read (NULL staged, text in raw)."""
+    checks = []
+    for f in spec.fields:
+        if f.kind in READ_KINDS:
+            source = (f"(SELECT s.{quote(spec.key)}, s.{quote(f.name)} AS value, r.{quote(f.name)} AS written "
+                      f"FROM {_staged(spec)} s JOIN {qualified('raw', spec.name)} r USING (_source_row))")
+            checks.append(Check(spec.name, f"{f.name}_readable", "accuracy",
+                                f"{f.name} as written can be read as a {f.kind}", source=source,
+                                predicate="t.value IS NULL AND nullif(trim(t.written), '') IS NOT NULL"))
+    return checks
+
+
+def _midnight(day: date):
+    import pandas as pd
+
+    return pd.Timestamp(day)
+
+
+def _uniqueness(spec: Table) -> list[Check]:
+    checks = [Check(spec.name, "key_unique", "uniqueness", f"{spec.key} names one staged row",
+                    "ExpectColumnValuesToBeUnique", {"column": spec.key})]
+    both = (f"(SELECT {quote(spec.key)}, _source_row, _reasons FROM {qualified('quarantine', spec.name)} "
+            f"UNION ALL SELECT {quote(spec.key)}, _source_row, [] FROM {_staged(spec)})")
+    checks.append(Check(spec.name, "key_present", "uniqueness", f"every exported row has a {spec.key}",
+                        source=both, predicate="list_contains(t._reasons, 'quarantine.missing_id')",
+                        id_column="_source_row"))
+    checks.append(Check(spec.name, "key_not_shared", "uniqueness",
+                        f"no two exported rows share a {spec.key} (counted once per shared id)",
+                        source=f"(SELECT DISTINCT ON ({quote(spec.key)}) * FROM {both} ORDER BY _source_row)",
+                        predicate="list_contains(t._reasons, 'quarantine.duplicate_id')"))
+    if spec.name in IDENTIFYING_FIELDS:
+        checks.append(Check(spec.name, "identifiable", "completeness",
+                            f"every exported row has one of {', '.join(IDENTIFYING_FIELDS[spec.name])}",
+                            source=both, predicate="list_contains(t._reasons, 'quarantine.unidentifiable')",
+                            id_column="_source_row"))
+    if spec.name == "contacts":
+        checks.append(Check(spec.name, "email_unique", "uniqueness",
+                            "no two contacts share an email (duplicates are merged later)",
+                            "ExpectColumnValuesToBeUnique", {"column": "email"}))
+    return checks
+
+
+def _known_ids(table: str) -> str:
+    key = quote(TABLES[table].key)
+    return (f"(SELECT {key} FROM {qualified('staged', table)} "
+            f"UNION ALL SELECT {key} FROM {qualified('quarantine', table)} WHERE {key} IS NOT NULL)")
+
+
+def _consistency(spec: Table) -> list[Check]:
+    checks = [
+        Check(spec.name, f"{f.name}_resolves", "consistency", f"{f.name} names an existing {f.references} row",
+              source=_staged(spec),
+              predicate=f"t.{quote(f.name)} IS NOT NULL AND t.{quote(f.name)} NOT IN {_known_ids(f.references)}")
+        for f in spec.foreign_keys
+    ]
+    if spec.name == "opportunities":
+        checks.append(Check(
+            spec.name, "stage_agrees_with_flags", "consistency",
+            "closed stages are closed (won only when won, probability 100 or 0), open stages are open",
+            source=_staged(spec), predicate="""
+                (t.stage IN ('Closed Won', 'Closed Lost')) IS DISTINCT FROM coalesce(t.is_closed, t.stage IN ('Closed Won', 'Closed Lost'))
+                OR (t.stage = 'Closed Won') IS DISTINCT FROM coalesce(t.is_won, t.stage = 'Closed Won')
+                OR (t.stage = 'Closed Won' AND t.probability <> 100)
+                OR (t.stage = 'Closed Lost' AND t.probability <> 0)"""))
+    if spec.name == "leads":
+        checks.append(Check(
+            spec.name, "converted_lead_has_contact", "consistency",
+            "a converted lead points at an existing contact", source=_staged(spec),
+            predicate=f"t.status = 'Converted' AND (t.converted_contact_id IS NULL "
+                      f"OR t.converted_contact_id NOT IN {_known_ids('contacts')})"))
+    if spec.name == "activities":
+        checks.append(Check(
+            spec.name, "has_parent", "consistency", "an activity belongs to a contact, lead, account or deal",
+            source=_staged(spec),
+            predicate="coalesce(t.contact_id, t.lead_id, t.account_id, t.opportunity_id) IS NULL"))
+    return checks
+
+
+def _timeliness(spec: Table, settings: Settings) -> list[Check]:
+    if "last_modified_at" not in spec.columns:
+        return []
+    end_of_day = f"CAST('{settings.as_of_date() + timedelta(days=1)}' AS TIMESTAMPTZ)"
+    oldest_fresh = f"CAST('{settings.as_of_date() - timedelta(days=settings.max_export_age_days)}' AS TIMESTAMPTZ)"
+    return [
+        Check(spec.name, "not_modified_in_future", "timeliness",
+              "last_modified_at is not after today (a sync writing future times)", source=_staged(spec),
+              predicate=f"t.last_modified_at >= {end_of_day}"),
+        Check(spec.name, "export_fresh", "timeliness",
+              f"the newest change is at most {settings.max_export_age_days} days old",
+              source=f"(SELECT max(last_modified_at) FILTER (WHERE last_modified_at < {end_of_day}) AS newest, "
+                     f"'export' AS {quote(spec.key)} FROM {_staged(spec)})",
+              predicate=f"t.newest IS NULL OR t.newest < {oldest_fresh}"),
+    ]

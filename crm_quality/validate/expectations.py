@@ -1,0 +1,75 @@
+"""Great Expectations, run on a staged table in pandas (GX 1.x has no DuckDB source).
+
+GX is imported here, inside the function, never at module level: importing it costs seconds
+and hundreds of megabytes, which loading the Dagster definitions must not pay.
+"""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import pandas as pd
+
+from crm_quality.validate.checks import Check
+from crm_quality.validate.outcome import Outcome
+
+SAMPLE_IDS = 10
+
+
+def run_expectations(frame: pd.DataFrame, table: str, key: str, checks: list[Check],
+                     data_docs: Path | None = None) -> dict[str, Outcome]:
+    """Run the checks' expectations as one suite over ``frame``; outcomes by check name."""
+    import great_expectations as gx
+    import great_expectations.expectations as gxe
+    from great_expectations.data_context.types.base import ProgressBarsConfig
+
+    context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
+    batch = (context.data_sources.add_pandas("staged").add_dataframe_asset(table)
+             .add_batch_definition_whole_dataframe("whole table"))
+    suite = context.suites.add(gx.ExpectationSuite(name=f"staged.{table}"))
+    for check in checks:
+        expectation = getattr(gxe, check.expectation)(**check.kwargs, meta={"check": check.name})
+        suite.add_expectation(expectation)
+    validation = context.validation_definitions.add(
+        gx.ValidationDefinition(name=f"staged.{table}", data=batch, suite=suite))
+    result = validation.run(batch_parameters={"dataframe": frame}, result_format={
+        "result_format": "SUMMARY", "unexpected_index_column_names": [key],
+        "partial_unexpected_count": SAMPLE_IDS})
+    if data_docs is not None:
+        _build_data_docs(context, data_docs / table)
+        _write_index(data_docs)
+    outcomes = {}
+    for item in result.results:
+        facts = item.result
+        element = int(facts.get("element_count", len(frame)))
+        unexpected = int(facts.get("unexpected_count") or 0)
+        ids = [str(row[key]) for row in facts.get("partial_unexpected_index_list") or []]
+        outcomes[item.expectation_config.meta["check"]] = Outcome(
+            success=bool(item.success), element_count=element, unexpected_count=unexpected,
+            unexpected_percent=float(facts.get("unexpected_percent") or 0.0),
+            observed_value=facts.get("observed_value"), sample_ids=ids[:SAMPLE_IDS])
+    return outcomes
+
+
+def _build_data_docs(context, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    context.update_data_docs_site("local_site", {
+        "class_name": "SiteBuilder",
+        "store_backend": {"class_name": "TupleFilesystemStoreBackend",
+                          "base_directory": str(folder.resolve())},
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    })
+    context.build_data_docs(site_names=["local_site"])
+
+
+def _write_index(folder: Path) -> None:
+    """A page linking each table's GX site (GX rebuilds a site's index from its own run only)."""
+    tables = sorted(p.parent.name for p in folder.glob("*/index.html"))
+    links = "\n".join(f'<li><a href="{html.escape(t)}/index.html">staged.{html.escape(t)}</a></li>' for t in tables)
+    page = (f"<!doctype html><meta charset='utf-8'><title>crm-quality data docs</title>"
+            f"<h1>Great Expectations data docs</h1><ul>{links}</ul>")
+    tmp = folder / "index.html.part"
+    tmp.write_text(page, encoding="utf-8")
+    tmp.replace(folder / "index.html")

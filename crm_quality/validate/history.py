@@ -1,0 +1,67 @@
+"""Check results and quality scores, appended every run: the history analysts chart."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from statistics import mean
+
+import duckdb
+
+from crm_quality.validate.checks import DIMENSIONS, Check
+from crm_quality.validate.outcome import Outcome
+
+HISTORY_SQL = (
+    """CREATE TABLE IF NOT EXISTS quality.check_results (
+        run_id VARCHAR, checked_at TIMESTAMPTZ, table_name VARCHAR, check_name VARCHAR,
+        dimension VARCHAR, severity VARCHAR, success BOOLEAN, observed_value VARCHAR,
+        element_count BIGINT, unexpected_count BIGINT, unexpected_percent DOUBLE,
+        sample_ids VARCHAR[])""",
+    """CREATE TABLE IF NOT EXISTS quality.scores (
+        run_id VARCHAR, scored_at TIMESTAMPTZ, table_name VARCHAR, dimension VARCHAR, score DOUBLE)""",
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    check: Check
+    severity: str
+    """ERROR (blocks the cleaned tables) or WARN."""
+    outcome: Outcome
+
+
+def scores(results: list[Result]) -> dict[str, float]:
+    """Per dimension, the mean share (0-100) of rows each of its checks passed; 'overall' is the
+    mean of the dimensions."""
+    by_dimension = {d: [r.outcome.success_percent for r in results if r.check.dimension == d]
+                    for d in DIMENSIONS}
+    found = {d: round(mean(v), 2) for d, v in by_dimension.items() if v}
+    if found:
+        found["overall"] = round(mean(found.values()), 2)
+    return found
+
+
+def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: list[Result]) -> dict[str, float]:
+    """Append this run's results and scores for the table (replacing them if the run repeats)."""
+    for sql in HISTORY_SQL:
+        con.execute(sql)
+    at = time.time()
+    table_scores = scores(results)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for log in ("check_results", "scores"):
+            con.execute(f"DELETE FROM quality.{log} WHERE run_id = ? AND table_name = ?", [run_id, table])
+        con.executemany(
+            "INSERT INTO quality.check_results VALUES (?, to_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [[run_id, at, table, r.check.name, r.check.dimension, r.severity, r.outcome.success,
+              json.dumps(r.outcome.observed_value, default=str), r.outcome.element_count,
+              r.outcome.unexpected_count, r.outcome.unexpected_percent, r.outcome.sample_ids]
+             for r in results])
+        con.executemany("INSERT INTO quality.scores VALUES (?, to_timestamp(?), ?, ?, ?)",
+                        [[run_id, at, table, d, s] for d, s in table_scores.items()])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return table_scores

@@ -1,0 +1,129 @@
+"""Validating the staged sample for real: each injected defect is counted exactly by the check
+meant for it, results and scores are kept, and ERROR checks block what comes after."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import AssetKey, asset, materialize
+
+from crm_quality.definitions import build_definitions
+from crm_quality.schema import TABLES
+from crm_quality.validate.run import validate_table
+from crm_quality.warehouse import connect
+from crm_quality_tests.conftest import AS_OF, make_settings
+from crm_quality_tests.standardize.test_stage import stage_all
+
+RUN_ID = "validate-run"
+
+CAUGHT_BY: dict[tuple[str, str], list[tuple[str, str]]] = {
+    ("contacts", "email_valid"): [("invalid_email", "email")],
+    ("leads", "email_valid"): [("invalid_email", "email")],
+    ("contacts", "phone_valid"): [("invalid_phone", "phone")],
+    ("leads", "phone_valid"): [("invalid_phone", "phone")],
+    ("accounts", "phone_valid"): [("invalid_phone", "phone")],
+    ("contacts", "last_name_present"): [("blank_required", "last_name")],
+    ("accounts", "name_present"): [("blank_required", "name")],
+    ("leads", "company_present"): [("blank_required", "company")],
+    ("activities", "type_present"): [("blank_required", "type")],
+    ("opportunities", "close_date_present"): [("blank_required", "close_date"), ("impossible_date", "close_date")],
+    ("contacts", "birth_date_plausible"): [("future_date", "birth_date")],
+    ("contacts", "birth_date_readable"): [("impossible_date", "birth_date")],
+    ("opportunities", "close_date_readable"): [("impossible_date", "close_date")],
+    ("opportunities", "close_date_plausible"): [("implausible_date", "close_date")],
+    ("contacts", "not_modified_in_future"): [("future_timestamp", "last_modified_at")],
+    ("opportunities", "amount_readable"): [("invalid_number", "amount")],
+    ("contacts", "account_id_resolves"): [("orphan_fk", "account_id")],
+    ("opportunities", "account_id_resolves"): [("orphan_fk", "account_id")],
+    ("activities", "contact_id_resolves"): [("orphan_fk", "contact_id")],
+    ("contacts", "owner_id_resolves"): [("orphan_fk", "owner_id")],
+    ("contacts", "key_present"): [("missing_id", "contact_id")],
+    ("accounts", "key_present"): [("missing_id", "account_id")],
+    ("leads", "key_present"): [("missing_id", "lead_id")],
+    ("contacts", "key_not_shared"): [("duplicate_id", "contact_id")],
+    ("accounts", "key_not_shared"): [("duplicate_id", "account_id")],
+    ("opportunities", "key_not_shared"): [("duplicate_id", "opportunity_id")],
+    ("contacts", "identifiable"): [("unidentifiable", "*")],
+}
+"""(table, check) -> the injected (defect kind, field) it exists to catch."""
+
+QUARANTINE_CHECKS = {"key_present", "key_not_shared", "identifiable"}
+
+
+@pytest.fixture(scope="module")
+def validated(tmp_path_factory, sample):
+    tmp = tmp_path_factory.mktemp("validated")
+    settings = make_settings(tmp, Path(sample.out), as_of=AS_OF.isoformat())
+    stage_all(settings)
+    with connect(settings.warehouse) as con:
+        results = {t: validate_table(con, settings, t, RUN_ID) for t in TABLES}
+    return settings, results
+
+
+def test_every_injected_defect_is_counted_exactly_by_its_check(validated, sample_dir):
+    settings, results = validated
+    defects = pd.read_csv(sample_dir / "_truth" / "defects.csv")
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        quarantined = {(t, r) for t in TABLES
+                       for (r,) in con.execute(f"SELECT _source_row FROM quarantine.{t}").fetchall()}
+    outcomes = {(t, r.check.name): r.outcome for t, v in results.items() for r in v.results}
+    for (table, check), kinds in CAUGHT_BY.items():
+        rows = defects[(defects.table == table) & pd.Series(
+            [(k, f) in kinds for k, f in zip(defects.kind, defects.field, strict=True)], index=defects.index)]
+        if check not in QUARANTINE_CHECKS:
+            rows = rows[[(table, r) not in quarantined for r in rows.source_row]]
+        assert len(rows) > 0, (table, check)
+        assert outcomes[(table, check)].unexpected_count == len(rows), (table, check)
+
+
+def test_checks_without_injected_defects_pass(validated):
+    _, results = validated
+    caught = set(CAUGHT_BY) | {("contacts", "email_unique"), ("contacts", "record_complete")}
+    failing = [(t, r.check.name, r.outcome.unexpected_count) for t, v in results.items() for r in v.results
+               if not r.outcome.success and (t, r.check.name) not in caught]
+    assert failing == []
+
+
+def test_failing_samples_name_the_records(validated):
+    _, results = validated
+    [email] = [r for r in results["contacts"].results if r.check.name == "email_valid"]
+    assert email.outcome.sample_ids and all(i.startswith("CON-") for i in email.outcome.sample_ids)
+
+
+def test_results_and_scores_are_kept_per_run(validated):
+    settings, results = validated
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        kept = con.execute("SELECT count(*) FROM quality.check_results WHERE run_id = ?", [RUN_ID]).fetchone()[0]
+        scores = dict(con.execute("SELECT dimension, score FROM quality.scores WHERE run_id = ? AND table_name = 'contacts'",
+                                  [RUN_ID]).fetchall())
+    assert kept == sum(len(v.results) for v in results.values())
+    assert set(scores) == {"completeness", "accuracy", "uniqueness", "consistency", "timeliness", "overall"}
+    assert all(90 < s <= 100 for s in scores.values()) and scores["overall"] < 100
+
+
+def test_data_docs_are_built_for_every_table(validated):
+    settings, _ = validated
+    index = (settings.reports / "data_docs" / "index.html").read_text()
+    for table in TABLES:
+        assert f'href="{table}/index.html"' in index
+        assert (settings.reports / "data_docs" / table / "index.html").exists()
+
+
+@asset(deps=[AssetKey(["staged", "contacts"])])
+def contacts_downstream() -> None:
+    """Stands for what is built from the staged contacts (dedup, golden records)."""
+
+
+@pytest.mark.parametrize("error_checks, built", [("key_unique", True), ("key_unique,contacts.email_valid", False)])
+def test_a_failing_error_check_blocks_downstream_and_a_warning_does_not(tmp_path, sample_dir, error_checks, built):
+    settings = make_settings(tmp_path, sample_dir, as_of=AS_OF.isoformat(), error_checks=error_checks)
+    defs = build_definitions(settings)
+    result = materialize([*defs.assets, *defs.asset_checks, contacts_downstream], resources=defs.resources,
+                         raise_on_error=False, selection=None)
+    [email] = [c for c in result.get_asset_check_evaluations()
+               if c.asset_key == AssetKey(["staged", "contacts"]) and c.check_name == "email_valid"]
+    assert not email.passed
+    assert (len(result.asset_materializations_for_node("contacts_downstream")) == 1) is built
