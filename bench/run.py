@@ -7,7 +7,9 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_extract  # noqa: E402
 import bench_standardize  # noqa: E402
+import bench_validate  # noqa: E402
 
 if __name__ == "__main__":
     bench_extract.main()
     bench_standardize.main()
+    bench_validate.main()

@@ -63,6 +63,8 @@ class Settings:
     """Share of a record's important fields that must be filled for the record to count complete."""
     max_export_age_days: int = 7
     """The newest change in an export older than this fails the export_fresh check."""
+    gx_max_rows: int = 100_000
+    """Tables with more staged rows have their expectations counted by DuckDB instead of GX."""
     error_checks: str = "key_unique"
     """Checks that are ERROR and block the cleaned tables (comma-separated, 'check' for every
     table or 'table.check'); every other check only warns."""
@@ -106,9 +108,9 @@ class Settings:
         for name in ("completeness_mostly", "record_completeness_min"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        if self.workers < 0 or self.change_log_runs < 1 or self.max_export_age_days < 0:
+        if min(self.workers, self.max_export_age_days, self.gx_max_rows) < 0 or self.change_log_runs < 1:
             raise SettingsError(
-                "workers and max_export_age_days must be 0 or more, change_log_runs 1 or more")
+                "workers, max_export_age_days and gx_max_rows must be 0 or more, change_log_runs 1 or more")
         if len(self.nightly_cron.split()) != 5:
             raise SettingsError(
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"

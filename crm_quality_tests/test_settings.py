@@ -85,3 +85,10 @@ def test_replace_validates_like_loading():
     assert settings.replace(csv_delimiter=";").csv_delimiter == ";"
     with pytest.raises(SettingsError):
         settings.replace(csv_delimiter=";;")
+
+
+@pytest.mark.parametrize("name, value", [("completeness_mostly", 1.5), ("record_completeness_min", -0.1),
+                                         ("gx_max_rows", -1), ("default_region", "XX"), ("as_of", "2026-13-01")])
+def test_validation_and_standardization_settings_are_checked(name, value):
+    with pytest.raises(SettingsError, match=name):
+        load_settings(overrides={name: value}, config_file=None, env={})

@@ -127,3 +127,23 @@ def test_a_failing_error_check_blocks_downstream_and_a_warning_does_not(tmp_path
                if c.asset_key == AssetKey(["staged", "contacts"]) and c.check_name == "email_valid"]
     assert not email.passed
     assert (len(result.asset_materializations_for_node("contacts_downstream")) == 1) is built
+    [scores] = result.asset_observations_for_node("validate_contacts")
+    assert scores.asset_key == AssetKey(["staged", "contacts"])
+    assert 90 < scores.metadata["score_overall"].value < 100
+
+
+def test_duckdb_counts_expectations_exactly_as_gx_does(validated):
+    """Large tables have their expectations counted by DuckDB: same counts, percentages, verdicts."""
+    settings, results = validated
+    with connect(settings.warehouse) as con:
+        duck = {t: validate_table(con, settings.replace(gx_max_rows=0), t, "duckdb-run", build_docs=False)
+                for t in TABLES}
+    for table, validation in results.items():
+        by_name = {r.check.name: r.outcome for r in duck[table].results}
+        for result in validation.results:
+            if not result.check.expectation:
+                continue
+            gx, db = result.outcome, by_name[result.check.name]
+            assert (db.unexpected_count, db.success) == (gx.unexpected_count, gx.success), result.check.qualified_name
+            assert db.unexpected_percent == pytest.approx(gx.unexpected_percent), result.check.qualified_name
+            assert db.element_count == gx.element_count, result.check.qualified_name
