@@ -18,7 +18,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-$(SAMPLE)/contacts.csv: | install
+$(SAMPLE)/contacts.csv: $(wildcard crm_quality/sample/*.py) | install
 	$(BIN)/crm-quality generate --out $(SAMPLE) --contacts $(SAMPLE_CONTACTS) --seed 42
 
 sample: $(SAMPLE)/contacts.csv
