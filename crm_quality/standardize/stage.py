@@ -107,6 +107,8 @@ def stage_table(
     """Replace ``staged.<table>`` and ``quarantine.<table>`` from ``raw.<table>``."""
     started = time.perf_counter()
     with ExitStack() as stack:
+        con.execute("SET preserve_insertion_order = false")  # rows are keyed, not ordered
+        stack.callback(con.execute, "RESET preserve_insertion_order")
         stager = _Stager(con, settings, table, stack)
         stager.run(run_id)
     result = _result(con, table, run_id)
@@ -327,11 +329,13 @@ class _Stager:
                   "keep": self.settings.change_log_runs}
         before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in self.logged)
         after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in self.logged)
-        events = f"""(
+        events = quote(f"__events_{self.table}")
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {events} AS
             SELECT s.{key} AS record_id, s._source_row, e.field,
                    CASE e.field {before} END AS before, CASE e.field {after} END AS after, e.rules
             FROM (SELECT *, unnest(_events) AS e FROM {building}) s
-            JOIN {qualified('raw', self.table)} r ON r._source_row = s._source_row)"""
+            JOIN {qualified('raw', self.table)} r ON r._source_row = s._source_row""")
         for log in ("changes", "issues"):
             execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table",
                     params)
@@ -353,6 +357,7 @@ class _Stager:
                 DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
                     SELECT run_id FROM quality.{log} WHERE table_name = $table
                     GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""", params)
+        con.execute(f"DROP TABLE {events}")
         con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
 
     def _clean_up(self) -> None:
