@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -53,6 +54,8 @@ class Settings:
     """Lowercase the part of an email address before the @ (mail servers almost never care)."""
     as_of: str = ""
     """The date values are judged against (future birth dates, stale logins); empty means today."""
+    duckdb_memory_limit: str = "1GB"
+    """Memory DuckDB may use before it spills to disk (e.g. 1GB, 4GB); empty for DuckDB's default."""
     workers: int = 0
     """Processes for slow normalizers (phone, email) on large exports; 0 means one per core."""
     change_log_runs: int = 7
@@ -100,6 +103,10 @@ class Settings:
             raise SettingsError(
                 f"default_region {self.default_region!r} must be an ISO 3166 alpha-2 code, e.g. US"
             )
+        if self.duckdb_memory_limit and not re.fullmatch(
+                r"\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)", self.duckdb_memory_limit, re.IGNORECASE):
+            raise SettingsError(
+                f"duckdb_memory_limit {self.duckdb_memory_limit!r} must be a size like 1GB or 512MB")
         if self.as_of:
             try:
                 date.fromisoformat(self.as_of)

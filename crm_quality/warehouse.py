@@ -21,11 +21,12 @@ def qualified(schema: str, table: str) -> str:
     return f"{quote(schema)}.{quote(table)}"
 
 
-def connect(path: Path | str, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(path: Path | str, read_only: bool = False, memory_limit: str = "") -> duckdb.DuckDBPyConnection:
     """Open the warehouse file, creating it and its schemas when it is new."""
     if str(path) != ":memory:":
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(path), read_only=read_only)
+    con = duckdb.connect(str(path), read_only=read_only,
+                         config={"memory_limit": memory_limit} if memory_limit else {})
     con.execute("SET enable_progress_bar = false")
     if not read_only:
         ensure_schemas(con)

@@ -88,7 +88,8 @@ def test_replace_validates_like_loading():
 
 
 @pytest.mark.parametrize("name, value", [("completeness_mostly", 1.5), ("record_completeness_min", -0.1),
-                                         ("gx_max_rows", -1), ("default_region", "XX"), ("as_of", "2026-13-01")])
+                                         ("gx_max_rows", -1), ("default_region", "XX"), ("as_of", "2026-13-01"),
+                                         ("duckdb_memory_limit", "lots")])
 def test_validation_and_standardization_settings_are_checked(name, value):
     with pytest.raises(SettingsError, match=name):
         load_settings(overrides={name: value}, config_file=None, env={})

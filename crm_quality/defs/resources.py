@@ -32,5 +32,8 @@ class SettingsResource(ConfigurableResource):
 def resources_for(settings: Settings) -> dict[str, ConfigurableResource]:
     return {
         "settings": SettingsResource.from_settings(settings),
-        "warehouse": DuckDBResource(database=str(settings.warehouse)),
+        "warehouse": DuckDBResource(
+            database=str(settings.warehouse),
+            connection_config={"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {},
+        ),
     }
