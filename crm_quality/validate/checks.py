@@ -215,8 +215,8 @@ def _consistency(spec: Table) -> list[Check]:
 def _timeliness(spec: Table, settings: Settings) -> list[Check]:
     if "last_modified_at" not in spec.columns:
         return []
-    end_of_day = f"CAST('{settings.as_of_date() + timedelta(days=1)}' AS TIMESTAMPTZ)"
-    oldest_fresh = f"CAST('{settings.as_of_date() - timedelta(days=settings.max_export_age_days)}' AS TIMESTAMPTZ)"
+    end_of_day = _utc_midnight(settings.as_of_date() + timedelta(days=1))
+    oldest_fresh = _utc_midnight(settings.as_of_date() - timedelta(days=settings.max_export_age_days))
     return [
         Check(spec.name, "not_modified_in_future", "timeliness",
               "last_modified_at is not after today (a sync writing future times)", source=_staged(spec),
@@ -227,3 +227,8 @@ def _timeliness(spec: Table, settings: Settings) -> list[Check]:
                      f"'export' AS {quote(spec.key)} FROM {_staged(spec)})",
               predicate=f"t.newest IS NULL OR t.newest < {oldest_fresh}"),
     ]
+
+
+def _utc_midnight(day: date) -> str:
+    """SQL for midnight UTC of a computed day, whatever the session's TimeZone."""
+    return f"timezone('UTC', CAST('{day.isoformat()}' AS TIMESTAMP))"
