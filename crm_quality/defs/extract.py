@@ -64,9 +64,8 @@ def _raw_asset(table: str) -> AssetsDefinition:
                     metadata={
                         "rejected_lines": extracted.rejected,
                         "rejects_table": f"raw.{table}_rejects",
-                        "sample": MetadataValue.md(sample.to_markdown(index=False))
-                        if len(sample)
-                        else MetadataValue.text("none"),
+                        # JSON, not markdown: the lines are data, and the UI shows JSON as text
+                        "sample": MetadataValue.json(sample.astype(str).to_dict("records")),
                     },
                 )
             ],

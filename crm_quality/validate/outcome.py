@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+SAMPLE_IDS = 10
+"""How many failing record ids a result carries."""
+
 
 @dataclass(frozen=True)
 class Outcome:

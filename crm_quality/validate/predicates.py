@@ -6,8 +6,7 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.validate.checks import Check
-from crm_quality.validate.expectations import SAMPLE_IDS
-from crm_quality.validate.outcome import Outcome
+from crm_quality.validate.outcome import SAMPLE_IDS, Outcome
 from crm_quality.warehouse import quote
 
 
@@ -72,3 +71,14 @@ def _bound(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return f"CAST({_literal(str(value))} AS TIMESTAMP)"
+
+
+def failing_ids(con: duckdb.DuckDBPyConnection, check: Check, source: str) -> list[str]:
+    """A sample of the ids of the rows the expectation of ``check`` finds unexpected."""
+    predicate, _ = expectation_predicate(check)
+    key = quote(TABLES[check.table].key)
+    [(sample,)] = con.execute(f"""
+        SELECT list(id ORDER BY id)[1:{SAMPLE_IDS}] FROM (
+            SELECT CAST(t.{key} AS VARCHAR) AS id, coalesce({predicate}, false) AS bad FROM {source} t)
+        WHERE bad""").fetchall()
+    return sample or []

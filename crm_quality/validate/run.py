@@ -8,7 +8,7 @@ are then not rebuilt for that table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import duckdb
 
@@ -17,7 +17,7 @@ from crm_quality.settings import Settings
 from crm_quality.validate.checks import checks_for, is_error
 from crm_quality.validate.expectations import run_expectations
 from crm_quality.validate.history import Result, record
-from crm_quality.validate.predicates import run_expectation_in_duckdb, run_predicate
+from crm_quality.validate.predicates import failing_ids, run_expectation_in_duckdb, run_predicate
 from crm_quality.warehouse import qualified, quote
 
 
@@ -38,8 +38,11 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
     if rows <= settings.gx_max_rows:
         columns = sorted({key} | {c.kwargs["column"] for c in expectations})
         frame = con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {staged}").df()
-        outcomes = run_expectations(frame, table, key, expectations,
+        outcomes = run_expectations(frame, table, expectations,
                                     settings.reports / "data_docs" if build_docs else None)
+        for check in expectations:
+            if outcomes[check.name].unexpected_count:
+                outcomes[check.name] = replace(outcomes[check.name], sample_ids=failing_ids(con, check, staged))
     else:
         outcomes = {c.name: run_expectation_in_duckdb(con, c, staged) for c in expectations}
     for check in checks:

@@ -147,3 +147,18 @@ def test_duckdb_counts_expectations_exactly_as_gx_does(validated):
             assert (db.unexpected_count, db.success) == (gx.unexpected_count, gx.success), result.check.qualified_name
             assert db.unexpected_percent == pytest.approx(gx.unexpected_percent), result.check.qualified_name
             assert db.element_count == gx.element_count, result.check.qualified_name
+
+
+def test_data_docs_carry_no_values_from_the_data(tmp_path):
+    """GX renders unexpected values into Data Docs without escaping them, so none are passed."""
+    from crm_quality.validate.checks import Check
+    from crm_quality.validate.expectations import run_expectations
+
+    hostile = "<script>alert(1)</script>"
+    frame = pd.DataFrame({"contact_id": ["<img src=x onerror=alert(1)>", "CON-2"], "email": [hostile, "ok@x.com"]})
+    check = Check("contacts", "email_valid", "accuracy", "an email", "ExpectColumnValuesToMatchRegex",
+                  {"column": "email", "regex": r"^[^@]+@[^@]+\.[a-z]{2,}$"})
+    [outcome] = run_expectations(frame, "contacts", [check], tmp_path / "docs").values()
+    assert outcome.unexpected_count == 1
+    pages = [p.read_text(encoding="utf-8") for p in (tmp_path / "docs").rglob("*.html")]
+    assert pages and not any("alert(1)" in page for page in pages)
