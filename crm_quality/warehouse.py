@@ -17,6 +17,12 @@ def quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def literal(text: str) -> str:
+    """A SQL string literal for the project's own constants (patterns, rule ids, picklists);
+    values from the data are bound as parameters instead."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def qualified(schema: str, table: str) -> str:
     return f"{quote(schema)}.{quote(table)}"
 

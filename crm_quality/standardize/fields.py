@@ -7,7 +7,7 @@ flat row: the staged value, any derived values, then the rule ids that fired.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Callable
 
@@ -19,6 +19,7 @@ from crm_quality.standardize.company import normalize_company
 from crm_quality.standardize.country import normalize_country
 from crm_quality.standardize.email import normalize_email, normalize_emails_in_bulk
 from crm_quality.standardize.number import NUMBER_UNPARSEABLE, parse_boolean, parse_money, parse_number
+from crm_quality.standardize.person_name import CLEANED as PERSON_NAME_CLEANED
 from crm_quality.standardize.person_name import normalize_full_name, normalize_person_name
 from crm_quality.standardize.phone import normalize_phone
 from crm_quality.standardize.phone_fast_path import normalize_phones_in_bulk
@@ -30,7 +31,6 @@ from crm_quality.standardize.url import normalize_url
 TEXT_CLEANED = fix("text.cleaned", "Unicode (NFC) and spacing of a text value made consistent")
 ID_TRIMMED = fix("id.trimmed", "Spaces around an id removed")
 REQUIRED_MISSING = flag("required.missing", "A required field is empty")
-PERSON_NAME_CLEANED = "person_name.cleaned"
 
 
 @dataclass(frozen=True)
@@ -51,19 +51,15 @@ class Normalizer:
     sees only the rest. Takes the connection and a table of distinct inputs i0.."""
 
 
+def _value_and_rules(normalize: Callable, *args, **kwargs) -> tuple:
+    """The adapter of every normalizer whose result is just a value and its rules."""
+    result = normalize(*args, **kwargs)
+    return result.value, result.rules
+
+
 def _phone(value: str | None, region: str | None) -> tuple:
     phone = normalize_phone(value, region)
     return phone.value, phone.extension, phone.rules
-
-
-def _email(value: str | None, lowercase_local_part: bool = True) -> tuple:
-    email = normalize_email(value, lowercase_local_part)
-    return email.value, email.rules
-
-
-def _country(value: str | None) -> tuple:
-    country = normalize_country(value)
-    return country.value, country.rules
 
 
 def _company(value: str | None) -> tuple:
@@ -74,16 +70,6 @@ def _company(value: str | None) -> tuple:
 def _url(value: str | None) -> tuple:
     url = normalize_url(value)
     return url.value, url.domain, url.rules
-
-
-def _postal_code(value: str | None, country: str | None) -> tuple:
-    postal = normalize_postal_code(value, country)
-    return postal.value, postal.rules
-
-
-def _state(value: str | None, country: str | None) -> tuple:
-    state = normalize_state(value, country)
-    return state.value, state.rules
 
 
 def _money(value: str | None) -> tuple:
@@ -98,16 +84,6 @@ def _integer(value: str | None) -> tuple:
     return (None if number.value is None else int(number.value)), number.rules
 
 
-def _percent(value: str | None) -> tuple:
-    number = parse_number(value)
-    return number.value, number.rules
-
-
-def _boolean(value: str | None) -> tuple:
-    flag_value = parse_boolean(value)
-    return flag_value.value, flag_value.rules
-
-
 def _picklist(value: str | None, name: str) -> tuple:
     choice = normalize_picklist(name, value)
     return choice.value, choice.rules
@@ -115,7 +91,7 @@ def _picklist(value: str | None, name: str) -> tuple:
 
 def _full_name(value: str | None) -> tuple:
     name = normalize_full_name(value)
-    return name, (PERSON_NAME_CLEANED,) if name != value and name is not None else ()
+    return name, (PERSON_NAME_CLEANED,) if name != value else ()
 
 
 def person_names(salutation: str | None, first: str | None, last: str | None) -> tuple:
@@ -126,16 +102,17 @@ def person_names(salutation: str | None, first: str | None, last: str | None) ->
 NORMALIZERS: dict[str, Normalizer] = {
     "phone": Normalizer(_phone, context=("_region",), derived=(("_extension", "VARCHAR"),),
                         parallel=True, bulk=normalize_phones_in_bulk),
-    "email": Normalizer(_email, parallel=True),
-    "country": Normalizer(_country),
+    "email": Normalizer(partial(_value_and_rules, normalize_email), parallel=True,
+                        bulk=normalize_emails_in_bulk),
+    "country": Normalizer(partial(_value_and_rules, normalize_country)),
     "company_name": Normalizer(_company, derived=(("_key", "VARCHAR"),), parallel=True),
     "url": Normalizer(_url, derived=(("_domain", "VARCHAR"),), parallel=True),
-    "postal_code": Normalizer(_postal_code, context=("_country",)),
-    "state": Normalizer(_state, context=("_country",)),
+    "postal_code": Normalizer(partial(_value_and_rules, normalize_postal_code), context=("_country",)),
+    "state": Normalizer(partial(_value_and_rules, normalize_state), context=("_country",)),
     "money": Normalizer(_money, derived=(("_currency", "VARCHAR"),)),
     "integer": Normalizer(_integer),
-    "percent": Normalizer(_percent),
-    "boolean": Normalizer(_boolean),
+    "percent": Normalizer(partial(_value_and_rules, parse_number)),
+    "boolean": Normalizer(partial(_value_and_rules, parse_boolean)),
 }
 """Kind -> its Python normalizer. Kinds not here are standardized in SQL: ids and free text
 are trimmed and cleaned, dates and timestamps parsed (see dates.py); person names are
@@ -150,10 +127,9 @@ def normalizer_for(field: Field, lowercase_email_local_part: bool = True) -> Nor
     if field.kind == "picklist":
         return Normalizer(partial(_picklist, name=field.picklist))
     if field.kind == "email":
-        base = NORMALIZERS["email"]
-        return Normalizer(partial(_email, lowercase_local_part=lowercase_email_local_part),
-                          parallel=base.parallel,
-                          bulk=partial(normalize_emails_in_bulk, lowercase_local_part=lowercase_email_local_part))
+        case = {"lowercase_local_part": lowercase_email_local_part}
+        return replace(NORMALIZERS["email"], function=partial(_value_and_rules, normalize_email, **case),
+                       bulk=partial(normalize_emails_in_bulk, **case))
     if field.kind == "person_name" and field.name not in NAME_PARTS:
         return Normalizer(_full_name)
     return NORMALIZERS.get(field.kind)

@@ -28,6 +28,7 @@ import pyarrow as pa
 from phonenumbers.phonemetadata import PhoneMetadata
 
 from crm_quality.standardize.phone import FORMATTED
+from crm_quality.warehouse import literal
 
 NUMBER_TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost",
                 "personal_number", "voip", "pager", "uan", "voicemail")
@@ -49,11 +50,6 @@ def _alternatives(pattern: str | None) -> list[str] | None:
         return []
     parts = pattern.split("|")
     return parts if all(_DIGITS.fullmatch(p) for p in parts) else None
-
-
-def _literal(text: str) -> str:
-    """A SQL string literal for phonenumbers' own metadata (never for data values)."""
-    return "'" + text.replace("'", "''") + "'"
 
 
 def _regions_table(regions: set[str]) -> pa.Table:
@@ -87,7 +83,7 @@ def _valid_sql(region: str, nsn: str) -> str:
             return None
         lengths = [n for n in desc.possible_length if n > 0]
         length = f"length({nsn}) IN ({', '.join(map(str, lengths))}) AND " if lengths else ""
-        return f"({length}regexp_full_match({nsn}, {_literal(desc.national_number_pattern)}))"
+        return f"({length}regexp_full_match({nsn}, {literal(desc.national_number_pattern)}))"
 
     types = [m for m in (matches(getattr(metadata, t)) for t in NUMBER_TYPES) if m]
     if not types or matches(general) is None:
@@ -97,7 +93,7 @@ def _valid_sql(region: str, nsn: str) -> str:
 
 def _general_sql(region: str, text: str) -> str:
     pattern = PhoneMetadata.metadata_for_region(region).general_desc.national_number_pattern
-    return f"coalesce(regexp_full_match({text}, {_literal(pattern)}), false)" if pattern else "false"
+    return f"coalesce(regexp_full_match({text}, {literal(pattern)}), false)" if pattern else "false"
 
 
 def normalize_phones_in_bulk(con: duckdb.DuckDBPyConnection, source: str) -> pa.Table:
@@ -155,11 +151,11 @@ def normalize_phones_in_bulk(con: duckdb.DuckDBPyConnection, source: str) -> pa.
         # a number written with its calling code but no '+' is read so only when the whole
         # of it is no national number (phonenumbers' rule, less its too-long case)
         valid = " ".join(
-            f"WHEN {_literal(r)} THEN {_valid_sql(r, 'nsn')} AND NOT (via_cc AND {_general_sql(r, 't')})"
+            f"WHEN {literal(r)} THEN {_valid_sql(r, 'nsn')} AND NOT (via_cc AND {_general_sql(r, 't')})"
             for r in checked)
         return con.sql(f"""
             SELECT i0, i1, '+' || cc || nsn AS o0, CAST(NULL AS VARCHAR) AS o1,
-                   CASE WHEN '+' || cc || nsn = i0 THEN [] ELSE [{_literal(FORMATTED)}] END AS rules
+                   CASE WHEN '+' || cc || nsn = i0 THEN [] ELSE [{literal(FORMATTED)}] END AS rules
             FROM __phone_parsed
             WHERE length(nsn) BETWEEN 2 AND 17 AND CASE main {valid} ELSE false END""").to_arrow_table()
     finally:

@@ -21,7 +21,7 @@ from crm_quality.standardize.address import POSTAL_RULES
 from crm_quality.standardize.dates import WINDOWS
 from crm_quality.standardize.picklist import PICKLISTS
 from crm_quality.standardize.quarantine import IDENTIFYING_FIELDS
-from crm_quality.warehouse import qualified, quote
+from crm_quality.warehouse import literal, qualified, quote
 
 DIMENSIONS = ("completeness", "accuracy", "uniqueness", "consistency", "timeliness")
 
@@ -122,7 +122,7 @@ def _accuracy(spec: Table, settings: Settings) -> list[Check]:
                                 {**column, "min_value": _midnight(low), "max_value": _midnight(high)}))
         elif f.kind == "postal_code" and "country" in spec.columns:
             cases = " ".join(f"WHEN '{country}' THEN regexp_full_match(regexp_replace(upper(t.{quote(f.name)}), "
-                             f"'[\\s-]', '', 'g'), '{rule.pattern}')" for country, rule in POSTAL_RULES.items())
+                             f"'[\\s-]', '', 'g'), {literal(rule.pattern)})" for country, rule in POSTAL_RULES.items())
             checks.append(Check(spec.name, f"{f.name}_fits_country", "accuracy",
                                 f"{f.name} has its country's format", source=_staged(spec),
                                 predicate=f"t.{quote(f.name)} IS NOT NULL AND NOT CASE t.country {cases} ELSE true END"))

@@ -7,7 +7,7 @@ import duckdb
 from crm_quality.schema import TABLES
 from crm_quality.validate.checks import Check
 from crm_quality.validate.outcome import SAMPLE_IDS, Outcome
-from crm_quality.warehouse import quote
+from crm_quality.warehouse import literal, quote
 
 
 def run_predicate(con: duckdb.DuckDBPyConnection, check: Check) -> Outcome:
@@ -29,9 +29,9 @@ def expectation_predicate(check: Check) -> tuple[str, bool]:
     if kind == "ExpectColumnValuesToNotBeNull":
         return f"{column} IS NULL", True
     if kind == "ExpectColumnValuesToMatchRegex":
-        return f"NOT regexp_matches({column}, {_literal(check.kwargs['regex'])})", False
+        return f"NOT regexp_matches({column}, {literal(check.kwargs['regex'])})", False
     if kind == "ExpectColumnValuesToBeInSet":
-        values = ", ".join(_literal(str(v)) for v in check.kwargs["value_set"])
+        values = ", ".join(literal(str(v)) for v in check.kwargs["value_set"])
         return f"{column} NOT IN ({values})", False
     if kind == "ExpectColumnValuesToBeBetween":
         bounds = []
@@ -63,22 +63,8 @@ def run_expectation_in_duckdb(con: duckdb.DuckDBPyConnection, check: Check, sour
                    unexpected_count=unexpected, unexpected_percent=percent, sample_ids=sample or [])
 
 
-def _literal(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
 def _bound(value) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
-    return f"CAST({_literal(str(value))} AS TIMESTAMP)"
+    return f"CAST({literal(str(value))} AS TIMESTAMP)"
 
-
-def failing_ids(con: duckdb.DuckDBPyConnection, check: Check, source: str) -> list[str]:
-    """A sample of the ids of the rows the expectation of ``check`` finds unexpected."""
-    predicate, _ = expectation_predicate(check)
-    key = quote(TABLES[check.table].key)
-    [(sample,)] = con.execute(f"""
-        SELECT list(id ORDER BY id)[1:{SAMPLE_IDS}] FROM (
-            SELECT CAST(t.{key} AS VARCHAR) AS id, coalesce({predicate}, false) AS bad FROM {source} t)
-        WHERE bad""").fetchall()
-    return sample or []

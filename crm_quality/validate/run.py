@@ -17,7 +17,7 @@ from crm_quality.settings import Settings
 from crm_quality.validate.checks import checks_for, is_error
 from crm_quality.validate.expectations import run_expectations
 from crm_quality.validate.history import Result, record
-from crm_quality.validate.predicates import failing_ids, run_expectation_in_duckdb, run_predicate
+from crm_quality.validate.predicates import run_expectation_in_duckdb, run_predicate
 from crm_quality.warehouse import qualified, quote
 
 
@@ -42,7 +42,8 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
                                     settings.reports / "data_docs" if build_docs else None)
         for check in expectations:
             if outcomes[check.name].unexpected_count:
-                outcomes[check.name] = replace(outcomes[check.name], sample_ids=failing_ids(con, check, staged))
+                sample = run_expectation_in_duckdb(con, check, staged).sample_ids
+                outcomes[check.name] = replace(outcomes[check.name], sample_ids=sample)
     else:
         outcomes = {c.name: run_expectation_in_duckdb(con, c, staged) for c in expectations}
     for check in checks:
