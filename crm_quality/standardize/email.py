@@ -81,11 +81,10 @@ def normalize_emails_in_bulk(con: duckdb.DuckDBPyConnection, source: str,
     as :func:`normalize_email` would settle them: i0, o0 (the address) and rules."""
     local = "lower(local)" if lowercase_local_part else "local"
     return con.sql(f"""
-        WITH parts AS (
-            SELECT i0, trim(i0) AS t, split_part(trim(i0), '@', 1) AS local,
-                   lower(split_part(trim(i0), '@', 2)) AS domain
-            FROM {source}
-            WHERE regexp_full_match(trim(i0), $pattern) AND length(trim(i0)) BETWEEN 6 AND 254
+        WITH parts AS MATERIALIZED (
+            SELECT i0, t[:strpos(t, '@') - 1] AS local, lower(t[strpos(t, '@') + 1:]) AS domain
+            FROM (SELECT i0, trim(i0) AS t FROM {source})
+            WHERE regexp_full_match(t, $pattern) AND length(t) BETWEEN 6 AND 254
         ), settled AS (
             SELECT i0, {local} || '@' || domain AS o0 FROM parts
             WHERE length(local) <= 64 AND NOT regexp_matches(domain, '[^.]{64}')

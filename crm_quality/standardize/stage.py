@@ -1,9 +1,10 @@
 """staged/<table> from raw/<table>: every row standardized, or quarantined with its reasons.
 
 Python normalizers run once per distinct input (spread over worker processes when there are
-many); their results are joined back to the rows in DuckDB. Every value a rule changed is
-logged in ``quality.changes`` and every flag raised in ``quality.issues``; each staged row
-lists the flags raised on it in ``_issues``. The staged table, the quarantine table and both
+many), in a background thread while DuckDB builds the quarantine and the base rows; their
+results are joined back to the rows in DuckDB. Every value a rule changed is logged in
+``quality.changes`` and every flag raised in ``quality.issues``; each staged row lists the flags
+raised on it in ``_issues``. The staged table, the quarantine table and both
 logs are replaced together, in one transaction.
 
 Worker processes start with ``forkserver`` and import the ``__main__`` module: a script that
@@ -13,7 +14,7 @@ stages tables must keep its work under ``if __name__ == "__main__":``.
 from __future__ import annotations
 
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from multiprocessing import get_context
@@ -38,7 +39,7 @@ from crm_quality.standardize.fields import (
 )
 from crm_quality.standardize.quarantine import build_quarantine
 from crm_quality.standardize.rules import flag_ids
-from crm_quality.warehouse import BUILDING_PREFIX, build_table, execute, qualified, quote, swap_in_many
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, execute, literal, qualified, quote, swap_in_many
 
 PARALLEL_MIN_VALUES = 20_000
 """Below this many distinct values, handing work to worker processes costs more than it saves."""
@@ -71,7 +72,9 @@ class StageResult:
     issues: dict[str, int] = field(default_factory=dict)
     """Flag rule id -> how many values it was raised on."""
     python_seconds: float = 0.0
+    """Time in Python normalizers, partly while DuckDB works."""
     sql_seconds: float = 0.0
+    """Wall time not spent waiting for Python normalizers."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,16 @@ class _Mapping:
     output_types: tuple[str, ...]
     parallel: bool = False
     bulk: Callable[[duckdb.DuckDBPyConnection, str], pa.Table] | None = None
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A mapping whose Python results are still being computed."""
+
+    mapping: _Mapping
+    python: Future[pa.Table]
+    settled: str | None
+    """The registered name of the inputs its bulk path settled in DuckDB, if it has one."""
 
 
 class _Star:
@@ -113,7 +126,7 @@ def stage_table(
         stager.run(run_id)
     result = _result(con, table, run_id)
     result.python_seconds = stager.python_seconds
-    result.sql_seconds = time.perf_counter() - started - stager.python_seconds
+    result.sql_seconds = time.perf_counter() - started - stager.waited_seconds
     return result
 
 
@@ -123,10 +136,12 @@ class _Stager:
         self.con, self.settings, self.table, self.spec = con, settings, table, TABLES[table]
         self.stack = stack
         self.pool: ProcessPoolExecutor | None = None
+        self.normalizing = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="normalize"))
+        self.pending: list[_Pending] = []
         self.python_seconds = 0.0
+        self.waited_seconds = 0.0
         self.params: dict[str, Any] = {
             **dates.parameters(settings.day_first, settings.source_timezone, settings.as_of_date()),
-            "default_region": settings.default_region,
             "flags": flag_ids(),
         }
         self.columns: list[str] = []
@@ -139,13 +154,14 @@ class _Stager:
         self.logged: list[tuple[str, str, str]] = []
         """(field, its raw text in ``r``, its staged value as text in ``s``) for the logs."""
         self.base = quote(f"__stage_base_{table}")
+        self.source = qualified("raw", table)
         stack.callback(self._clean_up)
 
     def run(self, run_id: str) -> None:
         ensure_log_tables(self.con)
-        build_quarantine(self.con, self.table)
         country = self._map_country()
-        self._build_base(country)
+        self._collect()
+        self.source = self._source(country)
         self._plan_person_names()
         for f in self.spec.fields:
             if f.name in NAME_PARTS and f.name in self.spec.columns:
@@ -154,6 +170,9 @@ class _Stager:
                 self._plan_sql_field(f)
             else:
                 self._plan_mapped_field(f, country)
+        build_quarantine(self.con, self.table)
+        self._build_base()
+        self._collect()
         self._build_staged()
         logged_at = time.time()
         swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
@@ -161,29 +180,41 @@ class _Stager:
 
     # ------------------------------------------------------------------ Python normalizers
     def _register(self, mapping: _Mapping, source: str) -> None:
-        """Run ``mapping`` on the distinct inputs in ``source`` and make the results queryable
-        under its name, with columns i0.. (inputs), o0.. (outputs) and rules. Inputs that its
-        bulk path settles in DuckDB skip Python."""
+        """Start ``mapping`` on the distinct inputs in ``source``; :meth:`_collect` makes its
+        results queryable under its name, with columns i0.. (inputs), o0.. (outputs) and rules.
+        Inputs that its bulk path settles in DuckDB skip Python."""
         inputs = ", ".join(f"{quote(c)} AS i{n}" for n, c in enumerate(mapping.inputs))
         any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in mapping.inputs)
         distinct_sql = f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}"
-        keys = [f"i{n}" for n in range(len(mapping.inputs))]
         if mapping.bulk is None:
-            self.con.register(mapping.name, self._normalize(mapping, self.con.sql(distinct_sql).to_arrow_table()))
-            self.registered.append(mapping.name)
-            return
-        distinct, settled, python = (f"{prefix}{mapping.name}" for prefix in ("__in", "__bulk", "__py"))
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(distinct)} AS {distinct_sql}")
-        self.con.register(settled, mapping.bulk(self.con, quote(distinct)))
-        on = " AND ".join(f"d.{k} IS NOT DISTINCT FROM s.{k}" for k in keys)
-        todo = self.con.sql(f"SELECT d.* FROM {quote(distinct)} d ANTI JOIN {quote(settled)} s ON {on}")
-        self.con.register(python, self._normalize(mapping, todo.to_arrow_table()))
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(mapping.name)} AS "
-                         f"SELECT * FROM {quote(python)} UNION ALL BY NAME SELECT * FROM {quote(settled)}")
-        for name in (python, settled):
-            self.con.unregister(name)
-        self.con.execute(f"DROP TABLE {quote(distinct)}")
-        self.mapped.append(mapping.name)
+            todo, settled = self.con.sql(distinct_sql).to_arrow_table(), None
+        else:
+            distinct, settled = (f"{prefix}{mapping.name}" for prefix in ("__in", "__bulk"))
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(distinct)} AS {distinct_sql}")
+            self.con.register(settled, mapping.bulk(self.con, quote(distinct)))
+            self.registered.append(settled)
+            on = " AND ".join(f"d.i{n} IS NOT DISTINCT FROM s.i{n}" for n in range(len(mapping.inputs)))
+            todo = self.con.sql(
+                f"SELECT d.* FROM {quote(distinct)} d ANTI JOIN {quote(settled)} s ON {on}").to_arrow_table()
+            self.con.execute(f"DROP TABLE {quote(distinct)}")
+        self.pending.append(_Pending(mapping, self.normalizing.submit(self._normalize, mapping, todo), settled))
+
+    def _collect(self) -> None:
+        """Wait for the started mappings and make each queryable under its name."""
+        began = time.perf_counter()
+        for pending in self.pending:
+            name, python = pending.mapping.name, pending.python.result()
+            if pending.settled is None:
+                self.con.register(name, python)
+                self.registered.append(name)
+                continue
+            self.con.register(f"__py{name}", python)
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS SELECT * FROM {quote('__py' + name)} "
+                             f"UNION ALL BY NAME SELECT * FROM {quote(pending.settled)}")
+            self.con.unregister(f"__py{name}")
+            self.mapped.append(name)
+        self.pending.clear()
+        self.waited_seconds += time.perf_counter() - began
 
     def _normalize(self, mapping: _Mapping, todo: pa.Table) -> pa.Table:
         began = time.perf_counter()
@@ -218,22 +249,27 @@ class _Stager:
         self._register(mapping, qualified("raw", self.table))
         return mapping
 
-    def _build_base(self, country_map: _Mapping | None) -> None:
-        """Raw rows that are not quarantined, with the record's country code, its dialling
-        region, and each date and timestamp parsed once."""
+    def _source(self, country_map: _Mapping | None) -> str:
+        """Raw rows with the record's country code and its dialling region: what the mappings
+        read, while the quarantine and the base rows are built."""
         if country_map:
             country = f"CASE WHEN NOT list_contains(mc.rules, '{COUNTRY_UNKNOWN}') THEN mc.o0 END"
             join = f"LEFT JOIN {country_map.name} mc ON mc.i0 = r.country"
         else:
             country, join = "CAST(NULL AS VARCHAR)", ""
+        region = f"coalesce({country}, {literal(self.settings.default_region)})"
+        return (f"(SELECT r.*, {country} AS _country, {region} AS _region "
+                f"FROM {qualified('raw', self.table)} r {join})")
+
+    def _build_base(self) -> None:
+        """The source rows that are not quarantined, with each date and timestamp parsed once."""
         parsed = "".join(f", {_PARSERS[f.kind](f'r.{quote(f.name)}')} AS {quote(_parsed(f))}"
                          for f in self.spec.fields if f.kind in _PARSERS)
         quarantined = qualified("quarantine", BUILDING_PREFIX + self.table)
         self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
         execute(self.con, f"""
             CREATE TEMP TABLE {self.base} AS
-            SELECT r.*, {country} AS _country, coalesce({country}, $default_region) AS _region {parsed}
-            FROM {qualified('raw', self.table)} r {join}
+            SELECT r.* {parsed} FROM {self.source} r
             WHERE r._source_row NOT IN (SELECT _source_row FROM {quarantined})""", self.params)
 
     # ------------------------------------------------------------------ one plan entry per field
@@ -272,7 +308,7 @@ class _Stager:
             mapping = _Mapping(f"__map_{f.name}", normalizer.function, (f.name, *normalizer.context),
                                (f.sql_type, *(t for _, t in normalizer.derived)), normalizer.parallel,
                                normalizer.bulk)
-            self._register(mapping, self.base)
+            self._register(mapping, self.source)
         alias = f"m_{f.name}"
         on = " AND ".join(f"{alias}.i{n} IS NOT DISTINCT FROM b.{quote(c)}"
                           for n, c in enumerate(mapping.inputs))
@@ -292,7 +328,7 @@ class _Stager:
             f"{quote(part) if part in present else 'CAST(NULL AS VARCHAR)'} AS {quote(part)}"
             for part in NAME_PARTS)
         mapping = _Mapping("__map_person_name", person_names, NAME_PARTS, ("VARCHAR",) * 3)
-        self._register(mapping, f"(SELECT {projected} FROM {self.base})")
+        self._register(mapping, f"(SELECT {projected} FROM {self.source})")
         on = " AND ".join(
             f"m_name.i{n} IS NOT DISTINCT FROM {'b.' + quote(part) if part in present else 'NULL'}"
             for n, part in enumerate(NAME_PARTS))
@@ -329,35 +365,34 @@ class _Stager:
                   "keep": self.settings.change_log_runs}
         before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in self.logged)
         after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in self.logged)
-        events = quote(f"__events_{self.table}")
-        con.execute(f"""
-            CREATE OR REPLACE TEMP TABLE {events} AS
-            SELECT s.{key} AS record_id, s._source_row, e.field,
-                   CASE e.field {before} END AS before, CASE e.field {after} END AS after, e.rules
-            FROM (SELECT *, unnest(_events) AS e FROM {building}) s
-            JOIN {qualified('raw', self.table)} r ON r._source_row = s._source_row""")
         for log in ("changes", "issues"):
             execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table",
                     params)
+        changed = f"list_filter(e.rules, lambda x: x <> '{REQUIRED_MISSING}')"
         execute(con, f"""
             INSERT INTO quality.changes
-            SELECT $run_id, $table, record_id, _source_row, field, before, after,
-                   array_to_string(list_filter(rules, lambda x: x <> '{REQUIRED_MISSING}'), ','),
-                   to_timestamp($at)
-            FROM {events}
-            WHERE after IS DISTINCT FROM nullif(before, '')
-              AND len(list_filter(rules, lambda x: x <> '{REQUIRED_MISSING}')) > 0""", params)
+            SELECT $run_id, $table, c.record_id, c._source_row, c.field, c.before, c.after,
+                   array_to_string(c.rules, ','), to_timestamp($at)
+            FROM (SELECT c.*, CASE c.field {before} END AS before
+                  FROM (SELECT s.{key} AS record_id, s._source_row, e.field,
+                               CASE e.field {after} END AS after, {changed} AS rules
+                        FROM (SELECT *, unnest(_events) AS e FROM {building}) s
+                        WHERE len({changed}) > 0) c
+                  JOIN {qualified('raw', self.table)} r ON r._source_row = c._source_row) c
+            WHERE c.after IS DISTINCT FROM nullif(c.before, '')""", params)
+        flagged = "list_filter(e.rules, lambda x: list_contains($flags, x))"
         execute(con, f"""
             INSERT INTO quality.issues
-            SELECT $run_id, $table, record_id, _source_row, field, rule, before, to_timestamp($at)
-            FROM (SELECT *, unnest(list_filter(rules, lambda x: list_contains($flags, x))) AS rule
-                  FROM {events})""", params)
+            SELECT $run_id, $table, s.{key}, s._source_row, e.field, unnest({flagged}),
+                   CASE e.field {before} END, to_timestamp($at)
+            FROM (SELECT *, unnest(list_filter(_events, lambda e: len({flagged}) > 0)) AS e
+                  FROM {building} WHERE len(_issues) > 0) s
+            JOIN {qualified('raw', self.table)} r ON r._source_row = s._source_row""", params)
         for log in ("changes", "issues"):
             execute(con, f"""
                 DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
                     SELECT run_id FROM quality.{log} WHERE table_name = $table
                     GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""", params)
-        con.execute(f"DROP TABLE {events}")
         con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
 
     def _clean_up(self) -> None:
