@@ -2,6 +2,7 @@
 
     crm-quality generate --out DIR [--contacts N] [--seed S] [--as-of YYYY-MM-DD]
     crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR]
+    crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
 
 Errors caused by input or settings print one line and exit with status 2; a failed run (an asset
 or a blocking check) exits with status 1.
@@ -48,7 +49,57 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     run.add_argument("--reports", help="reports folder (CRM_QUALITY_REPORTS)")
     run.set_defaults(command=_run)
+
+    dedup = commands.add_parser("dedup", help="find duplicate records in any CSV or Parquet file")
+    dedup.add_argument("input", type=Path, help="CSV or Parquet file with canonical column names")
+    dedup.add_argument("--entity", choices=("contact", "account"), required=True)
+    dedup.add_argument("--id-column", required=True, help="the column holding each record's id")
+    dedup.add_argument("--out", type=Path, required=True, help="CSV to write: record_id, cluster_id, match_probability")
+    dedup.set_defaults(command=_dedup)
     return parser
+
+
+def _dedup(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from crm_quality.csv_export import write_csv
+    from crm_quality.dedup import find_duplicates
+    from crm_quality.dedup.entities import ENTITIES
+    from crm_quality.settings import load_settings
+    from crm_quality.dedup.run import options_from
+
+    path: Path = args.input
+    if not path.is_file():
+        raise CrmQualityError(f"{path}: no such file; give a CSV or Parquet file of records")
+    reader = "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_csv(?, all_varchar = true)"
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE records AS SELECT * FROM {reader}", [str(path)])
+    except duckdb.Error as error:
+        raise CrmQualityError(f"{path}: cannot be read as {path.suffix or 'CSV'} ({error}); "
+                              "give a CSV with a header row or a Parquet file") from None
+    columns = [name for (name, *_) in con.execute("DESCRIBE records").fetchall()]
+    if args.id_column not in columns:
+        raise CrmQualityError(f"{path}: no column {args.id_column!r} for --id-column; it has: {', '.join(columns)}")
+    fields = ENTITIES[args.entity].fields
+    if not set(fields) & set(columns):
+        raise CrmQualityError(f"{path}: none of the {args.entity} fields is a column; name columns "
+                              f"with the canonical field names: {', '.join(fields)}")
+    problems = con.execute(
+        f'SELECT count(*) FILTER ("{args.id_column}" IS NULL), '
+        f'count("{args.id_column}") - count(DISTINCT "{args.id_column}") FROM records').fetchall()[0]
+    if problems[0] or problems[1]:
+        raise CrmQualityError(f"{path}: column {args.id_column!r} has {problems[0]} empty and "
+                              f"{problems[1]} repeated id(s); every record needs its own id")
+    started = time.perf_counter()
+    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(load_settings()))
+    write_csv(result.clusters, args.out)
+    for warning in result.warnings:
+        print(f"crm-quality dedup: warning: {warning}", file=sys.stderr)
+    clusters = int((result.clusters.groupby("cluster_id").size() > 1).sum())
+    print(f"crm-quality dedup: {result.records} records, {clusters} duplicate clusters "
+          f"({result.model.trained_by}) in {time.perf_counter() - started:.1f} s -> {args.out}")
+    return 0
 
 
 def _generate(args: argparse.Namespace) -> int:

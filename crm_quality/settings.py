@@ -68,6 +68,12 @@ class Settings:
     """The newest change in an export older than this fails the export_fresh check."""
     gx_max_rows: int = 100_000
     """Tables with more staged rows have their expectations counted by DuckDB instead of GX."""
+    dedup_match_probability: float = 0.5
+    """Candidate pairs at or above this match probability are duplicates."""
+    dedup_block_cap: int = 1000
+    """Largest block a blocking rule compares in full; larger ones are skipped with a warning."""
+    dedup_link_density: float = 0.5
+    """Two groups of duplicates merge only when this share of the links between them match."""
     error_checks: str = "key_unique"
     """Checks that are ERROR and block the cleaned tables (comma-separated, 'check' for every
     table or 'table.check'); every other check only warns."""
@@ -83,6 +89,11 @@ class Settings:
             )
         if len(self.csv_delimiter) != 1:
             raise SettingsError(f"csv_delimiter must be one character, got {self.csv_delimiter!r}")
+        for name in ("dedup_match_probability", "dedup_link_density"):
+            if not 0 < getattr(self, name) <= 1:
+                raise SettingsError(f"{name} must be above 0 and at most 1, got {getattr(self, name)}")
+        if self.dedup_block_cap < 2:
+            raise SettingsError(f"dedup_block_cap must be 2 or more, got {self.dedup_block_cap}")
         if not 0 <= self.max_reject_share <= 1:
             raise SettingsError(
                 f"max_reject_share must be between 0 and 1, got {self.max_reject_share}"

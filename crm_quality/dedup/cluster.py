@@ -1,0 +1,70 @@
+"""Clusters from match edges, guarded against chaining.
+
+Plain connected components let one weak link (a shared phone, a common name) glue two large
+clusters into one. Here edges are taken strongest first, and two groups are joined only when
+enough of the possible links between them are matches themselves (``link_density``); a single
+record joins a group only if it matches at least that share of its members. A cluster's id is
+its smallest record id, so it stays the same from run to run while its members do.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+import pandas as pd
+
+
+def cluster(ids: np.ndarray, id_l: np.ndarray, id_r: np.ndarray, probability: np.ndarray,
+            threshold: float, link_density: float) -> pd.DataFrame:
+    """One row per id: record_id, cluster_id, and match_probability, the strongest match the
+    record has inside its cluster (NaN for a record alone)."""
+    index = pd.Index(ids)
+    keep = probability >= threshold
+    left, right = index.get_indexer(id_l[keep]), index.get_indexer(id_r[keep])
+    strength = probability[keep]
+
+    parent = np.arange(len(ids))
+    size = np.ones(len(ids), dtype=np.int64)
+    links: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+        links[a][b] += 1
+        links[b][a] += 1
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for n in np.argsort(-strength, kind="stable").tolist():
+        a, b = root(int(left[n])), root(int(right[n]))
+        if a == b or links[a].get(b, 0) < link_density * size[a] * size[b]:
+            continue
+        if size[a] < size[b]:
+            a, b = b, a
+        parent[b] = a
+        size[a] += size[b]
+        _merge_links(links, a, b)
+
+    roots = np.array([root(i) for i in range(len(ids))])
+    inside = roots[left] == roots[right]
+    best = np.full(len(ids), np.nan)
+    np.fmax.at(best, left[inside], strength[inside])
+    np.fmax.at(best, right[inside], strength[inside])
+    order = np.argsort(ids.astype(str), kind="stable")
+    first = np.full(len(ids), len(ids))
+    np.minimum.at(first, roots[order], np.arange(len(ids)))
+    return pd.DataFrame({"record_id": ids, "cluster_id": ids[order[first[roots]]], "match_probability": best})
+
+
+def _merge_links(links: dict[int, dict[int, int]], into: int, other: int) -> None:
+    """Add ``other``'s link counts to ``into``'s and repoint its neighbours to ``into``."""
+    theirs = links.pop(other, {})
+    ours = links[into]
+    ours.pop(other, None)
+    theirs.pop(into, None)
+    for neighbour, count in theirs.items():
+        ours[neighbour] += count
+        counts = links[neighbour]
+        counts[into] += counts.pop(other, 0)

@@ -1,0 +1,183 @@
+"""One entity through the whole dedup: prepare -> block -> compare -> classify -> cluster.
+
+The same code serves the pipeline (staged tables in the warehouse) and the command line (any
+CSV or Parquet file, loaded into an in-memory DuckDB).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from crm_quality.dedup.blocking import candidate_pairs, random_pairs
+from crm_quality.dedup.classify import Model, score, train
+from crm_quality.dedup.cluster import cluster
+from crm_quality.dedup.compare import compare_pairs
+from crm_quality.dedup.entities import ENTITIES
+from crm_quality.dedup.prepare import number_records, prepare_records
+from crm_quality.settings import Settings
+from crm_quality.warehouse import build_table, quote, swap_in_many
+
+RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_features", "__dedup_scored"
+RANDOM_PAIRS, RANDOM_FEATURES = "__dedup_random_pairs", "__dedup_random_features"
+U_PAIRS = 250_000
+"""Random pairs on which u probabilities are measured."""
+
+
+@dataclass(frozen=True)
+class DedupOptions:
+    match_probability: float = 0.5
+    """Pairs at or above this probability are matches: at 0.5, a pair is a match when that is
+    likelier than not."""
+    block_cap: int = 1000
+    """Largest block a blocking rule compares in full."""
+    link_density: float = 0.5
+    """Two groups merge only when this share of the links between them are matches."""
+
+
+@dataclass
+class DedupResult:
+    entity: str
+    records: int
+    candidate_pairs: int
+    matched_pairs: int
+    clusters: pd.DataFrame
+    """record_id, cluster_id, match_probability; for leads, the contact each lead is (or NULL)."""
+    model: Model
+    warnings: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def cluster_sizes(self) -> dict[str, int]:
+        """Cluster size -> how many clusters have it (sizes above 5 counted together)."""
+        if "cluster_id" not in self.clusters:
+            return {}
+        sizes = self.clusters.groupby("cluster_id").size().clip(upper=6).value_counts().sort_index()
+        return {("6+" if size == 6 else str(size)): int(count) for size, count in sizes.items()}
+
+
+def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id_column: str,
+                    options: DedupOptions = DedupOptions(), labels: pd.DataFrame | None = None,
+                    link_to: tuple[str, str] | None = None) -> DedupResult:
+    """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
+    ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
+    record of that relation it is instead. Leaves the scored pairs in the temp table
+    ``__dedup_scored`` for :func:`scored_pairs`. ``labels`` (id_l, id_r, is_match) train a
+    supervised model instead of ECM."""
+    started = time.perf_counter()
+    spec = ENTITIES[entity]
+    con.execute("SET enable_progress_bar = false")
+    prepare_records(con, spec, source, id_column, RECORDS)
+    if link_to:
+        prepare_records(con, spec, link_to[0], link_to[1], RECORDS, side=1)
+    number_records(con, RECORDS)
+    oversized = candidate_pairs(con, RECORDS, spec.blocking, options.block_cap, PAIRS, link=bool(link_to))
+    comparisons = compare_pairs(con, RECORDS, PAIRS, spec.comparisons, FEATURES)
+    levels = con.execute(f"SELECT * FROM {FEATURES}").df()
+    random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=bool(link_to))
+    compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES)
+    random_levels = con.execute(f"SELECT * FROM {RANDOM_FEATURES}").df()
+    model = train(levels, random_levels, _all_pairs(con, bool(link_to)), comparisons,
+                  _aligned(con, levels, labels))
+    probability, vetoed = score(levels, comparisons, model, spec.vetoes)
+    con.register("__dedup_scores", pa.table({
+        "id_l": levels["id_l"].to_numpy(), "id_r": levels["id_r"].to_numpy(), "probability": probability,
+        "veto": pa.array(vetoed.tolist(), pa.string())}))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {SCORED} AS
+        SELECT l.id AS id_l, r.id AS id_r, f.* EXCLUDE (id_l, id_r), s.probability AS match_probability,
+               s.probability >= $threshold AS is_match, s.veto
+        FROM {FEATURES} f JOIN __dedup_scores s USING (id_l, id_r)
+        JOIN {RECORDS} l ON l.rid = f.id_l JOIN {RECORDS} r ON r.rid = f.id_r""",
+                {"threshold": options.match_probability})
+    con.unregister("__dedup_scores")
+    rids = levels[["id_l", "id_r"]].to_numpy()
+    if link_to:
+        clusters = _best_links(con)
+    else:
+        ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
+        clusters = cluster(ids, ids[rids[:, 0]], ids[rids[:, 1]], probability,
+                           options.match_probability, options.link_density)
+    records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
+    result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
+                         clusters, model, [o.message(options.block_cap) for o in oversized])
+    for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES):
+        con.execute(f"DROP TABLE IF EXISTS {table}")
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _all_pairs(con: duckdb.DuckDBPyConnection, link: bool) -> int:
+    left, right = con.execute(f"SELECT count(*) FILTER (side = 0), count(*) FILTER (side = 1) FROM {RECORDS}").fetchall()[0]
+    return left * right if link else left * (left - 1) // 2
+
+
+def _aligned(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, labels: pd.DataFrame | None) -> pd.Series | None:
+    """Labelled pairs (either order) as a 0/1 series aligned with the candidate pairs."""
+    if labels is None:
+        return None
+    ids = pd.Series([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()])
+    left, right = ids.to_numpy()[levels["id_l"]], ids.to_numpy()[levels["id_r"]]
+    known = {(str(a), str(b)): int(m) for a, b, m in labels[["id_l", "id_r", "is_match"]].itertuples(index=False)}
+    values = [known.get((a, b), known.get((b, a))) for a, b in zip(left, right, strict=True)]
+    return pd.Series(values, index=levels.index, dtype="float")
+
+
+def _best_links(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Each side-0 record with the side-1 record it most probably is, when that is a match."""
+    return con.execute(f"""
+        SELECT r.id AS record_id, b.id_r AS matched_id, b.match_probability
+        FROM {RECORDS} r LEFT JOIN (
+            SELECT id_l, arg_max(id_r, match_probability) AS id_r, max(match_probability) AS match_probability
+            FROM {SCORED} WHERE is_match GROUP BY id_l) b ON b.id_l = r.id
+        WHERE r.side = 0 ORDER BY r.id""").df()
+
+
+def scored_pairs(con: duckdb.DuckDBPyConnection) -> str:
+    """The temp table holding the last :func:`find_duplicates` run's scored pairs."""
+    return quote(SCORED)
+
+
+
+CONTACTS_WITH_COMPANY = ("(SELECT c.*, a.name_key AS company_key FROM staged.contacts c "
+                         "LEFT JOIN staged.accounts a USING (account_id))")
+
+
+@dataclass(frozen=True)
+class StagedEntity:
+    """Where an entity's records are in the warehouse."""
+
+    entity: str
+    source: str
+    id_column: str
+    link_to: tuple[str, str] | None = None
+
+
+STAGED_ENTITIES: dict[str, StagedEntity] = {
+    "contacts": StagedEntity("contact", CONTACTS_WITH_COMPANY, "contact_id"),
+    "accounts": StagedEntity("account", "staged.accounts", "account_id"),
+    "leads": StagedEntity("lead", "staged.leads", "lead_id", (CONTACTS_WITH_COMPANY, "contact_id")),
+}
+"""Table -> its entity: contacts and accounts are deduplicated, leads matched to contacts."""
+
+
+def options_from(settings: Settings) -> DedupOptions:
+    return DedupOptions(settings.dedup_match_probability, settings.dedup_block_cap, settings.dedup_link_density)
+
+
+def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> DedupResult:
+    """Replace dedup.<table>_pairs and dedup.<table>_clusters (together) from the staged table."""
+    staged = STAGED_ENTITIES[table]
+    result = find_duplicates(con, staged.entity, staged.source, staged.id_column, options_from(settings),
+                             link_to=staged.link_to)
+    con.register("__dedup_clusters", result.clusters)
+    build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
+    build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")
+    con.unregister("__dedup_clusters")
+    swap_in_many(con, [("dedup", f"{table}_pairs"), ("dedup", f"{table}_clusters")])
+    con.execute(f"DROP TABLE {SCORED}")
+    return result
