@@ -68,10 +68,6 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
     last = (f"coalesce({fold(column('last_name'))}, "
             f"CASE WHEN contains({full}, ' ') THEN split_part({full}, ' ', -1) END)")
     email = f"nullif(lower(trim({column('email')})), '')"
-    digits = f"regexp_replace(CAST({column('phone')} AS VARCHAR), '[^0-9]', '', 'g')"
-    street = fold(column("street"))
-    for pattern, short in STREET_WORDS.items():
-        street = f"regexp_replace({street}, {literal(pattern)}, {literal(short)}, 'g')"
     if "company_key" in columns:
         company, join = fold(column("company_key")), ""
     elif "company_name" in columns:
@@ -86,12 +82,7 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
         f.email, CASE WHEN contains(f.email, '@') THEN split_part(f.email, '@', 1) END AS email_local,
         f.phone, f.birth_date, f.street, f.postal_code, f.city, f.country, f.company_key
     FROM (SELECT {first} AS first, {last} AS last, {email} AS email,
-                 CASE WHEN length({digits}) >= 7 THEN right({digits}, 9) END AS phone,
-                 {_date(column('birth_date'))} AS birth_date,
-                 {street} AS street,
-                 nullif(upper(regexp_replace(CAST({column('postal_code')} AS VARCHAR), '[^A-Za-z0-9]', '', 'g')), '')
-                     AS postal_code,
-                 {fold(column('city'))} AS city, nullif(upper(trim({column('country')})), '') AS country,
+                 {_date(column('birth_date'))} AS birth_date, {_contact_details(column)},
                  {company} AS company_key
           FROM {source} s {join}) f
     LEFT JOIN {NICKNAMES_VIEW} n ON n.short = f.first"""
@@ -113,20 +104,24 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
         joins.append("LEFT JOIN __dedup_domains wd ON wd.value = s.website")
     else:
         domain = "NULL"
-    digits = f"regexp_replace(CAST({column('phone')} AS VARCHAR), '[^0-9]', '', 'g')"
-    street = fold(column("street"))
-    for pattern, short in STREET_WORDS.items():
-        street = f"regexp_replace({street}, {literal(pattern)}, {literal(short)}, 'g')"
     return f"""
         f.name_key, {sound('f.name_key')} AS name_sound, f.website_domain, f.phone, f.street,
         f.postal_code, f.city, f.country
     FROM (SELECT {name_key} AS name_key, {domain} AS website_domain,
-                 CASE WHEN length({digits}) >= 7 THEN right({digits}, 9) END AS phone,
-                 {street} AS street,
-                 nullif(upper(regexp_replace(CAST({column('postal_code')} AS VARCHAR), '[^A-Za-z0-9]', '', 'g')), '')
-                     AS postal_code,
-                 {fold(column('city'))} AS city, nullif(upper(trim({column('country')})), '') AS country
+                 {_contact_details(column)}
           FROM {source} s {' '.join(joins)}) f"""
+
+
+def _contact_details(column) -> str:
+    """phone, street, postal_code, city and country, folded alike for people and companies."""
+    digits = f"regexp_replace(CAST({column('phone')} AS VARCHAR), '[^0-9]', '', 'g')"
+    street = fold(column("street"))
+    for pattern, short in STREET_WORDS.items():
+        street = f"regexp_replace({street}, {literal(pattern)}, {literal(short)}, 'g')"
+    postal = f"regexp_replace(CAST({column('postal_code')} AS VARCHAR), '[^A-Za-z0-9]', '', 'g')"
+    return (f"CASE WHEN length({digits}) >= 7 THEN right({digits}, 9) END AS phone, {street} AS street, "
+            f"nullif(upper({postal}), '') AS postal_code, {fold(column('city'))} AS city, "
+            f"nullif(upper(trim({column('country')})), '') AS country")
 
 
 def _date(expression: str) -> str:

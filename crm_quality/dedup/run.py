@@ -81,8 +81,9 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=bool(link_to))
     compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES)
     random_levels = con.execute(f"SELECT * FROM {RANDOM_FEATURES}").df()
+    ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
     model = train(levels, random_levels, _all_pairs(con, bool(link_to)), comparisons,
-                  _aligned(con, levels, labels))
+                  _aligned(ids, levels, labels))
     probability, vetoed = score(levels, comparisons, model, spec.vetoes)
     con.register("__dedup_scores", pa.table({
         "id_l": levels["id_l"].to_numpy(), "id_r": levels["id_r"].to_numpy(), "probability": probability,
@@ -99,7 +100,6 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     if link_to:
         clusters = _best_links(con)
     else:
-        ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
         clusters = cluster(ids, ids[rids[:, 0]], ids[rids[:, 1]], probability,
                            options.match_probability, options.link_density)
     records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
@@ -116,12 +116,11 @@ def _all_pairs(con: duckdb.DuckDBPyConnection, link: bool) -> int:
     return left * right if link else left * (left - 1) // 2
 
 
-def _aligned(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, labels: pd.DataFrame | None) -> pd.Series | None:
+def _aligned(ids: np.ndarray, levels: pd.DataFrame, labels: pd.DataFrame | None) -> pd.Series | None:
     """Labelled pairs (either order) as a 0/1 series aligned with the candidate pairs."""
     if labels is None:
         return None
-    ids = pd.Series([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()])
-    left, right = ids.to_numpy()[levels["id_l"]], ids.to_numpy()[levels["id_r"]]
+    left, right = ids[levels["id_l"]], ids[levels["id_r"]]
     known = {(str(a), str(b)): int(m) for a, b, m in labels[["id_l", "id_r", "is_match"]].itertuples(index=False)}
     values = [known.get((a, b), known.get((b, a))) for a, b in zip(left, right, strict=True)]
     return pd.Series(values, index=levels.index, dtype="float")
