@@ -72,7 +72,8 @@ def _dedup(args: argparse.Namespace) -> int:
     if not path.is_file():
         raise CrmQualityError(f"{path}: no such file; give a CSV or Parquet file of records")
     reader = "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_csv(?, all_varchar = true)"
-    con = duckdb.connect()
+    settings = load_settings()
+    con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {})
     try:
         con.execute(f"CREATE TABLE records AS SELECT * FROM {reader}", [str(path)])
     except duckdb.Error as error:
@@ -92,7 +93,7 @@ def _dedup(args: argparse.Namespace) -> int:
         raise CrmQualityError(f"{path}: column {args.id_column!r} has {problems[0]} empty and "
                               f"{problems[1]} repeated id(s); every record needs its own id")
     started = time.perf_counter()
-    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(load_settings()))
+    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(settings))
     write_csv(result.clusters, args.out)
     for warning in result.warnings:
         print(f"crm-quality dedup: warning: {warning}", file=sys.stderr)

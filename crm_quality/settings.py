@@ -74,6 +74,9 @@ class Settings:
     """Largest block a blocking rule compares in full; larger ones are skipped with a warning."""
     dedup_link_density: float = 0.5
     """Two groups of duplicates merge only when this share of the links between them match."""
+    dedup_rule_pairs: int = 1_000_000
+    """Most candidate pairs one blocking rule proposes (its smallest blocks first), so that
+    coarse rules stay affordable on millions of records."""
     error_checks: str = "key_unique"
     """Checks that are ERROR and block the cleaned tables (comma-separated, 'check' for every
     table or 'table.check'); every other check only warns."""
@@ -94,6 +97,8 @@ class Settings:
                 raise SettingsError(f"{name} must be above 0 and at most 1, got {getattr(self, name)}")
         if self.dedup_block_cap < 2:
             raise SettingsError(f"dedup_block_cap must be 2 or more, got {self.dedup_block_cap}")
+        if self.dedup_rule_pairs < 1:
+            raise SettingsError(f"dedup_rule_pairs must be 1 or more, got {self.dedup_rule_pairs}")
         if not 0 <= self.max_reject_share <= 1:
             raise SettingsError(
                 f"max_reject_share must be between 0 and 1, got {self.max_reject_share}"

@@ -4,7 +4,9 @@ DuckDB joins per rule and unioned; never a cross product.
 A block larger than the cap (a shared office phone, info@, the most common surname with the
 most common birthday) would bring a quadratic number of pairs that are almost all
 non-matches: its records are left out of that rule, with a warning naming it. They can still
-meet through the other rules.
+meet through the other rules. A rule also has a budget of pairs: on a million people, first
+and last name alone make blocks of dozens of namesakes, and the rule keeps its smallest blocks
+(the rarest names, the strongest evidence) up to the budget.
 """
 
 from __future__ import annotations
@@ -20,21 +22,23 @@ from crm_quality.warehouse import quote
 @dataclass(frozen=True)
 class OversizedBlocks:
     rule: str
+    cap: int
+    """The largest block the rule compared: the block cap, or lower to keep within the budget."""
     blocks: int
     largest: int
     records: int
 
-    def message(self, cap: int) -> str:
-        return (f"blocking rule '{self.rule}': {self.blocks} block(s) of more than {cap} records "
+    def message(self) -> str:
+        return (f"blocking rule '{self.rule}': {self.blocks} block(s) of more than {self.cap} records "
                 f"(largest {self.largest}, {self.records} records in all) skipped for this rule; "
-                "raise dedup_block_cap to compare them, at a quadratic cost")
+                "raise dedup_block_cap or dedup_rule_pairs to compare them, at a quadratic cost")
 
 
 def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[BlockingRule, ...],
-                    cap: int, pairs: str, link: bool = False) -> list[OversizedBlocks]:
+                    cap: int, budget: int, pairs: str, link: bool = False) -> list[OversizedBlocks]:
     """Create the temp table ``pairs`` (id_l, id_r: record rids; rule): each pair once, with the
     first rule that found it. Deduplication pairs records of one side (id_l < id_r); linking
-    pairs side 0 (id_l) with side 1 (id_r)."""
+    pairs side 0 (id_l) with side 1 (id_r). Each rule proposes at most ``budget`` pairs."""
     selects, oversized = [], []
     for n, rule in enumerate(rules):
         keys = ", ".join(f"{key} AS k{i}" for i, key in enumerate(rule.keys))
@@ -45,17 +49,18 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[B
             CREATE OR REPLACE TEMP TABLE {keyed} AS
             SELECT rid, side, {names}, count(*) OVER (PARTITION BY {names}) AS block_size
             FROM (SELECT rid, side, {keys} FROM {quote(records)}) WHERE {present}""")
+        rule_cap = _affordable_cap(con, keyed, cap, budget)
         big = con.execute(f"""
             SELECT count(DISTINCT ({names})), max(block_size), count(*) FROM {keyed}
-            WHERE block_size > $cap""", {"cap": cap}).fetchall()[0]
+            WHERE block_size > $cap""", {"cap": rule_cap}).fetchall()[0]
         if big[0]:
-            oversized.append(OversizedBlocks(rule.name, *big))
+            oversized.append(OversizedBlocks(rule.name, rule_cap, *big))
         on = " AND ".join(f"l.k{i} = r.k{i}" for i in range(len(rule.keys)))
         which = "l.side = 0 AND r.side = 1" if link else "l.rid < r.rid"
         selects.append(f"""
             SELECT l.rid AS id_l, r.rid AS id_r, {n} AS rule
             FROM {keyed} l JOIN {keyed} r ON {on}
-            WHERE {which} AND l.block_size <= {int(cap)} AND r.block_size <= {int(cap)}""")
+            WHERE {which} AND l.block_size <= {rule_cap} AND r.block_size <= {rule_cap}""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
         SELECT id_l, id_r, min(rule) AS rule FROM ({' UNION ALL '.join(selects)}) GROUP BY id_l, id_r""")
@@ -64,19 +69,30 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[B
     return oversized
 
 
+def _affordable_cap(con: duckdb.DuckDBPyConnection, keyed: str, cap: int, budget: float) -> int:
+    """The largest block size up to ``cap`` at which the rule's blocks, smallest first, make at
+    most ``budget`` pairs (1 when even its pairs of two do not fit)."""
+    return int(con.execute(f"""
+        SELECT coalesce(max(block_size), 1) FROM (
+            SELECT block_size, sum(records * (block_size - 1) / 2) OVER (ORDER BY block_size) AS pairs
+            FROM (SELECT block_size, count(*) AS records FROM {keyed} GROUP BY block_size))
+        WHERE pairs <= $budget AND block_size <= $cap""", {"budget": budget, "cap": cap}).fetchall()[0][0])
+
+
 def random_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str, target: int,
                  link: bool = False) -> None:
     """Create the temp table ``pairs`` of about ``target`` random record pairs (rule -1): what
-    two records chosen blindly look like, for the u probabilities. Each record is paired with
-    the records a few places after it in a fixed shuffle."""
-    left, right = ("side = 0", "side = 1") if link else ("true", "true")
+    two records chosen blindly look like, for the u probabilities. The rids are numbered side
+    0 then side 1 (see prepare.py), so a pair is two hashed positions; the same records give
+    the same pairs on every run."""
+    left, right = con.execute(
+        f"SELECT count(*) FILTER (side = 0), count(*) FILTER (side = 1) FROM {quote(records)}").fetchall()[0]
+    if not link:
+        left = right = left + right
+    offset = left if link else 0
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
-        WITH l AS (SELECT rid, row_number() OVER (ORDER BY hash(rid)) - 1 AS pos FROM {quote(records)} WHERE {left}),
-             r AS (SELECT rid, row_number() OVER (ORDER BY hash(rid + 1)) - 1 AS pos FROM {quote(records)} WHERE {right}),
-             n AS (SELECT (SELECT count(*) FROM r) AS right_count, (SELECT count(*) FROM l) AS left_count)
-        SELECT DISTINCT {'l.rid' if link else 'least(l.rid, r.rid)'} AS id_l,
-               {'r.rid' if link else 'greatest(l.rid, r.rid)'} AS id_r, -1 AS rule
-        FROM l, n, range(1, CAST(least(ceil($target / greatest(n.left_count, 1)), n.right_count) AS BIGINT) + 1) AS k(step)
-        JOIN r ON r.pos = (l.pos + k.step) % n.right_count
-        WHERE l.rid <> r.rid""", {"target": target})
+        SELECT DISTINCT least(a, b) AS id_l, greatest(a, b) AS id_r, -1 AS rule
+        FROM (SELECT CAST(hash(k, 'l') % $left AS BIGINT) AS a,
+                     CAST($offset + hash(k, 'r') % $right AS BIGINT) AS b FROM range($target) t(k))
+        WHERE a <> b""", {"left": max(left, 1), "right": max(right, 1), "offset": offset, "target": target})

@@ -26,7 +26,7 @@ from crm_quality.dedup.compare import top_level
 from crm_quality.dedup.entities import Comparison, Veto
 
 TRAINING_PAIRS = 300_000
-"""ECM learns from at most this many candidate pairs (a fixed random sample beyond)."""
+"""ECM learns m from at most this many candidate pairs (a fixed random sample beyond)."""
 TF_ADJUSTMENT_BOUNDS = (-10.0, 4.0)
 """log2 bounds on how much a value's frequency may move an exact agreement's weight."""
 SMOOTHING = 1.0
@@ -78,8 +78,9 @@ def train(levels: pd.DataFrame, random_levels: pd.DataFrame, all_pairs: int,
     if len(levels) < 10:
         why = "fewer than 10 candidate pairs"
     else:
-        posterior = _ecm_posterior(levels, comparisons)
-        m = {c.name: _shares(levels[c.name].to_numpy(), top_level(c), posterior) for c in comparisons}
+        sample = _sample(levels, TRAINING_PAIRS)
+        posterior = _ecm_posterior(sample, comparisons)
+        m = {c.name: _shares(sample[c.name].to_numpy(), top_level(c), posterior) for c in comparisons}
         why = _implausible(posterior, m, u, comparisons)
     if why:
         m = {c.name: default_m(c) for c in comparisons}
@@ -90,13 +91,22 @@ def train(levels: pd.DataFrame, random_levels: pd.DataFrame, all_pairs: int,
     return model
 
 
+def _sample(levels: pd.DataFrame, size: int) -> pd.DataFrame:
+    """About ``size`` pairs, chosen by a hash of the pair: the same pairs in whatever order
+    the candidates come, so that a run on the same records trains the same model."""
+    if len(levels) <= size:
+        return levels
+    left, right = (levels[side].to_numpy().astype(np.uint64) for side in ("id_l", "id_r"))
+    pair = left * np.uint64(2_654_435_761) + right
+    return levels[(pair * np.uint64(0x9E3779B97F4A7C15)) % np.uint64(1 << 20) < size / len(levels) * (1 << 20)]
+
+
 def _ecm_posterior(levels: pd.DataFrame, comparisons: tuple[Comparison, ...]) -> np.ndarray:
     agree = pd.DataFrame({c.name: (levels[c.name] == top_level(c)).astype(np.int8) for c in comparisons})
-    sample = agree.sample(TRAINING_PAIRS, random_state=0) if len(agree) > TRAINING_PAIRS else agree
     ecm = recordlinkage.ECMClassifier(init="jaro", binarize=None)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # log(0) for a level nobody reached
-        ecm.fit(sample)
+        ecm.fit(agree)
         return ecm.prob(agree).to_numpy()
 
 

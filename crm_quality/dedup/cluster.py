@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 
 
-def cluster(ids: np.ndarray, id_l: np.ndarray, id_r: np.ndarray, probability: np.ndarray,
+def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: np.ndarray,
             threshold: float, link_density: float) -> pd.DataFrame:
     """One row per id: record_id, cluster_id, and match_probability, the strongest match the
-    record has inside its cluster (NaN for a record alone)."""
-    index = pd.Index(ids)
+    record has inside its cluster (NaN for a record alone). ``ids`` are in ascending order;
+    pairs are given as positions in it (``left``, ``right``)."""
     keep = probability >= threshold
-    left, right = index.get_indexer(id_l[keep]), index.get_indexer(id_r[keep])
-    strength = probability[keep]
+    left, right, strength = left[keep].astype(np.int64), right[keep].astype(np.int64), probability[keep]
 
     parent = np.arange(len(ids))
     size = np.ones(len(ids), dtype=np.int64)
@@ -52,10 +51,9 @@ def cluster(ids: np.ndarray, id_l: np.ndarray, id_r: np.ndarray, probability: np
     best = np.full(len(ids), np.nan)
     np.fmax.at(best, left[inside], strength[inside])
     np.fmax.at(best, right[inside], strength[inside])
-    order = np.argsort(ids.astype(str), kind="stable")
     first = np.full(len(ids), len(ids))
-    np.minimum.at(first, roots[order], np.arange(len(ids)))
-    return pd.DataFrame({"record_id": ids, "cluster_id": ids[order[first[roots]]], "match_probability": best})
+    np.minimum.at(first, roots, np.arange(len(ids)))
+    return pd.DataFrame({"record_id": ids, "cluster_id": ids[first[roots]], "match_probability": best})
 
 
 def _merge_links(links: dict[int, dict[int, int]], into: int, other: int) -> None:

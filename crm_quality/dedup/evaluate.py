@@ -45,12 +45,11 @@ def evaluate(predicted: pd.Series, truth: pd.Series, household: pd.Series | None
     predicted_pairs, true_pairs = _pairs(frame["predicted"]), _pairs(frame["truth"])
     precision = together / predicted_pairs if predicted_pairs else 1.0
     recall = together / true_pairs if true_pairs else 1.0
-    members = lambda col: frame.groupby(col).apply(lambda g: frozenset(g.index), include_groups=False)  # noqa: E731
-    predicted_sets = {s for s in members("predicted") if len(s) > 1}
-    true_sets = {s for s in members("truth") if len(s) > 1}
-    exact = len(predicted_sets & true_sets)
-    c_precision = exact / len(predicted_sets) if predicted_sets else 1.0
-    c_recall = exact / len(true_sets) if true_sets else 1.0
+    exact = _exact_clusters(frame)
+    predicted_clusters = int((frame["predicted"].value_counts() > 1).sum())
+    true_clusters = int((frame["truth"].value_counts() > 1).sum())
+    c_precision = exact / predicted_clusters if predicted_clusters else 1.0
+    c_recall = exact / true_clusters if true_clusters else 1.0
     merged = household_precision = None
     if household is not None:
         frame["household"] = household.reindex(predicted.index)
@@ -62,3 +61,12 @@ def evaluate(predicted: pd.Series, truth: pd.Series, household: pd.Series | None
         household_precision = right / within if within else 1.0
     return Evaluation(precision, recall, _f1(precision, recall), c_precision, c_recall,
                       _f1(c_precision, c_recall), true_pairs, predicted_pairs, merged, household_precision)
+
+
+def _exact_clusters(frame: pd.DataFrame) -> int:
+    """Predicted clusters of two or more whose members are exactly one true entity's records."""
+    truth = frame["truth"].astype(object).where(frame["truth"].notna(), "\x00" + frame.index.astype(str))
+    truth_size = truth.map(truth.value_counts())
+    grouped = pd.DataFrame({"truth": truth, "truth_size": truth_size}).groupby(frame["predicted"])
+    summary = grouped.agg(size=("truth", "size"), entities=("truth", "nunique"), truth_size=("truth_size", "first"))
+    return int(((summary["size"] > 1) & (summary["entities"] == 1) & (summary["truth_size"] == summary["size"])).sum())

@@ -28,6 +28,8 @@ DATE_FORMATS = ["%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"]
 ISO; staged tables already hold dates."""
 
 NICKNAMES_VIEW = "__dedup_nicknames"
+STREET_NUMBER = "regexp_replace(f.street, '[^0-9]', '', 'g')"
+"""The house number (all digits of the street): streets compare only when it is the same."""
 
 
 def fold(expression: str) -> str:
@@ -43,7 +45,8 @@ def sound(expression: str) -> str:
 def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str, id_column: str,
                     table: str, side: int = 0) -> None:
     """Create (side 0) or extend (side 1) the temp table ``table`` of comparison records read
-    from the relation ``source``; :func:`number_records` then gives each its ``rid``."""
+    from the relation ``source``. Each gets an integer ``rid`` for fast joins and clustering,
+    in side and id order: within a side, the smallest rid is the smallest id."""
     columns = {name for (name, *_) in con.execute(f"DESCRIBE {source}").fetchall()}
 
     def column(name: str) -> str:
@@ -54,7 +57,8 @@ def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str,
     else:
         select = _person_select(con, columns, column, source)
     select = select.replace("FROM (SELECT ", f"FROM (SELECT CAST(s.{quote(id_column)} AS VARCHAR) AS id, ", 1)
-    rows = f"SELECT f.id, {side} AS side, {select}"
+    first = 0 if side == 0 else con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0]
+    rows = f"SELECT {first} + row_number() OVER (ORDER BY f.id) - 1 AS rid, f.id, {side} AS side, {select}"
     if side == 0:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS {rows}")
     else:
@@ -80,7 +84,8 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
         coalesce(n.formal, f.first) AS first_name_canonical,
         {sound('f.first')} AS first_name_sound, {sound('f.last')} AS last_name_sound,
         f.email, CASE WHEN contains(f.email, '@') THEN split_part(f.email, '@', 1) END AS email_local,
-        f.phone, f.birth_date, f.street, f.postal_code, f.city, f.country, f.company_key
+        f.phone, f.birth_date, f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country,
+        f.company_key
     FROM (SELECT {first} AS first, {last} AS last, {email} AS email,
                  {_date(column('birth_date'))} AS birth_date, {_contact_details(column)},
                  {company} AS company_key
@@ -106,7 +111,7 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
         domain = "NULL"
     return f"""
         f.name_key, {sound('f.name_key')} AS name_sound, f.website_domain, f.phone, f.street,
-        f.postal_code, f.city, f.country
+        {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country
     FROM (SELECT {name_key} AS name_key, {domain} AS website_domain,
                  {_contact_details(column)}
           FROM {source} s {' '.join(joins)}) f"""
@@ -143,9 +148,3 @@ def _register_keys(con: duckdb.DuckDBPyConnection, source: str, name: str, view:
         f"SELECT DISTINCT CAST({quote(name)} AS VARCHAR) FROM {source} WHERE {quote(name)} IS NOT NULL").fetchall()]
     keys = [key(v) for v in values]
     con.register(view, pa.table({"value": pa.array(values, pa.string()), "key": pa.array(keys, pa.string())}))
-
-
-def number_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Integer record ids (rid), in side and id order, for fast joins and clustering."""
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS "
-                f"SELECT row_number() OVER (ORDER BY side, id) - 1 AS rid, * FROM {quote(table)}")

@@ -18,8 +18,8 @@ from crm_quality.dedup.blocking import candidate_pairs, random_pairs
 from crm_quality.dedup.classify import Model, score, train
 from crm_quality.dedup.cluster import cluster
 from crm_quality.dedup.compare import compare_pairs
-from crm_quality.dedup.entities import ENTITIES
-from crm_quality.dedup.prepare import number_records, prepare_records
+from crm_quality.dedup.entities import ENTITIES, Comparison
+from crm_quality.dedup.prepare import prepare_records
 from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
 
@@ -38,6 +38,8 @@ class DedupOptions:
     """Largest block a blocking rule compares in full."""
     link_density: float = 0.5
     """Two groups merge only when this share of the links between them are matches."""
+    rule_pairs: int = 1_000_000
+    """Most pairs one blocking rule proposes, its smallest blocks first."""
 
 
 @dataclass
@@ -74,41 +76,46 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     prepare_records(con, spec, source, id_column, RECORDS)
     if link_to:
         prepare_records(con, spec, link_to[0], link_to[1], RECORDS, side=1)
-    number_records(con, RECORDS)
-    oversized = candidate_pairs(con, RECORDS, spec.blocking, options.block_cap, PAIRS, link=bool(link_to))
+    oversized = candidate_pairs(con, RECORDS, spec.blocking, options.block_cap, options.rule_pairs,
+                                PAIRS, link=bool(link_to))
     comparisons = compare_pairs(con, RECORDS, PAIRS, spec.comparisons, FEATURES)
-    levels = con.execute(f"SELECT * FROM {FEATURES}").df()
+    levels = _levels(con, FEATURES, comparisons)
     random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=bool(link_to))
-    compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES)
-    random_levels = con.execute(f"SELECT * FROM {RANDOM_FEATURES}").df()
+    compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES, term_frequencies=False)
+    random_levels = _levels(con, RANDOM_FEATURES, comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
     model = train(levels, random_levels, _all_pairs(con, bool(link_to)), comparisons,
                   _aligned(ids, levels, labels))
     probability, vetoed = score(levels, comparisons, model, spec.vetoes)
     con.register("__dedup_scores", pa.table({
-        "id_l": levels["id_l"].to_numpy(), "id_r": levels["id_r"].to_numpy(), "probability": probability,
-        "veto": pa.array(vetoed.tolist(), pa.string())}))
+        "probability": probability, "veto": pa.array(vetoed.tolist(), pa.string())}))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {SCORED} AS
         SELECT l.id AS id_l, r.id AS id_r, f.* EXCLUDE (id_l, id_r), s.probability AS match_probability,
                s.probability >= $threshold AS is_match, s.veto
-        FROM {FEATURES} f JOIN __dedup_scores s USING (id_l, id_r)
+        FROM {FEATURES} f POSITIONAL JOIN __dedup_scores s
         JOIN {RECORDS} l ON l.rid = f.id_l JOIN {RECORDS} r ON r.rid = f.id_r""",
                 {"threshold": options.match_probability})
     con.unregister("__dedup_scores")
-    rids = levels[["id_l", "id_r"]].to_numpy()
     if link_to:
         clusters = _best_links(con)
     else:
-        clusters = cluster(ids, ids[rids[:, 0]], ids[rids[:, 1]], probability,
+        clusters = cluster(ids, levels["id_l"].to_numpy(), levels["id_r"].to_numpy(), probability,
                            options.match_probability, options.link_density)
     records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
-                         clusters, model, [o.message(options.block_cap) for o in oversized])
+                         clusters, model, [o.message() for o in oversized])
     for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _levels(con: duckdb.DuckDBPyConnection, features: str, comparisons: tuple[Comparison, ...]) -> pd.DataFrame:
+    """What training and scoring read: the pair, each comparison's level and term frequency."""
+    present = {name for (name, *_) in con.execute(f"DESCRIBE {features}").fetchall()}
+    wanted = ["id_l", "id_r", *(c.name for c in comparisons), *(f"tf_{c.name}" for c in comparisons)]
+    return con.execute(f"SELECT {', '.join(quote(w) for w in wanted if w in present)} FROM {features}").df()
 
 
 def _all_pairs(con: duckdb.DuckDBPyConnection, link: bool) -> int:
@@ -165,7 +172,8 @@ STAGED_ENTITIES: dict[str, StagedEntity] = {
 
 
 def options_from(settings: Settings) -> DedupOptions:
-    return DedupOptions(settings.dedup_match_probability, settings.dedup_block_cap, settings.dedup_link_density)
+    return DedupOptions(settings.dedup_match_probability, settings.dedup_block_cap, settings.dedup_link_density,
+                        settings.dedup_rule_pairs)
 
 
 def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> DedupResult:

@@ -110,7 +110,7 @@ def test_splink_fake_1000_with_default_settings():
 def test_one_weak_link_does_not_glue_two_clusters():
     ids = np.array(list("abcdef"), dtype=object)
     edges = [("a", "b"), ("a", "c"), ("b", "c"), ("d", "e"), ("d", "f"), ("e", "f"), ("c", "d")]
-    left, right = (np.array(side, dtype=object) for side in zip(*edges, strict=True))
+    left, right = (np.array(["abcdef".index(i) for i in side]) for side in zip(*edges, strict=True))
     probability = np.array([0.99] * 6 + [0.97])
     guarded = cluster(ids, left, right, probability, 0.5, 0.5).set_index("record_id")["cluster_id"]
     assert guarded.to_dict() == {"a": "a", "b": "a", "c": "a", "d": "d", "e": "d", "f": "d"}
