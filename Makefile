@@ -32,7 +32,11 @@ test: install sample
 ui: install sample
 	$(BIN)/dagster dev -w workspace.yaml
 
-bench: install
+$(VENV)/.bench-installed: pyproject.toml | install
+	$(BIN)/pip install --quiet -e '.[test,bench]'
+	touch $@
+
+bench: install $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
 
 clean:

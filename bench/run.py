@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_dedup  # noqa: E402
 import bench_extract  # noqa: E402
 import bench_standardize  # noqa: E402
 import bench_validate  # noqa: E402
@@ -13,3 +14,4 @@ if __name__ == "__main__":
     bench_extract.main()
     bench_standardize.main()
     bench_validate.main()
+    bench_dedup.main()

@@ -31,7 +31,8 @@ def _inputs(c: Comparison) -> list[str]:
         return [f"CASE {missing} WHEN {left} = {right} THEN 1 ELSE 0 END AS {quote(c.name)}"]
     if c.kind == "email":
         return [f"CASE {missing} WHEN {left} = {right} THEN 2 "
-                f"WHEN l.email_local = r.email_local THEN 1 ELSE 0 END AS {quote(c.name)}"]
+                f"WHEN l.email_local = r.email_local AND NOT coalesce(l.email_local_is_name, false) THEN 1 "
+                f"ELSE 0 END AS {quote(c.name)}"]
     if c.kind == "date":
         digits = "strftime({}, '%Y%m%d')"
         return [f"CASE {missing} WHEN {left} = {right} THEN 2 "

@@ -29,8 +29,9 @@ class Comparison:
     kind: str
     """exact (equal or not), string (Jaro-Winkler over folded text), first_name (string, plus
     short forms and swapped first/last names), street (string, but only with the same house
-    number), email (exact, then the same local part), date (exact, then day and month swapped
-    or one digit off)."""
+    number), email (exact, then the same local part, unless it only spells the last name that
+    the name comparisons already weigh), date (exact, then day and month swapped or one digit
+    off)."""
     thresholds: tuple[float, ...] = ()
     """Jaro-Winkler similarities for the levels below exact, highest first."""
     term_frequency: bool = False

@@ -1,11 +1,16 @@
 """How good the clusters are against known truth: pairwise and cluster-level precision, recall
-and F1, and how often members of one household were (wrongly) merged."""
+and F1, and how often members of one household were (wrongly) merged. The pipeline scores
+itself this way whenever the source carries the generator's answers in ``_truth/``."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
+import duckdb
 import pandas as pd
+
+from crm_quality.warehouse import quote
 
 
 @dataclass(frozen=True)
@@ -70,3 +75,57 @@ def _exact_clusters(frame: pd.DataFrame) -> int:
     grouped = pd.DataFrame({"truth": truth, "truth_size": truth_size}).groupby(frame["predicted"])
     summary = grouped.agg(size=("truth", "size"), entities=("truth", "nunique"), truth_size=("truth_size", "first"))
     return int(((summary["size"] > 1) & (summary["entities"] == 1) & (summary["truth_size"] == summary["size"])).sum())
+
+
+def evaluate_links(found: pd.Series, expected: pd.Series) -> Evaluation:
+    """Leads matched to contacts: ``found`` and ``expected`` hold, per lead id, the contact it
+    is (or nothing). A link is right when it names the expected contact."""
+    expected = expected.reindex(found.index)
+    right = int((found.notna() & (found == expected)).sum())
+    predicted, true = int(found.notna().sum()), int(expected.notna().sum())
+    precision = right / predicted if predicted else 1.0
+    recall = right / true if true else 1.0
+    f1 = _f1(precision, recall)
+    return Evaluation(precision, recall, f1, precision, recall, f1, true, predicted)
+
+
+TRUTH_COLUMNS: dict[str, tuple[str, str, str | None]] = {
+    "contacts": ("contact_id", "entity_id", "household_id"),
+    "accounts": ("account_id", "entity_id", None),
+    "leads": ("lead_id", "contact_match", None),
+}
+"""Per deduplicated table, the truth file's record id, entity (or matched contact) and household."""
+
+EVALUATION_SQL = """CREATE TABLE IF NOT EXISTS quality.dedup_evaluation (
+    run_id VARCHAR, evaluated_at TIMESTAMPTZ, table_name VARCHAR, pair_precision DOUBLE,
+    pair_recall DOUBLE, pair_f1 DOUBLE, cluster_precision DOUBLE, cluster_recall DOUBLE,
+    cluster_f1 DOUBLE, true_pairs BIGINT, predicted_pairs BIGINT, household_pairs_merged BIGINT,
+    household_precision DOUBLE)"""
+
+
+def evaluate_against_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, table: str,
+                           run_id: str) -> Evaluation | None:
+    """Score dedup.<table>_clusters against ``truth_dir``/<table>.csv (the generated sample's
+    answers) when that file exists, and append the scores to quality.dedup_evaluation."""
+    path = truth_dir / f"{table}.csv"
+    if not path.is_file():
+        return None
+    key, entity, household = TRUTH_COLUMNS[table]
+    truth = pd.read_csv(path, dtype=str)
+    truth = truth.drop_duplicates(key, keep=False).set_index(key)  # ids repeated in the export are quarantined
+    clusters = con.execute(f"SELECT * FROM dedup.{quote(table + '_clusters')}").df().set_index("record_id")
+    if table == "leads":
+        scores = evaluate_links(clusters["matched_id"], truth[entity])
+    else:
+        scores = evaluate(clusters["cluster_id"], truth[entity], truth[household] if household else None)
+    con.execute(EVALUATION_SQL)
+    con.execute("BEGIN TRANSACTION")
+    try:
+        con.execute("DELETE FROM quality.dedup_evaluation WHERE run_id = ? AND table_name = ?", [run_id, table])
+        con.execute("INSERT INTO quality.dedup_evaluation VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [run_id, table, *asdict(scores).values()])
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    return scores

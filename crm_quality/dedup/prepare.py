@@ -84,6 +84,8 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
         coalesce(n.formal, f.first) AS first_name_canonical,
         {sound('f.first')} AS first_name_sound, {sound('f.last')} AS last_name_sound,
         f.email, CASE WHEN contains(f.email, '@') THEN split_part(f.email, '@', 1) END AS email_local,
+        contains(regexp_replace(split_part(f.email, '@', 1), '[^a-z0-9]', '', 'g'), replace(f.last, ' ', ''))
+            AS email_local_is_name,
         f.phone, f.birth_date, f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country,
         f.company_key
     FROM (SELECT {first} AS first, {last} AS last, {email} AS email,
