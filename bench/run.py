@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_dedup  # noqa: E402
 import bench_extract  # noqa: E402
+import bench_merge  # noqa: E402
 import bench_standardize  # noqa: E402
 import bench_validate  # noqa: E402
 
@@ -15,3 +16,4 @@ if __name__ == "__main__":
     bench_standardize.main()
     bench_validate.main()
     bench_dedup.main()
+    bench_merge.main()

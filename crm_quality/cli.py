@@ -56,7 +56,27 @@ def _parser() -> argparse.ArgumentParser:
     dedup.add_argument("--id-column", required=True, help="the column holding each record's id")
     dedup.add_argument("--out", type=Path, required=True, help="CSV to write: record_id, cluster_id, match_probability")
     dedup.set_defaults(command=_dedup)
+
+    unmerge = commands.add_parser("unmerge", help="keep a golden record's members apart from the next run on")
+    unmerge.add_argument("golden_id", help="a golden_id from clean.contacts_xref or clean.accounts_xref")
+    unmerge.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
+    unmerge.set_defaults(command=_unmerge)
     return parser
+
+
+def _unmerge(args: argparse.Namespace) -> int:
+    from crm_quality.merge.steward import NEVER, unmerge
+    from crm_quality.settings import load_settings
+    from crm_quality.warehouse import connect
+
+    settings = load_settings(overrides={"warehouse": args.warehouse} if args.warehouse else {})
+    if not settings.warehouse.is_file():
+        raise CrmQualityError(f"{settings.warehouse}: no warehouse yet; run `crm-quality run` first")
+    with connect(settings.warehouse, read_only=True) as con:
+        table, added = unmerge(con, settings.steward, args.golden_id)
+    print(f"crm-quality unmerge: {added} pair(s) of {table} added to {settings.steward / (NEVER + '.csv')}; "
+          "the next run keeps them apart")
+    return 0
 
 
 def _dedup(args: argparse.Namespace) -> int:

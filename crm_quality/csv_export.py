@@ -26,3 +26,9 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     partial = path.with_name(path.name + ".partial")
     safe.to_csv(partial, index=False)
     partial.replace(path)
+
+
+def neutralized_sql(column: str) -> str:
+    """DuckDB SQL for :func:`neutralize` over a text column, for files DuckDB writes itself."""
+    starts = ", ".join("'" + s.replace("'", "''") + "'" for s in FORMULA_STARTS)
+    return f"CASE WHEN left({column}, 1) IN ({starts}) THEN '''' || {column} ELSE {column} END"

@@ -34,6 +34,10 @@ class Settings:
     """The DuckDB file every asset writes."""
     reports: Path = Path("data/reports")
     """Where quality reports and fix lists are written."""
+    exports: Path = Path("data/exports")
+    """Where the clean tables are exported as Parquet and CSV."""
+    steward: Path = Path("data/steward")
+    """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
     source_format: str = "auto"
     """csv, parquet, or auto (whichever file exists for a table)."""
     source_encoding: str = "utf-8"
@@ -77,11 +81,19 @@ class Settings:
     dedup_rule_pairs: int = 1_000_000
     """Most candidate pairs one blocking rule proposes (its smallest blocks first), so that
     coarse rules stay affordable on millions of records."""
+    survivorship: str = ""
+    """Survivorship rule overrides, comma-separated table.field=rule (e.g. contacts.email=most_frequent);
+    see crm_quality/merge/survivorship.py for the rules and defaults."""
+    survivorship_owner_priority: str = ""
+    """User ids, comma-separated, whose records' values win under the owner_priority rule."""
     error_checks: str = "key_unique"
     """Checks that are ERROR and block the cleaned tables (comma-separated, 'check' for every
     table or 'table.check'); every other check only warns."""
 
     def __post_init__(self) -> None:
+        from crm_quality.merge.survivorship import check_overrides
+
+        check_overrides(self.survivorship)
         if self.source_format not in ("auto", "csv", "parquet"):
             raise SettingsError(
                 f"source_format is {self.source_format!r}; use one of: auto, csv, parquet"

@@ -31,6 +31,8 @@ def make_settings(tmp_path: Path, source: Path, **overrides) -> Settings:
             "source": source,
             "warehouse": tmp_path / "warehouse.duckdb",
             "reports": tmp_path / "reports",
+            "exports": tmp_path / "exports",
+            "steward": tmp_path / "steward",
             **overrides,
         },
         config_file=None,

@@ -16,10 +16,11 @@ import pandas as pd
 
 
 def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: np.ndarray,
-            threshold: float, link_density: float) -> pd.DataFrame:
+            threshold: float, link_density: float, apart: np.ndarray | None = None) -> pd.DataFrame:
     """One row per id: record_id, cluster_id, and match_probability, the strongest match the
     record has inside its cluster (NaN for a record alone). ``ids`` are in ascending order;
-    pairs are given as positions in it (``left``, ``right``)."""
+    pairs are given as positions in it (``left``, ``right``). No cluster holds both records of
+    a pair in ``apart`` (a steward's never-merge list)."""
     keep = probability >= threshold
     left, right, strength = left[keep].astype(np.int64), right[keep].astype(np.int64), probability[keep]
 
@@ -38,7 +39,7 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
 
     for n in np.argsort(-strength, kind="stable").tolist():
         a, b = root(int(left[n])), root(int(right[n]))
-        if a == b or links[a].get(b, 0) < link_density * size[a] * size[b]:
+        if a == b or links[a].get(b, 0) < link_density * size[a] * size[b] or _kept_apart(apart, root, a, b):
             continue
         if size[a] < size[b]:
             a, b = b, a
@@ -54,6 +55,12 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
     first = np.full(len(ids), len(ids))
     np.minimum.at(first, roots, np.arange(len(ids)))
     return pd.DataFrame({"record_id": ids, "cluster_id": ids[first[roots]], "match_probability": best})
+
+
+def _kept_apart(apart: np.ndarray | None, root, a: int, b: int) -> bool:
+    if apart is None:
+        return False
+    return any({root(int(x)), root(int(y))} == {a, b} for x, y in apart)
 
 
 def _merge_links(links: dict[int, dict[int, int]], into: int, other: int) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import duckdb
 import numpy as np
@@ -20,6 +21,7 @@ from crm_quality.dedup.cluster import cluster
 from crm_quality.dedup.compare import compare_pairs
 from crm_quality.dedup.entities import ENTITIES, Comparison
 from crm_quality.dedup.prepare import prepare_records
+from crm_quality.merge.steward import ALWAYS, NEVER, steward_pairs
 from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
 
@@ -27,6 +29,9 @@ RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_
 RANDOM_PAIRS, RANDOM_FEATURES = "__dedup_random_pairs", "__dedup_random_features"
 U_PAIRS = 250_000
 """Random pairs on which u probabilities are measured."""
+STEWARD_RULE = -2
+"""The blocking rule number of a pair a steward said to merge, when no rule proposed it."""
+STEWARD_NEVER = "steward: never merge"
 
 
 @dataclass(frozen=True)
@@ -64,12 +69,14 @@ class DedupResult:
 
 def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id_column: str,
                     options: DedupOptions = DedupOptions(), labels: pd.DataFrame | None = None,
-                    link_to: tuple[str, str] | None = None) -> DedupResult:
+                    link_to: tuple[str, str] | None = None, never: Sequence[tuple[str, str]] = (),
+                    always: Sequence[tuple[str, str]] = ()) -> DedupResult:
     """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
     ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
     record of that relation it is instead. Leaves the scored pairs in the temp table
     ``__dedup_scored`` for :func:`scored_pairs`. ``labels`` (id_l, id_r, is_match) train a
-    supervised model instead of ECM."""
+    supervised model instead of ECM. Pairs of ids a steward listed as ``never`` (merged) are
+    kept apart, also through other members; ``always`` pairs are matches."""
     started = time.perf_counter()
     spec = ENTITIES[entity]
     con.execute("SET enable_progress_bar = false")
@@ -78,6 +85,12 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         prepare_records(con, spec, link_to[0], link_to[1], RECORDS, side=1)
     oversized = candidate_pairs(con, RECORDS, spec.blocking, options.block_cap, options.rule_pairs,
                                 PAIRS, link=bool(link_to))
+    never_rids, always_rids = _rids(con, never), _rids(con, always)
+    if len(always_rids):
+        con.register("__dedup_always", pa.table({"id_l": always_rids[:, 0], "id_r": always_rids[:, 1]}))
+        con.execute(f"INSERT INTO {PAIRS} SELECT id_l, id_r, {STEWARD_RULE} FROM __dedup_always "
+                    f"ANTI JOIN {PAIRS} USING (id_l, id_r)")
+        con.unregister("__dedup_always")
     comparisons = compare_pairs(con, RECORDS, PAIRS, spec.comparisons, FEATURES)
     levels = _levels(con, FEATURES, comparisons)
     random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=bool(link_to))
@@ -87,6 +100,7 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     model = train(levels, random_levels, _all_pairs(con, bool(link_to)), comparisons,
                   _aligned(ids, levels, labels))
     probability, vetoed = score(levels, comparisons, model, spec.vetoes)
+    probability, vetoed = _stewarded(levels, probability, vetoed, never_rids, always_rids)
     con.register("__dedup_scores", pa.table({
         "probability": probability, "veto": pa.array(vetoed.tolist(), pa.string())}))
     con.execute(f"""
@@ -101,7 +115,7 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         clusters = _best_links(con)
     else:
         clusters = cluster(ids, levels["id_l"].to_numpy(), levels["id_r"].to_numpy(), probability,
-                           options.match_probability, options.link_density)
+                           options.match_probability, options.link_density, apart=never_rids)
     records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
                          clusters, model, [o.message() for o in oversized])
@@ -109,6 +123,30 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _rids(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
+    """Steward pairs of ids as (smaller, larger) rid pairs, for the ids both present."""
+    if not pairs:
+        return np.empty((0, 2), dtype=np.int64)
+    con.register("__dedup_steward", pa.table({"a": [str(a) for a, _ in pairs], "b": [str(b) for _, b in pairs]}))
+    found = con.execute(f"""
+        SELECT DISTINCT least(l.rid, r.rid), greatest(l.rid, r.rid) FROM __dedup_steward s
+        JOIN {RECORDS} l ON l.id = s.a AND l.side = 0 JOIN {RECORDS} r ON r.id = s.b AND r.side = 0
+        WHERE l.rid <> r.rid ORDER BY 1, 2""").fetchall()
+    con.unregister("__dedup_steward")
+    return np.array(found, dtype=np.int64).reshape(-1, 2)
+
+
+def _stewarded(levels: pd.DataFrame, probability: np.ndarray, vetoed: np.ndarray, never: np.ndarray,
+               always: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A steward's word overrides the model: never-merge pairs score 0, always-merge pairs 1."""
+    pair = levels["id_l"].to_numpy().astype(np.int64) * (1 << 32) + levels["id_r"].to_numpy()
+    for rids, value, why in ((never, 0.0, STEWARD_NEVER), (always, 1.0, None)):
+        listed = np.isin(pair, rids[:, 0] * (1 << 32) + rids[:, 1])
+        probability = np.where(listed, value, probability)
+        vetoed = np.where(listed, why, vetoed)
+    return probability, vetoed
 
 
 def _levels(con: duckdb.DuckDBPyConnection, features: str, comparisons: tuple[Comparison, ...]) -> pd.DataFrame:
@@ -179,8 +217,9 @@ def options_from(settings: Settings) -> DedupOptions:
 def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> DedupResult:
     """Replace dedup.<table>_pairs and dedup.<table>_clusters (together) from the staged table."""
     staged = STAGED_ENTITIES[table]
+    never, always = (steward_pairs(settings.steward, kind, table) for kind in (NEVER, ALWAYS))
     result = find_duplicates(con, staged.entity, staged.source, staged.id_column, options_from(settings),
-                             link_to=staged.link_to)
+                             link_to=staged.link_to, never=never, always=always)
     con.register("__dedup_clusters", result.clusters)
     build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
     build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")

@@ -15,6 +15,7 @@ MONEY_UNPARSEABLE = flag("money.unparseable", "Amount field holds text that is n
 NUMBER_PARSED = fix("number.parsed", "Number written with separators or a unit read as a number")
 NUMBER_UNPARSEABLE = flag("number.unparseable", "Number field holds text that is not a number")
 BOOLEAN_PARSED = fix("boolean.parsed", "Yes/no value written as a word or digit read as true/false")
+"""'TRUE' or ' false' is already the boolean it says: only other words and digits are a change."""
 BOOLEAN_UNPARSEABLE = flag("boolean.unparseable", "Yes/no field holds neither yes nor no")
 
 CURRENCY_SYMBOLS: dict[str, str] = {
@@ -92,7 +93,7 @@ def parse_boolean(value: str | None) -> Flag:
         return Flag(None, ())
     if text in TRUE_WORDS or text in FALSE_WORDS:
         result = text in TRUE_WORDS
-        return Flag(result, () if value == str(result).lower() else (BOOLEAN_PARSED,))
+        return Flag(result, () if text == str(result).lower() else (BOOLEAN_PARSED,))
     return Flag(None, (BOOLEAN_UNPARSEABLE,))
 
 

@@ -3,6 +3,7 @@ from decimal import Decimal
 import pytest
 
 from crm_quality.standardize.number import (
+    BOOLEAN_PARSED,
     MONEY_UNPARSEABLE,
     NUMBER_UNPARSEABLE,
     parse_boolean,
@@ -48,3 +49,8 @@ def test_unparseable_numbers_are_flagged():
                                          ("false", False), ("No", False), ("0", False), ("maybe", None)])
 def test_booleans(value, flag):
     assert parse_boolean(value).value is flag
+
+
+def test_a_boolean_spelt_true_or_false_in_any_case_is_no_change():
+    assert parse_boolean("TRUE").rules == () and parse_boolean(" false").rules == ()
+    assert parse_boolean("Yes").rules == (BOOLEAN_PARSED,) and parse_boolean("0").rules == (BOOLEAN_PARSED,)

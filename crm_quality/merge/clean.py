@@ -1,0 +1,187 @@
+"""clean/<table>: golden records for the deduplicated entities, every other table as staged,
+every foreign key repointed to the surviving golden id; crosswalks clean/<entity>_xref; the
+merge audit quality.merges. All of it is swapped in together, in one transaction.
+
+A foreign key that points at no clean record (its parent was quarantined, or never existed)
+is set to NULL, and the id it held is kept in the row's ``_dangling`` list, so that nothing
+points at a missing record and nothing is silently forgotten.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import duckdb
+
+from crm_quality.merge.golden import Golden, merge_entity
+from crm_quality.schema import TABLES
+from crm_quality.settings import Settings
+from crm_quality.errors import CrmQualityError
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, swap_in_many, table_exists
+
+MERGED_ENTITIES = ("accounts", "contacts")
+"""Tables whose duplicates are merged into golden records (parents before children)."""
+
+@dataclass(frozen=True)
+class Link:
+    """A column a clean table adds from dedup, referencing another clean table."""
+
+    column: str
+    references: str
+    relation: str
+    """Where it comes from: a table with record_id and ``value``."""
+    value: str
+
+
+LINKS: dict[str, tuple[Link, ...]] = {
+    "leads": (Link("matched_contact_id", "contacts", "dedup.leads_clusters", "matched_id"),),
+}
+"""A lead that is already a contact is marked with that contact, not deleted."""
+
+MERGES_SQL = """CREATE TABLE IF NOT EXISTS quality.merges (
+    run_id VARCHAR, merged_at TIMESTAMPTZ, table_name VARCHAR, golden_id VARCHAR, members VARCHAR[],
+    field VARCHAR, value VARCHAR, survivor_id VARCHAR, rule VARCHAR)"""
+
+
+@dataclass(frozen=True)
+class CleanResult:
+    rows: dict[str, int]
+    """Clean rows per table."""
+    merged: dict[str, int]
+    """Source records merged into another record's golden record, per entity table."""
+    golden: dict[str, int]
+    """Golden records built from two or more source records, per entity table."""
+    dangling: dict[str, int]
+    """Foreign keys set to NULL because they point at no clean record, per table."""
+    seconds: float
+
+
+def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> CleanResult:
+    """Replace every clean table, the crosswalks and this run's merge audit, together."""
+    started = time.perf_counter()
+    needed = [("staged", t) for t in TABLES] + [("dedup", f"{t}_clusters") for t in (*MERGED_ENTITIES, "leads")]
+    missing = [f"{schema}.{table}" for schema, table in needed if not table_exists(con, schema, table)]
+    if missing:
+        raise CrmQualityError(f"the clean tables are built from {', '.join(missing)}, which the warehouse "
+                              "does not have yet: materialize the staged and dedup assets first")
+    merged = {table: merge_entity(con, settings, table) for table in MERGED_ENTITIES}
+    built: list[tuple[str, str]] = []
+    for table in TABLES:
+        source = merged[table].rows if table in merged else qualified("staged", table)
+        build_table(con, "clean", table, _repointed(table, source, merged))
+        built.append(("clean", table))
+    for table, golden in merged.items():
+        build_table(con, "clean", f"{table}_xref", f"SELECT * FROM {golden.xref} ORDER BY source_id")
+        built.append(("clean", f"{table}_xref"))
+    swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id))
+    result = CleanResult(
+        rows={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)}") for t in TABLES},
+        merged={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t + '_xref')} WHERE source_id <> golden_id")
+                for t in merged},
+        golden={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)} WHERE _members > 1") for t in merged},
+        dangling={t: _count(con, f"SELECT coalesce(sum(len(_dangling)), 0) FROM {qualified('clean', t)}")
+                  for t in TABLES},
+        seconds=time.perf_counter() - started)
+    for golden in merged.values():
+        for temp in (golden.rows, golden.xref, golden.merges):
+            con.execute(f"DROP TABLE IF EXISTS {temp}")
+    return result
+
+
+def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:
+    """The rows of ``source`` with each foreign key moved to its golden id, or to NULL (kept in
+    ``_dangling``) when it points at no clean record."""
+    spec = TABLES[table]
+    key = quote(spec.key)
+    joins = []
+    references = {f.name: (f"s.{quote(f.name)}", f.references) for f in spec.foreign_keys}
+    for n, link in enumerate(LINKS.get(table, ())):
+        joins.append(f"LEFT JOIN {link.relation} k{n} ON k{n}.record_id = s.{key}")
+        references[link.column] = (f"k{n}.{quote(link.value)}", link.references)
+    columns, dangling = [], []
+    for n, (column, (value, parent)) in enumerate(references.items()):
+        if parent in merged:
+            joins.append(f"LEFT JOIN {merged[parent].xref} x{n} ON x{n}.source_id = {value}")
+            value = f"coalesce(x{n}.golden_id, {value})"
+        parent_key = quote(TABLES[parent].key)
+        joins.append(f"LEFT JOIN (SELECT {parent_key} AS id FROM {qualified('clean', BUILDING_PREFIX + parent)}) "
+                     f"p{n} ON p{n}.id = {value}")
+        columns.append(f"CASE WHEN p{n}.id IS NOT NULL THEN {value} END AS {quote(column)}")
+        dangling.append(f"CASE WHEN {value} IS NOT NULL AND p{n}.id IS NULL "
+                        f"THEN {{'field': '{column}', 'id': {value}}} END")
+    replaced = [c for c in zip(references, columns, strict=True) if c[0] in spec.columns]
+    added = [column for name, column in zip(references, columns, strict=True) if name not in spec.columns]
+    members = "" if table in merged else ", 1 AS _members"
+    listed = f"list_filter([{', '.join(dangling)}], lambda d: d IS NOT NULL)" if dangling else "[]"
+    return f"""
+        SELECT s.* {f"REPLACE ({', '.join(column for _, column in replaced)})" if replaced else ''} {members}
+               {''.join(', ' + c for c in added)}, {listed} AS _dangling
+        FROM {source} s {' '.join(joins)}
+        ORDER BY s.{key}"""
+
+
+@dataclass(frozen=True)
+class CleanAccount:
+    """Where the source rows of a table ended: clean, quarantined, or merged into a golden record."""
+
+    source_rows: int
+    clean: int
+    quarantined: int
+    merged: int
+    missing: int
+    """Source rows found in none of them."""
+    doubled: int
+    """Source rows found more than once, or rows whose source row is unknown."""
+
+    @property
+    def balanced(self) -> bool:
+        return not self.missing and not self.doubled and self.source_rows == self.clean + self.quarantined + self.merged
+
+
+def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanAccount:
+    """Match every raw row and unreadable line to a clean row, a quarantined row, or a crosswalk
+    row of a record merged into another, by source row."""
+    raw, clean, quarantined = qualified("raw", table), qualified("clean", table), qualified("quarantine", table)
+    merged = (f"SELECT source_row FROM {qualified('clean', table + '_xref')} WHERE source_id <> golden_id"
+              if table in MERGED_ENTITIES else "SELECT NULL::BIGINT AS source_row WHERE false")
+    row = con.execute(f"""
+        WITH source AS (
+            SELECT _source_row FROM {raw} UNION SELECT DISTINCT line FROM {qualified('raw', table + '_rejects')}
+        ), merged AS ({merged}),
+        landed AS (
+            SELECT _source_row FROM {clean} UNION ALL SELECT _source_row FROM {quarantined}
+            UNION ALL SELECT source_row FROM merged
+        ), landed_count AS (SELECT _source_row, count(*) AS n FROM landed GROUP BY _source_row)
+        SELECT (SELECT count(*) FROM source), (SELECT count(*) FROM {clean}),
+               (SELECT count(*) FROM {quarantined}), (SELECT count(*) FROM merged),
+               (SELECT count(*) FROM source s ANTI JOIN landed_count l USING (_source_row)),
+               (SELECT count(*) FROM landed_count WHERE n > 1)
+                 + (SELECT count(*) FROM landed_count l ANTI JOIN source s USING (_source_row))""").fetchall()[0]
+    return CleanAccount(*row)
+
+
+def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
+    """Per foreign key of clean.<table>, how many rows point at no record of the clean parent."""
+    spec = TABLES[table]
+    references = [(f.name, f.references) for f in spec.foreign_keys]
+    references += [(link.column, link.references) for link in LINKS.get(table, ())]
+    counts = {}
+    for column, parent in references:
+        counts[column] = _count(con, f"""
+            SELECT count(*) FROM {qualified('clean', table)} c
+            ANTI JOIN {qualified('clean', parent)} p ON p.{quote(TABLES[parent].key)} = c.{quote(column)}
+            WHERE c.{quote(column)} IS NOT NULL""")
+    return counts
+
+
+def _audit(con: duckdb.DuckDBPyConnection, merged: dict[str, Golden], run_id: str) -> None:
+    """This run's merge audit, written in the transaction that swaps the clean tables in."""
+    con.execute(MERGES_SQL)
+    con.execute("DELETE FROM quality.merges WHERE run_id = ?", [run_id])
+    for table, golden in merged.items():
+        con.execute(f"INSERT INTO quality.merges SELECT ?, now(), ?, * FROM {golden.merges}", [run_id, table])
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
+    return int(con.execute(sql).fetchall()[0][0])

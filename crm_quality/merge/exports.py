@@ -1,0 +1,32 @@
+"""The clean tables as files for other systems: Parquet, and CSV that spreadsheets can open
+safely (cells starting with =, +, -, @ are neutralized). Each file is written under a temporary
+name and renamed into place, so a reader never sees half a file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+
+from crm_quality.csv_export import neutralized_sql
+from crm_quality.schema import TABLES
+from crm_quality.warehouse import literal, qualified, quote
+
+
+def export_clean_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, Path]:
+    """Write ``folder``/<table>.parquet and <table>.csv for every clean table; return the files."""
+    folder.mkdir(parents=True, exist_ok=True)
+    written = {}
+    for table in TABLES:
+        columns = con.execute(f"DESCRIBE {qualified('clean', table)}").fetchall()
+        safe = ", ".join(f"{neutralized_sql(quote(name))} AS {quote(name)}" if kind == "VARCHAR" else quote(name)
+                         for name, kind, *_ in columns)
+        for suffix, select, options in (
+                ("parquet", "*", "FORMAT parquet"),
+                ("csv", safe, "FORMAT csv, HEADER true")):
+            path = folder / f"{table}.{suffix}"
+            partial = path.with_name(path.name + ".partial")
+            con.execute(f"COPY (SELECT {select} FROM {qualified('clean', table)}) TO {literal(str(partial))} ({options})")
+            partial.replace(path)
+            written[f"{table}.{suffix}"] = path
+    return written

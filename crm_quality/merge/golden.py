@@ -1,0 +1,104 @@
+"""Golden records: one row per duplicate cluster, built field by field by the survivorship
+rules, with the crosswalk from every source id and the audit of which member's value survived.
+
+The golden id is the cluster id, the smallest member id, so it stays the same from run to run
+while the members do. A record in no cluster is its own golden record, unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from crm_quality.merge.survivorship import flag_prefix, flagged, frequency_column, rules_for, survivor_order
+from crm_quality.schema import TABLES, Field
+from crm_quality.standardize.fields import normalizer_for
+from crm_quality.settings import Settings
+from crm_quality.warehouse import qualified, quote
+
+LINEAGE = ("_source_file", "_source_row", "_loaded_at")
+
+
+@dataclass(frozen=True)
+class Golden:
+    """Temp tables holding one entity's merge, read by clean.py."""
+
+    rows: str
+    """Clean rows: singletons as staged, and one golden row per cluster (``_members`` counts)."""
+    xref: str
+    """source_id, source_row, golden_id, cluster_id, match_probability: every staged record."""
+    merges: str
+    """golden_id, members, field, value, survivor_id, rule: one row per golden record and field."""
+
+
+def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> Golden:
+    """Merge ``staged.<table>``'s duplicate clusters (``dedup.<table>_clusters``)."""
+    spec = TABLES[table]
+    key = quote(spec.key)
+    rules = rules_for(table, settings.survivorship)
+    fields = [f for f in spec.fields if f.name != spec.key]
+    members, golden = quote(f"__merge_members_{table}"), quote(f"__merge_golden_{table}")
+    filled = " + ".join(f"CAST(s.{quote(f.name)} IS NOT NULL AS INTEGER)" for f in fields)
+    frequencies = "".join(
+        f", count(*) OVER (PARTITION BY coalesce(c.cluster_id, s.{key}), s.{quote(f.name)}) AS {frequency_column(f)}"
+        for f in fields if rules[f.name] == "most_frequent")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {members} AS
+        SELECT s.*, s.{key} AS __id, coalesce(c.cluster_id, s.{key}) AS __golden,
+               c.match_probability AS __score, {filled} AS __filled,
+               count(*) OVER (PARTITION BY coalesce(c.cluster_id, s.{key})) AS __size {frequencies}
+        FROM {qualified('staged', table)} s
+        LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}""")
+
+    def best(expression: str, f) -> str:
+        order = survivor_order(f, rules[f.name], spec)
+        return f"first({expression} ORDER BY {order}) FILTER (WHERE m.{quote(f.name)} IS NOT NULL)"
+
+    values = [f"{best('m.' + quote(column), f)} AS {quote(column)}" for f in fields for column in _columns_of(f)]
+    survivors = [f"{best('m.__id', f)} AS {quote(f.name + '__from')}" for f in fields]
+    flags = [f"coalesce({best(_flags_of(f), f)}, [])" for f in fields if flagged(f, spec) != "false"]
+    lineage = [f"first(m.{c} ORDER BY m.__id = m.__golden DESC, m.__id) AS {c}" for c in LINEAGE]
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {golden} AS
+        SELECT m.__golden AS {key}, {', '.join(values)}, {', '.join(lineage)},
+               list_sort(list_distinct(flatten([{', '.join(flags)}]))) AS _issues,
+               count(*) AS _members, list_sort(list(m.__id)) AS __members, {', '.join(survivors)}
+        FROM {members} m WHERE m.__size > 1 GROUP BY m.__golden""", {"owner_priority": _owners(settings)}
+                if "owner_priority" in rules.values() else None)
+
+    rows, xref, merges = (quote(f"__merge_{name}_{table}") for name in ("rows", "xref", "merges"))
+    staged = [name for (name, *_) in con.execute(f"DESCRIBE {qualified('staged', table)}").fetchall()]
+    columns = ", ".join(quote(c) for c in staged)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {rows} AS
+        SELECT {columns}, 1 AS _members FROM {members} WHERE __size = 1
+        UNION ALL
+        SELECT {columns}, _members FROM {golden}""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {xref} AS
+        SELECT __id AS source_id, _source_row AS source_row, __golden AS golden_id,
+               CASE WHEN __size > 1 THEN __golden END AS cluster_id, __score AS match_probability
+        FROM {members}""")
+    audits = [f"""SELECT {key} AS golden_id, __members AS members, '{f.name}' AS field,
+                         CAST({quote(f.name)} AS VARCHAR) AS value, {quote(f.name + '__from')} AS survivor_id,
+                         '{rules[f.name]}' AS rule FROM {golden}""" for f in fields]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {merges} AS {' UNION ALL '.join(audits)}")
+    for temp in (members, golden):
+        con.execute(f"DROP TABLE {temp}")
+    return Golden(rows, xref, merges)
+
+
+def _columns_of(f: Field) -> list[str]:
+    """The field and the values the standardizer derived from it (a phone's extension, a
+    company's matching key): they survive together, from the same member."""
+    normalizer = normalizer_for(f)
+    return [f.name, *(f.name + suffix for suffix, _ in (normalizer.derived if normalizer else ()))]
+
+
+def _flags_of(f: Field) -> str:
+    return f"list_filter(m._issues, lambda x: starts_with(x, '{flag_prefix(f)}'))"
+
+
+def _owners(settings: Settings) -> list[str]:
+    return [o.strip() for o in settings.survivorship_owner_priority.split(",") if o.strip()]
