@@ -34,13 +34,17 @@ def run_once(code: str) -> tuple[float, float, dict]:
     return seconds, usage.ru_maxrss / 1024, facts
 
 
-def measure(name: str, code: str, repeats: int, setup: str = "") -> Measurement:
+def measure(name: str, code: str, repeats: int, setup: str = "", verify: str = "") -> Measurement:
+    """Median of ``repeats`` runs of ``code``, each after ``setup``; ``verify`` then checks the
+    last run's output in a process of its own (untimed) and adds its facts to the quality."""
     results = []
     for _ in range(repeats):
         if setup:
             run_once(setup)
         results.append(run_once(code))
     facts = results[-1][2]
+    if verify:
+        facts = {**facts, **run_once(verify)[2]}
     return Measurement(
         name=name,
         seconds=statistics.median(r[0] for r in results),
