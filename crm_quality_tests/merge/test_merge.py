@@ -28,13 +28,15 @@ def _at(day: int) -> datetime:
 CLUSTER = [
     # the most recent copy has an invalid phone and the short first name
     {"contact_id": "C2", "first_name": "Bob", "last_name": "Smith", "email": "bob@new.example",
-     "phone": "12", "_issues": ["phone.invalid"], "created_at": _at(5), "last_modified_at": _at(20)},
+     "phone": "12", "_issues": ["phone.invalid"], "title": "VP", "owner_id": "U1",
+     "created_at": _at(5), "last_modified_at": _at(20)},
     {"contact_id": "C1", "first_name": "Robert", "last_name": "Smith", "email": "robert@old.example",
-     "phone": "+14155550100", "_issues": [], "created_at": _at(1), "last_modified_at": _at(2)},
+     "phone": "+14155550100", "_issues": [], "title": None, "city": "Boston", "state": "MA", "owner_id": "U2",
+     "created_at": _at(1), "last_modified_at": _at(2)},
     {"contact_id": "C3", "first_name": "Rob", "last_name": "Smyth", "email": None,
-     "phone": None, "_issues": [], "created_at": _at(3), "last_modified_at": _at(10)},
+     "phone": None, "_issues": [], "title": "CEO", "owner_id": "U9", "created_at": _at(3), "last_modified_at": _at(10)},
     {"contact_id": "C4", "first_name": "Ann", "last_name": "Lee", "email": "ann@example.com",
-     "phone": None, "_issues": [], "created_at": _at(4), "last_modified_at": _at(4)},
+     "phone": None, "_issues": [], "owner_id": "U1", "created_at": _at(4), "last_modified_at": _at(4)},
 ]
 
 
@@ -79,6 +81,11 @@ def test_a_field_rule_changes_without_code(tmp_path):
     record, _, merges = _golden(_warehouse(CLUSTER), settings)
     assert record["email"] == "robert@old.example" and record["first_name"] == "Bob"
     assert merges.loc["email", "rule"] == "longest"
+    settings = make_settings(tmp_path, tmp_path, survivorship="contacts.email=most_complete,contacts.title=owner_priority",
+                             survivorship_owner_priority="U9, U2")
+    record, _, _ = _golden(_warehouse(CLUSTER), settings)
+    assert record["email"] == "robert@old.example"  # C1 fills the most fields (city and state)
+    assert record["title"] == "CEO"  # C3's owner U9 comes first; by default the most recent, VP
     with pytest.raises(SettingsError, match="unknown rule 'newest'"):
         load_settings(overrides={"survivorship": "contacts.email=newest"}, config_file=None, env={})
     with pytest.raises(SettingsError, match="contacts.shoe_size"):
