@@ -63,7 +63,7 @@ class Settings:
     workers: int = 0
     """Processes for slow normalizers (phone, email) on large exports; 0 means one per core."""
     change_log_runs: int = 7
-    """How many runs of quality.changes and quality.issues to keep per table."""
+    """How many runs of quality.changes and quality.issues to keep per table, and of quality.merges."""
     completeness_mostly: float = 0.95
     """Share of rows that must fill each required field for its completeness check to pass."""
     record_completeness_min: float = 0.5

@@ -74,7 +74,7 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
     for table, golden in merged.items():
         build_table(con, "clean", f"{table}_xref", f"SELECT * FROM {golden.xref} ORDER BY source_id")
         built.append(("clean", f"{table}_xref"))
-    swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id))
+    swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.change_log_runs))
     result = CleanResult(
         rows={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)}") for t in TABLES},
         merged={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t + '_xref')} WHERE source_id <> golden_id")
@@ -175,12 +175,16 @@ def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
     return counts
 
 
-def _audit(con: duckdb.DuckDBPyConnection, merged: dict[str, Golden], run_id: str) -> None:
-    """This run's merge audit, written in the transaction that swaps the clean tables in."""
+def _audit(con: duckdb.DuckDBPyConnection, merged: dict[str, Golden], run_id: str, keep: int) -> None:
+    """This run's merge audit, written in the transaction that swaps the clean tables in; the
+    audits of all but the newest ``keep`` runs are forgotten, as the change log's are."""
     con.execute(MERGES_SQL)
     con.execute("DELETE FROM quality.merges WHERE run_id = ?", [run_id])
     for table, golden in merged.items():
         con.execute(f"INSERT INTO quality.merges SELECT ?, now(), ?, * FROM {golden.merges}", [run_id, table])
+    con.execute("""DELETE FROM quality.merges WHERE run_id NOT IN (
+                       SELECT run_id FROM quality.merges GROUP BY run_id ORDER BY max(merged_at) DESC LIMIT ?)""",
+                [keep])
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -60,7 +60,7 @@ DEFAULT_RULES: dict[str, dict[str, str]] = {
 
 TIE_BREAK = "m.last_modified_at DESC NULLS LAST, m.__id ASC"
 
-FLAG_PREFIXES: dict[str, str] = {"company_name": "company", "timestamp": "date"}
+FLAG_PREFIXES: dict[str, str] = {"company_name": "company"}
 """A field's flags are the rule ids starting with its kind (company names use 'company.')."""
 
 
