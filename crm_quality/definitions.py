@@ -7,6 +7,7 @@ from dagster import Definitions
 from crm_quality.defs.clean import clean_assets
 from crm_quality.defs.dedup import dedup_assets
 from crm_quality.defs.extract import raw_assets
+from crm_quality.defs.report import report_assets
 from crm_quality.defs.jobs import nightly_job, nightly_schedule
 from crm_quality.defs.resources import resources_for
 from crm_quality.defs.standardize import standardize_assets
@@ -16,7 +17,7 @@ from crm_quality.settings import Settings, load_settings
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[*raw_assets, *standardize_assets, *dedup_assets, *clean_assets],
+        assets=[*raw_assets, *standardize_assets, *dedup_assets, *clean_assets, *report_assets],
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings)],

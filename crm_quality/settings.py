@@ -86,6 +86,10 @@ class Settings:
     see crm_quality/merge/survivorship.py for the rules and defaults."""
     survivorship_owner_priority: str = ""
     """User ids, comma-separated, whose records' values win under the owner_priority rule."""
+    access_inactive_days: int = 90
+    """The access review lists active users who have not logged in for longer than this."""
+    privileged_roles: str = "admin"
+    """Roles (comma-separated, as standardized) the access review lists for confirmation."""
     error_checks: str = "key_unique"
     """Checks that are ERROR and block the cleaned tables (comma-separated, 'check' for every
     table or 'table.check'); every other check only warns."""
@@ -143,9 +147,11 @@ class Settings:
         for name in ("completeness_mostly", "record_completeness_min"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        if min(self.workers, self.max_export_age_days, self.gx_max_rows) < 0 or self.change_log_runs < 1:
+        if min(self.workers, self.max_export_age_days, self.gx_max_rows, self.access_inactive_days) < 0 \
+                or self.change_log_runs < 1:
             raise SettingsError(
-                "workers, max_export_age_days and gx_max_rows must be 0 or more, change_log_runs 1 or more")
+                "workers, max_export_age_days, gx_max_rows and access_inactive_days must be 0 or more, "
+                "change_log_runs 1 or more")
         if len(self.nightly_cron.split()) != 5:
             raise SettingsError(
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"
