@@ -6,7 +6,9 @@ SAMPLE := data/sample
 SAMPLE_CONTACTS ?= 2000
 export DAGSTER_HOME := $(CURDIR)/data/dagster
 
-.PHONY: run test ui bench install sample clean
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+.PHONY: run test ui bench install sample clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +28,12 @@ sample: $(SAMPLE)/contacts.csv
 run: install sample
 	$(BIN)/crm-quality run --source $(SAMPLE)
 
-test: install sample
+# The report test renders the page in Debian's headless Chromium.
+chromium:
+	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
+
+test: install sample chromium
 	$(BIN)/python -m pytest
 
 ui: install sample

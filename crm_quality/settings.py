@@ -86,6 +86,8 @@ class Settings:
     see crm_quality/merge/survivorship.py for the rules and defaults."""
     survivorship_owner_priority: str = ""
     """User ids, comma-separated, whose records' values win under the owner_priority rule."""
+    show_personal_data: bool = False
+    """Show personal data (names, emails, phones, birth dates) in the quality report unmasked."""
     access_inactive_days: int = 90
     """The access review lists active users who have not logged in for longer than this."""
     privileged_roles: str = "admin"

@@ -1,4 +1,5 @@
-"""quality/access_review: the user access review, as a table and as markdown on the asset."""
+"""quality/access_review (the user access review) and reports/quality_report (the HTML report
+and fix lists), each with a markdown summary on the asset."""
 
 from collections import Counter
 
@@ -6,7 +7,10 @@ from dagster import AssetExecutionContext, AssetKey, MaterializeResult, Metadata
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
+from crm_quality.defs.clean import CLEAN
 from crm_quality.report.access_review import FINDINGS, review_access
+from crm_quality.report.render import write_report
+from crm_quality.report.summary import markdown_summary
 from crm_quality.schema import TABLES
 
 
@@ -28,4 +32,21 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
     })
 
 
-report_assets = [access_review]
+@asset(key=AssetKey(["reports", "quality_report"]), group_name="report", kinds={"html"}, pool=WAREHOUSE_POOL,
+       deps=[AssetKey(["quality", "access_review"]), *CLEAN.values(),
+             *(AssetKey(["dedup", f"{t}_pairs"]) for t in ("contacts", "accounts"))],
+       description="The quality report analysts read (reports/<run id>/index.html and latest.html) and "
+       "the stewards' fix lists (reports/<run id>/fix/<rule>.csv).")
+def quality_report(settings: SettingsResource, warehouse: DuckDBResource) -> MaterializeResult:
+    values = settings.get()
+    with warehouse.get_connection() as con:
+        report = write_report(con, values.reports, values.show_personal_data)
+    return MaterializeResult(metadata={
+        "overall_score": report.facts.overall if report.facts.overall is not None else float("nan"),
+        "report": MetadataValue.path(str(report.page)),
+        "fix_lists": len(report.fix_lists),
+        "summary": MetadataValue.md(markdown_summary(report.facts)),
+    })
+
+
+report_assets = [access_review, quality_report]

@@ -1,0 +1,140 @@
+"""Everything the quality report shows, read from the warehouse's quality, dedup, clean and
+quarantine tables for one run: the report renders these numbers and computes none itself, so
+that the page and the tables always agree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import duckdb
+
+from crm_quality.schema import TABLES
+from crm_quality.validate.checks import DIMENSIONS
+from crm_quality.warehouse import qualified, quote, table_exists
+
+TREND_RUNS = 20
+"""Runs shown in the trend chart."""
+EXAMPLE_CLUSTERS = 3
+EXAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
+    "contacts": ("first_name", "last_name", "email", "phone", "birth_date", "city"),
+    "accounts": ("name", "website", "phone", "city", "country"),
+}
+
+
+@dataclass
+class Facts:
+    run_id: str
+    overall: float | None = None
+    overall_change: float | None = None
+    scorecard: list[dict] = field(default_factory=list)
+    """table, then per dimension {score, change}."""
+    trend: list[tuple[str, float]] = field(default_factory=list)
+    failing: list[dict] = field(default_factory=list)
+    duplicates: list[dict] = field(default_factory=list)
+    examples: list[dict] = field(default_factory=list)
+    quarantine: list[tuple[str, str, int]] = field(default_factory=list)
+    accounting: list[dict] = field(default_factory=list)
+    sizes: list[tuple[str, str, int]] = field(default_factory=list)
+    access: list[dict] = field(default_factory=list)
+
+
+def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
+    result = con.execute(sql, params or [])
+    names = [d[0] for d in result.description]
+    return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+
+def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
+    """The report's facts for ``run_id`` (default: the latest scored run)."""
+    if not table_exists(con, "quality", "scores"):
+        return Facts(run_id or "")
+    runs = [r for (r,) in con.execute(
+        "SELECT run_id FROM quality.scores GROUP BY run_id ORDER BY max(scored_at)").fetchall()]
+    run_id = run_id or (runs[-1] if runs else "")
+    previous = runs[runs.index(run_id) - 1] if run_id in runs and runs.index(run_id) > 0 else None
+    facts = Facts(run_id)
+    _scores(con, facts, previous, runs)
+    facts.failing = _rows(con, """
+        SELECT table_name, check_name, dimension, severity, unexpected_count, unexpected_percent, sample_ids
+        FROM quality.check_results WHERE run_id = ? AND NOT success
+        ORDER BY severity = 'ERROR' DESC, unexpected_count DESC, table_name, check_name""", [run_id])
+    _duplicates(con, facts)
+    facts.quarantine = [tuple(r) for r in con.execute(" UNION ALL ".join(
+        f"SELECT '{t}', reason, count(*) FROM (SELECT unnest(_reasons) AS reason FROM {qualified('quarantine', t)}) "
+        f"GROUP BY reason" for t in TABLES if table_exists(con, "quarantine", t)) + " ORDER BY 3 DESC, 1, 2").fetchall()]
+    _accounting(con, facts)
+    facts.sizes = [tuple(r) for r in con.execute("""
+        SELECT schema_name, table_name, estimated_size FROM duckdb_tables()
+        WHERE schema_name IN ('raw', 'staged', 'quarantine', 'dedup', 'clean', 'quality') AND NOT temporary
+        ORDER BY schema_name, table_name""").fetchall()]
+    if table_exists(con, "quality", "access_review"):
+        facts.access = _rows(con, """
+            SELECT user_id, full_name, role, finding, owned_records, detail FROM quality.access_review
+            WHERE run_id = (SELECT run_id FROM quality.access_review ORDER BY reviewed_at DESC LIMIT 1)
+            ORDER BY finding, user_id""")
+    return facts
+
+
+def _scores(con: duckdb.DuckDBPyConnection, facts: Facts, previous: str | None, runs: list[str]) -> None:
+    scores = {(t, d): s for t, d, s in con.execute(
+        "SELECT table_name, dimension, score FROM quality.scores WHERE run_id = ?", [facts.run_id]).fetchall()}
+    before = {(t, d): s for t, d, s in con.execute(
+        "SELECT table_name, dimension, score FROM quality.scores WHERE run_id = ?", [previous]).fetchall()}
+
+    def change(key):
+        return round(scores[key] - before[key], 2) if key in before and key in scores else None
+
+    for table in TABLES:
+        if any((table, d) in scores for d in (*DIMENSIONS, "overall")):
+            facts.scorecard.append({"table": table, **{d: {"score": scores.get((table, d)), "change": change((table, d))}
+                                                       for d in (*DIMENSIONS, "overall")}})
+    overall = [scores[(t, "overall")] for t in TABLES if (t, "overall") in scores]
+    facts.overall = round(sum(overall) / len(overall), 2) if overall else None
+    earlier = [before[(t, "overall")] for t in TABLES if (t, "overall") in before]
+    if facts.overall is not None and earlier:
+        facts.overall_change = round(facts.overall - sum(earlier) / len(earlier), 2)
+    facts.trend = [(r[:8], round(s, 2)) for r, s in con.execute("""
+        SELECT run_id, avg(score) FROM quality.scores WHERE dimension = 'overall' AND run_id = ANY(?)
+        GROUP BY run_id ORDER BY max(scored_at)""", [runs[-TREND_RUNS:]]).fetchall()]
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
+    for table in ("contacts", "accounts"):
+        clusters = qualified("dedup", f"{table}_clusters")
+        if not table_exists(con, "dedup", f"{table}_clusters"):
+            continue
+        sizes = dict(con.execute(f"""
+            SELECT CASE WHEN n >= 6 THEN '6+' ELSE CAST(n AS VARCHAR) END, count(*)
+            FROM (SELECT count(*) AS n FROM {clusters} GROUP BY cluster_id HAVING n > 1) GROUP BY 1 ORDER BY 1""").fetchall())
+        merged = (con.execute(f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE source_id <> golden_id")
+                  .fetchall()[0][0] if table_exists(con, "clean", f"{table}_xref") else None)
+        facts.duplicates.append({"table": table, "records": con.execute(f"SELECT count(*) FROM {clusters}").fetchall()[0][0],
+                                 "clusters": sum(sizes.values()), "sizes": sizes, "merged": merged})
+        key, fields = quote(TABLES[table].key), EXAMPLE_FIELDS[table]
+        for (cluster_id,) in con.execute(f"""
+                SELECT cluster_id FROM {clusters} GROUP BY cluster_id HAVING count(*) > 1
+                ORDER BY count(*) DESC, cluster_id LIMIT {EXAMPLE_CLUSTERS}""").fetchall():
+            members = _rows(con, f"""
+                SELECT s.{key} AS id, {', '.join('s.' + quote(f) for f in fields)} FROM {qualified('staged', table)} s
+                JOIN {clusters} c ON c.record_id = s.{key} WHERE c.cluster_id = ? ORDER BY s.{key}""", [cluster_id])
+            pairs = _rows(con, f"""
+                SELECT * EXCLUDE (rule, is_match) FROM {qualified('dedup', table + '_pairs')}
+                WHERE is_match AND id_l IN (SELECT record_id FROM {clusters} WHERE cluster_id = ?)
+                ORDER BY id_l, id_r""", [cluster_id])
+            facts.examples.append({"table": table, "cluster_id": cluster_id, "fields": fields,
+                                   "members": members, "pairs": pairs})
+
+
+def _accounting(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
+    for table in TABLES:
+        if not table_exists(con, "raw", table):
+            continue
+        count = lambda schema, name: (con.execute(f"SELECT count(*) FROM {qualified(schema, name)}").fetchall()[0][0]  # noqa: E731
+                                      if table_exists(con, schema, name) else None)
+        merged = (con.execute(f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE source_id <> golden_id")
+                  .fetchall()[0][0] if table_exists(con, "clean", f"{table}_xref") else 0)
+        rejected = (con.execute(f"SELECT count(DISTINCT line) FROM {qualified('raw', table + '_rejects')}").fetchall()[0][0]
+                    if table_exists(con, "raw", f"{table}_rejects") else 0)
+        facts.accounting.append({"table": table, "source": count("raw", table) + rejected,
+                                 "staged": count("staged", table), "quarantined": count("quarantine", table),
+                                 "merged": merged, "clean": count("clean", table)})

@@ -1,0 +1,153 @@
+"""The quality report: its numbers are the quality tables' numbers, data values are escaped,
+personal data is masked by default, fix lists are formula-safe, and the page renders in a
+real headless Chromium without a single network request."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from html import escape, unescape
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+from dagster import AssetKey, materialize
+
+from crm_quality.definitions import build_definitions
+from crm_quality.report.render import write_report
+from crm_quality_tests.conftest import AS_OF, make_settings
+
+SCRIPT = "<script>alert(1)</script>"
+COPIES = ("CON-9000001", "CON-9000002", "CON-9000003")
+
+
+@pytest.fixture(scope="module")
+def reported(tmp_path_factory, sample):
+    """The pipeline on the sample, with three more copies of its first contact, one of them
+    named SCRIPT (so that theirs is the largest cluster, shown first in the report)."""
+    tmp = tmp_path_factory.mktemp("report")
+    source = tmp / "export"
+    shutil.copytree(sample.out, source)
+    contacts = pd.read_csv(source / "contacts.csv", dtype=str, keep_default_na=False)
+    copies = pd.concat([contacts.iloc[[0]]] * len(COPIES), ignore_index=True)
+    copies["contact_id"] = COPIES
+    copies.loc[0, "first_name"] = SCRIPT
+    pd.concat([contacts, copies]).to_csv(source / "contacts.csv", index=False)
+    settings = make_settings(tmp, source, as_of=AS_OF.isoformat(), show_personal_data="true")
+    defs = build_definitions(settings)
+    result = materialize([*defs.assets, *defs.asset_checks], resources=defs.resources)
+    return settings, result, (settings.reports / result.run_id / "index.html").read_text()
+
+
+def test_the_numbers_are_the_quality_tables_numbers(reported):
+    settings, result, html = reported
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    scores = con.execute("SELECT table_name, dimension, score FROM quality.scores WHERE run_id = ?",
+                         [result.run_id]).fetchall()
+    overall = [s for _, d, s in scores if d == "overall"]
+    shown = float(re.search(r'data-overall="([0-9.]+)"', html).group(1))
+    assert shown == pytest.approx(sum(overall) / len(overall), abs=0.01)
+    scorecard = _table(html, "scorecard")
+    for table, dimension, score in scores:
+        assert _cell(scorecard, table, dimension).startswith(f"{score:.2f}"), (table, dimension)
+    failing = con.execute("SELECT table_name, check_name, unexpected_count FROM quality.check_results "
+                          "WHERE run_id = ? AND NOT success", [result.run_id]).fetchall()
+    rows = _table(html, "failing")
+    assert {(r[0], r[1], int(r[4])) for r in rows[1:]} == set(failing) and failing
+    accounting = {r[0]: r for r in _table(html, "accounting")[1:]}
+    for table, clean, merged in (("contacts", "clean.contacts", "clean.contacts_xref WHERE source_id <> golden_id"),
+                                 ("opportunities", "clean.opportunities", None)):
+        assert int(accounting[table][5]) == con.execute(f"SELECT count(*) FROM {clean}").fetchall()[0][0]
+        if merged:
+            assert int(accounting[table][4]) == con.execute(f"SELECT count(*) FROM {merged}").fetchall()[0][0]
+    [materialization] = [m for m in result.get_asset_materialization_events()
+                         if m.asset_key == AssetKey(["reports", "quality_report"])]
+    assert materialization.materialization.metadata["overall_score"].value == pytest.approx(shown, abs=0.01)
+    assert (settings.reports / "latest.html").read_text() == html
+
+
+def _staged_name(settings) -> str:
+    """SCRIPT as staged: the name normalizer writes it in proper case, <Script>Alert(1)</Script>."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    [(name,)] = con.execute("SELECT first_name FROM staged.contacts WHERE contact_id = ?", [COPIES[0]]).fetchall()
+    assert name.lower() == SCRIPT
+    return name
+
+
+def test_values_from_the_data_are_escaped_and_nothing_can_load(reported):
+    settings, _, html = reported
+    assert escape(_staged_name(settings)) in html
+    assert "<script" not in html.lower()
+    assert not re.search(r"(src|href)\s*=|url\(|@import", html, re.IGNORECASE)
+
+
+def test_personal_data_is_masked_unless_asked(reported, tmp_path):
+    settings, result, html = reported
+    email = pd.read_csv(settings.source / "contacts.csv", dtype=str)["email"].iloc[0].strip().lower()
+    assert email in html
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    masked = write_report(con, tmp_path, show_personal_data=False, run_id=result.run_id).page.read_text()
+    assert email not in masked and f"{email[0]}***@{email.split('@')[1]}" in masked
+    assert "&lt;***" in masked and "alert(1)" not in masked
+
+
+def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
+    settings, result, _ = reported
+    folder = settings.reports / result.run_id / "fix"
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    rules = {r for (r,) in con.execute("SELECT DISTINCT rule FROM quality.issues WHERE run_id = ?",
+                                       [result.run_id]).fetchall()}
+    assert {p.stem for p in folder.glob("*.csv")} == rules
+    phones = pd.read_csv(folder / "phone.invalid.csv", dtype=str)
+    assert list(phones.columns) == ["table", "record_id", "field", "value", "suggested_value"] and len(phones)
+    for path in folder.glob("*.csv"):
+        cells = pd.read_csv(path, dtype=str).stack()
+        assert not cells.str.match(r"[=+\-@]").any(), path
+
+
+CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--window-size=1200,2400"]
+
+
+def _render(page: Path, folder: Path) -> tuple[str, set[str]]:
+    """The DOM headless Chromium builds from ``page``, and the URLs the page made it request
+    (the browser's own background requests, initiated by no page, are left out)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    net_log = folder / "net.json"
+    dom = subprocess.run([*CHROMIUM, f"--user-data-dir={folder / 'profile'}", f"--log-net-log={net_log}",
+                          "--dump-dom", page.resolve().as_uri()],
+                         capture_output=True, text=True, timeout=120, check=True).stdout
+    log = json.loads(net_log.read_text())
+    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
+    requested = {e["params"]["url"] for e in log["events"]
+                 if e["type"] == start and "url" in e["params"] and e["params"].get("initiator") != "not an origin"}
+    return dom, requested
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="make test installs Debian's chromium")
+def test_the_page_renders_in_chromium_without_network_requests_or_scripts(reported, tmp_path):
+    settings, result, _ = reported
+    control = tmp_path / "control.html"
+    control.write_text('<img src="http://127.0.0.1:9/pixel.png">')
+    assert _render(control, tmp_path / "control")[1] == {"http://127.0.0.1:9/pixel.png"}  # the probe sees requests
+    page = settings.reports / result.run_id / "index.html"
+    dom, requested = _render(page, tmp_path / "page")
+    assert requested == set()
+    assert _staged_name(settings) in unescape(dom) and "<script" not in dom.lower()
+    screenshot = tmp_path / "report.png"
+    subprocess.run([*CHROMIUM, f"--user-data-dir={tmp_path / 'shot'}", f"--screenshot={screenshot}",
+                    page.resolve().as_uri()], capture_output=True, timeout=120, check=True)
+    assert screenshot.stat().st_size > 10_000
+
+
+def _table(html: str, table_id: str) -> list[list[str]]:
+    body = re.search(rf'<table id="{table_id}">(.*?)</table>', html, re.DOTALL).group(1)
+    return [[unescape(re.sub(r"<[^>]+>", "", cell)).strip() for cell in re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", row, re.DOTALL)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.DOTALL)]
+
+
+def _cell(rows: list[list[str]], table: str, column: str) -> str:
+    return rows[[r[0] for r in rows].index(table)][rows[0].index(column)]
