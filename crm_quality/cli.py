@@ -160,7 +160,9 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     print(f"crm-quality run: done in {elapsed:.1f} s (run {result.run_id})")
     print(f"warehouse: {settings.warehouse.resolve()}")
-    print(f"reports:   {settings.reports.resolve()}")
+    print(f"report:    {(settings.reports / 'latest.html').resolve()}")
+    print(f"fix lists: {(settings.reports / result.run_id / 'fix').resolve()}")
+    print(f"exports:   {settings.exports.resolve()}")
     return 0
 
 

@@ -28,6 +28,8 @@ def test_generate_then_run(tmp_path):
     assert out.returncode == 0, out.stderr
     assert "materialized raw/contacts" in out.stdout and "300 rows" in out.stdout
     assert f"warehouse: {tmp_path / 'wh.duckdb'}" in out.stdout
+    report = out.stdout.split("report:")[1].split()[0]
+    assert report.endswith("latest.html") and "Scorecard" in Path(report).read_text()
     con = duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True)
     assert con.execute("SELECT count(*) FROM raw.contacts").fetchone()[0] == 300
 
