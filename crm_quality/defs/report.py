@@ -37,10 +37,13 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
              *(AssetKey(["dedup", f"{t}_pairs"]) for t in ("contacts", "accounts"))],
        description="The quality report analysts read (reports/<run id>/index.html and latest.html) and "
        "the stewards' fix lists (reports/<run id>/fix/<rule>.csv).")
-def quality_report(settings: SettingsResource, warehouse: DuckDBResource) -> MaterializeResult:
+def quality_report(context: AssetExecutionContext, settings: SettingsResource,
+                   warehouse: DuckDBResource) -> MaterializeResult:
     values = settings.get()
+    timings = [(s.step_key, s.end_time - s.start_time) for s in context.instance.get_run_step_stats(context.run_id)
+               if s.start_time and s.end_time]
     with warehouse.get_connection() as con:
-        report = write_report(con, values.reports, values.show_personal_data)
+        report = write_report(con, values.reports, values.show_personal_data, timings=timings)
     return MaterializeResult(metadata={
         "overall_score": report.facts.overall if report.facts.overall is not None else float("nan"),
         "report": MetadataValue.path(str(report.page)),

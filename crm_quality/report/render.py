@@ -31,8 +31,9 @@ class Report:
 
 
 def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_data: bool = False,
-                 run_id: str | None = None) -> Report:
-    """Write ``folder``/<run id>/index.html, its fix/ lists, and ``folder``/latest.html."""
+                 run_id: str | None = None, timings: list[tuple[str, float]] = ()) -> Report:
+    """Write ``folder``/<run id>/index.html, its fix/ lists, and ``folder``/latest.html.
+    ``timings``: (stage, seconds) of the run's finished steps, as the orchestrator measured them."""
     facts = gather(con, run_id)
     target = folder / (facts.run_id or "no-run")
     examples = [{**e, "members": [masked_row(e["table"], {k: v for k, v in m.items() if k != "id"}, show_personal_data)
@@ -42,6 +43,7 @@ def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_dat
     html = ENVIRONMENT.get_template("report.html.j2").render(
         facts=facts, dimensions=(*DIMENSIONS, "overall"), examples=examples, access=access,
         trend_svg=trend_svg(facts.trend), show_personal_data=show_personal_data,
+        timings=sorted(timings, key=lambda t: -t[1]),
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     page = _write_text(target / "index.html", html)
     latest = folder / "latest.html"

@@ -67,6 +67,8 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
                          if m.asset_key == AssetKey(["reports", "quality_report"])]
     assert materialization.materialization.metadata["overall_score"].value == pytest.approx(shown, abs=0.01)
     assert (settings.reports / "latest.html").read_text() == html
+    stages = {row[0] for row in _table(html, "timings")[1:]}
+    assert {"standardize_contacts", "dedup_contacts", "clean"} <= stages
 
 
 def _staged_name(settings) -> str:
