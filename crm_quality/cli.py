@@ -61,7 +61,46 @@ def _parser() -> argparse.ArgumentParser:
     unmerge.add_argument("golden_id", help="a golden_id from clean.contacts_xref or clean.accounts_xref")
     unmerge.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     unmerge.set_defaults(command=_unmerge)
+
+    backup = commands.add_parser("backup", help="back the warehouse up, verify the backup restores, prune old ones")
+    backup.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
+    backup.set_defaults(command=_backup)
+
+    restore = commands.add_parser("restore", help="restore a backup into a new DuckDB file, verified")
+    restore.add_argument("backup", type=Path, help="a backup folder, e.g. data/backups/20261123T020000Z")
+    restore.add_argument("--to", type=Path, required=True, help="the new DuckDB file (must not exist)")
+    restore.set_defaults(command=_restore)
     return parser
+
+
+def _backup(args: argparse.Namespace) -> int:
+    from crm_quality.backup import prune, record, take_backup, verify_restore
+    from crm_quality.settings import load_settings
+    from crm_quality.warehouse import connect
+
+    settings = load_settings(overrides={"warehouse": args.warehouse} if args.warehouse else {})
+    if not settings.warehouse.is_file():
+        raise CrmQualityError(f"{settings.warehouse}: no warehouse to back up; run `crm-quality run` first")
+    with connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit) as con:
+        taken = take_backup(con, settings.backups, Path(settings.backup_offsite) if settings.backup_offsite else None)
+        checked = verify_restore(taken.path)
+        record(con, taken, checked)
+    removed = prune(settings.backups, settings.backup_keep_daily, settings.backup_keep_weekly)
+    if not checked.ok:
+        raise CrmQualityError(f"{taken.path} does not restore faithfully: {'; '.join(checked.problems)}")
+    print(f"crm-quality backup: {taken.path} ({len(taken.tables)} tables, {taken.bytes / 1e6:.1f} MB), "
+          f"restore verified in {checked.seconds:.1f} s; {len(removed)} old backup(s) pruned")
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from crm_quality.backup import read_manifest, restore
+
+    read_manifest(args.backup)
+    checked = restore(args.backup, args.to)
+    print(f"crm-quality restore: {args.backup} -> {args.to}, every table as in the manifest "
+          f"(checked in {checked.seconds:.1f} s)")
+    return 0
 
 
 def _unmerge(args: argparse.Namespace) -> int:

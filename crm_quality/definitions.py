@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dagster import Definitions
 
+from crm_quality.defs.backup import backup_assets
 from crm_quality.defs.clean import clean_assets
 from crm_quality.defs.dedup import dedup_assets
 from crm_quality.defs.extract import raw_assets
@@ -17,7 +18,7 @@ from crm_quality.settings import Settings, load_settings
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[*raw_assets, *standardize_assets, *dedup_assets, *clean_assets, *report_assets],
+        assets=[*raw_assets, *standardize_assets, *dedup_assets, *backup_assets, *clean_assets, *report_assets],
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings)],

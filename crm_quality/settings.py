@@ -36,6 +36,14 @@ class Settings:
     """Where quality reports and fix lists are written."""
     exports: Path = Path("data/exports")
     """Where the clean tables are exported as Parquet and CSV."""
+    backups: Path = Path("data/backups")
+    """Where warehouse backups are written, one folder per backup."""
+    backup_offsite: str = ""
+    """A second folder (another disk, a mounted share) every backup is copied to; empty for none."""
+    backup_keep_daily: int = 7
+    """Backups kept: the newest of each of this many most recent days..."""
+    backup_keep_weekly: int = 4
+    """...and the newest of each of this many most recent weeks."""
     steward: Path = Path("data/steward")
     """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
     source_format: str = "auto"
@@ -149,11 +157,11 @@ class Settings:
         for name in ("completeness_mostly", "record_completeness_min"):
             if not 0 <= getattr(self, name) <= 1:
                 raise SettingsError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
-        if min(self.workers, self.max_export_age_days, self.gx_max_rows, self.access_inactive_days) < 0 \
-                or self.change_log_runs < 1:
+        if min(self.workers, self.max_export_age_days, self.gx_max_rows, self.access_inactive_days,
+               self.backup_keep_weekly) < 0 or min(self.change_log_runs, self.backup_keep_daily) < 1:
             raise SettingsError(
-                "workers, max_export_age_days, gx_max_rows and access_inactive_days must be 0 or more, "
-                "change_log_runs 1 or more")
+                "workers, max_export_age_days, gx_max_rows, access_inactive_days and backup_keep_weekly "
+                "must be 0 or more, change_log_runs and backup_keep_daily 1 or more")
         if len(self.nightly_cron.split()) != 5:
             raise SettingsError(
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"

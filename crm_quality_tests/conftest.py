@@ -33,6 +33,7 @@ def make_settings(tmp_path: Path, source: Path, **overrides) -> Settings:
             "reports": tmp_path / "reports",
             "exports": tmp_path / "exports",
             "steward": tmp_path / "steward",
+            "backups": tmp_path / "backups",
             **overrides,
         },
         config_file=None,

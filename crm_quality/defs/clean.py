@@ -17,11 +17,12 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.merge.clean import MERGED_ENTITIES, account_for_clean_rows, build_clean, orphaned_keys
 from crm_quality.merge.exports import export_clean_tables
 from crm_quality.schema import TABLES
+from crm_quality.defs.backup import BACKUP
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
 CLEAN = {table: AssetKey(["clean", table]) for table in TABLES}
 XREF = {table: AssetKey(["clean", f"{table}_xref"]) for table in MERGED_ENTITIES}
-DEPS = [*(AssetKey(["staged", t]) for t in TABLES),
+DEPS = [*(AssetKey(["staged", t]) for t in TABLES), BACKUP,
         *(AssetKey(["dedup", f"{t}_clusters"]) for t in ("contacts", "accounts", "leads"))]
 CHECKS = [check for table in TABLES for check in (
     AssetCheckSpec("every_row_accounted_for", asset=CLEAN[table], blocking=True,

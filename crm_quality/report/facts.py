@@ -36,6 +36,8 @@ class Facts:
     accounting: list[dict] = field(default_factory=list)
     sizes: list[tuple[str, str, int]] = field(default_factory=list)
     access: list[dict] = field(default_factory=list)
+    backup: dict | None = None
+    """The latest backup and its restore verification (quality.backups), if any."""
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -67,6 +69,9 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
         SELECT schema_name, table_name, estimated_size FROM duckdb_tables()
         WHERE schema_name IN ('raw', 'staged', 'quarantine', 'dedup', 'clean', 'quality') AND NOT temporary
         ORDER BY schema_name, table_name""").fetchall()]
+    if table_exists(con, "quality", "backups"):
+        latest = _rows(con, "SELECT * FROM quality.backups ORDER BY taken_at DESC LIMIT 1")
+        facts.backup = latest[0] if latest else None
     if table_exists(con, "quality", "access_review"):
         facts.access = _rows(con, """
             SELECT user_id, full_name, role, finding, owned_records, detail FROM quality.access_review

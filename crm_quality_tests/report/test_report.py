@@ -67,6 +67,10 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
                          if m.asset_key == AssetKey(["reports", "quality_report"])]
     assert materialization.materialization.metadata["overall_score"].value == pytest.approx(shown, abs=0.01)
     assert (settings.reports / "latest.html").read_text() == html
+    [backup] = con.execute("SELECT path, tables FROM quality.backups ORDER BY taken_at DESC LIMIT 1").fetchall()
+    [shown_backup] = _table(html, "backup")[1:]
+    assert shown_backup[1] == backup[0] and int(shown_backup[2]) == backup[1]
+    assert shown_backup[5].startswith("restored and verified")
     stages = {row[0] for row in _table(html, "timings")[1:]}
     assert {"standardize_contacts", "dedup_contacts", "clean"} <= stages
 

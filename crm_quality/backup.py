@@ -1,0 +1,154 @@
+"""Backups of the warehouse that are known to restore.
+
+A backup is DuckDB's ``EXPORT DATABASE`` (Parquet) in ``backups/<UTC timestamp>/`` with a
+manifest of every table's row count and checksum (the sum of its rows' hashes, which any
+order of the same rows gives). It is written under a ``.partial`` name and renamed when
+complete, copied the same way to the off-site folder when one is set, and verified by
+importing it into a scratch database and comparing every table with the manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from crm_quality.errors import CrmQualityError
+from crm_quality.warehouse import BUILDING_PREFIX, SCHEMAS, literal, qualified
+
+MANIFEST = "manifest.json"
+STAMP = "%Y%m%dT%H%M%SZ"
+BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
+    taken_at TIMESTAMPTZ, path VARCHAR, offsite_path VARCHAR, tables BIGINT, rows BIGINT, bytes BIGINT,
+    verified BOOLEAN, verify_seconds DOUBLE, problems VARCHAR[])"""
+
+
+@dataclass(frozen=True)
+class Backup:
+    path: Path
+    taken_at: datetime
+    tables: dict[str, dict]
+    """schema.table -> {rows, checksum}"""
+    bytes: int
+    offsite: Path | None = None
+
+
+@dataclass(frozen=True)
+class Verification:
+    ok: bool
+    problems: list[str]
+    """One line per table whose restored rows differ from the manifest."""
+    seconds: float
+
+
+def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
+    """Row count and checksum of every table of the warehouse's schemas (not half-built ones)."""
+    tables = con.execute("""
+        SELECT schema_name, table_name FROM duckdb_tables()
+        WHERE NOT temporary AND database_name = current_database() AND list_contains(?, schema_name)
+              AND NOT starts_with(table_name, ?)
+        ORDER BY ALL""", [list(SCHEMAS), BUILDING_PREFIX]).fetchall()
+    found = {}
+    for schema, table in tables:
+        rows, checksum = con.execute(
+            f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {qualified(schema, table)} t").fetchall()[0]
+        found[f"{schema}.{table}"] = {"rows": rows, "checksum": checksum}
+    return found
+
+
+def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | None = None) -> Backup:
+    """Export the warehouse to ``folder``/<timestamp>/ with its manifest; copy it off site."""
+    taken_at = datetime.now(timezone.utc)
+    target = folder / taken_at.strftime(STAMP)
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.parent.mkdir(parents=True, exist_ok=True)
+    tables = fingerprints(con)
+    con.execute(f"EXPORT DATABASE {literal(str(partial))} (FORMAT parquet)")
+    (partial / MANIFEST).write_text(json.dumps({"taken_at": taken_at.isoformat(), "tables": tables}, indent=2))
+    partial.rename(target)
+    copy = None
+    if offsite is not None:
+        copy = offsite / target.name
+        staging = copy.with_name(copy.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(target, staging)
+        staging.rename(copy)
+    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
+    return Backup(target, taken_at, tables, size, copy)
+
+
+def verify_restore(backup: Path) -> Verification:
+    """Import ``backup`` into a scratch database and compare every table with its manifest."""
+    started = time.perf_counter()
+    manifest = read_manifest(backup)
+    with tempfile.TemporaryDirectory(prefix="crm-quality-restore-") as scratch:
+        con = duckdb.connect(str(Path(scratch) / "restore.duckdb"))
+        try:
+            con.execute(f"IMPORT DATABASE {literal(str(backup))}")
+            restored = fingerprints(con)
+        except duckdb.Error as error:
+            return Verification(False, [f"{backup}: the backup does not import: {error}"], time.perf_counter() - started)
+        finally:
+            con.close()
+    problems = [f"{name}: manifest {expected['rows']} rows (checksum {expected['checksum']}), restored "
+                + (f"{restored[name]['rows']} rows (checksum {restored[name]['checksum']})" if name in restored
+                   else "nothing")
+                for name, expected in manifest["tables"].items() if restored.get(name) != expected]
+    problems += [f"{name}: restored but not in the manifest" for name in restored if name not in manifest["tables"]]
+    return Verification(not problems, problems, time.perf_counter() - started)
+
+
+def restore(backup: Path, to: Path) -> Verification:
+    """Restore ``backup`` into the new DuckDB file ``to`` (never over an existing file), verified."""
+    if to.exists():
+        raise CrmQualityError(f"{to} exists; restore into a new file, then swap it in yourself")
+    checked = verify_restore(backup)
+    if not checked.ok:
+        raise CrmQualityError(f"{backup} does not restore faithfully: {'; '.join(checked.problems)}")
+    partial = to.with_name(to.name + ".partial")
+    partial.unlink(missing_ok=True)
+    to.parent.mkdir(parents=True, exist_ok=True)
+    with duckdb.connect(str(partial)) as con:
+        con.execute(f"IMPORT DATABASE {literal(str(backup))}")
+    partial.rename(to)
+    return checked
+
+
+def read_manifest(backup: Path) -> dict:
+    path = backup / MANIFEST
+    if not path.is_file():
+        raise CrmQualityError(f"{backup}: no {MANIFEST}; give a folder written by `crm-quality backup`")
+    return json.loads(path.read_text())
+
+
+def prune(folder: Path, keep_daily: int, keep_weekly: int) -> list[Path]:
+    """Delete the backups that are neither the newest of one of the last ``keep_daily`` days
+    nor the newest of one of the last ``keep_weekly`` ISO weeks; return what was deleted."""
+    backups = sorted((p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file()), reverse=True)
+    stamped = [(p, datetime.strptime(p.name, STAMP)) for p in backups]
+    keep: set[Path] = set()
+    for period, count in ((lambda t: t.date(), keep_daily), (lambda t: t.isocalendar()[:2], keep_weekly)):
+        newest: dict = {}
+        for path, at in stamped:
+            newest.setdefault(period(at), path)
+        keep |= set(list(newest.values())[:count])
+    removed = [p for p, _ in stamped if p not in keep]
+    for path in removed:
+        shutil.rmtree(path)
+    return removed
+
+
+def record(con: duckdb.DuckDBPyConnection, backup: Backup, checked: Verification) -> None:
+    """Log the backup and its verification in quality.backups, for the report and the history."""
+    con.execute(BACKUPS_SQL)
+    con.execute("INSERT INTO quality.backups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [backup.taken_at, str(backup.path), str(backup.offsite) if backup.offsite else None,
+                 len(backup.tables), sum(t["rows"] for t in backup.tables.values()), backup.bytes,
+                 checked.ok, checked.seconds, checked.problems])

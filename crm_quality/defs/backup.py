@@ -1,0 +1,58 @@
+"""backups/warehouse: a verified backup of the warehouse, taken before the clean tables are
+rewritten; a backup that does not restore is an ERROR check that stops the rewrite."""
+
+from pathlib import Path
+
+from dagster import (
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetExecutionContext,
+    AssetKey,
+    MaterializeResult,
+    MetadataValue,
+    AssetSpec,
+    multi_asset,
+)
+from dagster_duckdb import DuckDBResource
+
+from crm_quality.backup import prune, record, take_backup, verify_restore
+from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
+
+BACKUP = AssetKey(["backups", "warehouse"])
+
+
+@multi_asset(
+    name="backup",
+    specs=[AssetSpec(BACKUP, group_name="backups", kinds={"parquet"},
+                     deps=[AssetKey(["dedup", f"{t}_clusters"]) for t in ("contacts", "accounts", "leads")],
+                     description="The warehouse exported to Parquet (EXPORT DATABASE) with a manifest of row "
+                     "counts and checksums, copied off site when backup_offsite is set, old ones pruned.")],
+    check_specs=[AssetCheckSpec("restore_verified", asset=BACKUP, blocking=True,
+                                description="The backup imports into a scratch database with every table's rows "
+                                "and checksum as in its manifest.")],
+    pool=WAREHOUSE_POOL,
+)
+def backup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
+    values = settings.get()
+    offsite = Path(values.backup_offsite) if values.backup_offsite else None
+    with warehouse.get_connection() as con:
+        taken = take_backup(con, values.backups, offsite)
+        checked = verify_restore(taken.path)
+        record(con, taken, checked)
+    removed = prune(values.backups, values.backup_keep_daily, values.backup_keep_weekly)
+    if offsite is not None:
+        prune(offsite, values.backup_keep_daily, values.backup_keep_weekly)
+    if not checked.ok:
+        context.log.error(f"backup {taken.path} does not restore: {'; '.join(checked.problems)}")
+    yield MaterializeResult(asset_key=BACKUP, metadata={
+        "path": MetadataValue.path(str(taken.path)), "bytes": taken.bytes, "tables": len(taken.tables),
+        "rows": sum(t["rows"] for t in taken.tables.values()), "pruned": len(removed)})
+    yield AssetCheckResult(asset_key=BACKUP, check_name="restore_verified", passed=checked.ok,
+                           severity=AssetCheckSeverity.ERROR,
+                           metadata={"seconds": round(checked.seconds, 2), "problems": MetadataValue.json(checked.problems)},
+                           description=None if checked.ok else f"{taken.path} does not restore faithfully: "
+                           + "; ".join(checked.problems[:5]))
+
+
+backup_assets = [backup]

@@ -1,0 +1,92 @@
+"""Backups: taken by the pipeline before the clean tables are rewritten, verified by a real
+restore, copied off site, pruned by age, and restored from the command line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import AssetKey, materialize
+
+from crm_quality.backup import MANIFEST, STAMP, fingerprints, prune, verify_restore
+from crm_quality.cli import main
+from crm_quality.definitions import build_definitions
+from crm_quality_tests.conftest import make_settings
+
+
+@pytest.fixture(scope="module")
+def backed_up(tmp_path_factory, sample):
+    tmp = tmp_path_factory.mktemp("backup")
+    settings = make_settings(tmp, Path(sample.out), backup_offsite=str(tmp / "offsite"))
+    defs = build_definitions(settings)
+    result = materialize([*defs.assets], resources=defs.resources)
+    [backup] = [p for p in settings.backups.iterdir() if p.is_dir()]
+    return settings, result, backup
+
+
+def test_the_run_backs_up_and_verifies_before_the_clean_tables(backed_up):
+    settings, result, backup = backed_up
+    [check] = [c for c in result.get_asset_check_evaluations() if c.asset_key == AssetKey(["backups", "warehouse"])]
+    assert check.passed and check.check_name == "restore_verified"
+    steps = [e.step_key for e in result.all_events if e.event_type_value == "STEP_SUCCESS"]
+    assert steps.index("backup") < steps.index("clean")
+    manifest = json.loads((backup / MANIFEST).read_text())
+    assert manifest["tables"]["staged.contacts"]["rows"] > 1000
+    assert "clean.contacts" not in manifest["tables"]  # taken before the first clean tables were written
+    offsite = Path(settings.backup_offsite) / backup.name
+    assert sorted(p.name for p in offsite.iterdir()) == sorted(p.name for p in backup.iterdir())
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    assert con.execute("SELECT verified, tables FROM quality.backups").fetchall() == [(True, len(manifest["tables"]))]
+
+
+def test_a_damaged_backup_fails_verification_naming_the_table(backed_up, tmp_path):
+    _, _, backup = backed_up
+    damaged = tmp_path / backup.name
+    shutil.copytree(backup, damaged)
+    parquet = damaged / "staged_contacts.parquet"
+    con = duckdb.connect()
+    con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}') LIMIT 10) TO '{tmp_path / 'short.parquet'}' (FORMAT parquet)")
+    shutil.move(tmp_path / "short.parquet", parquet)
+    checked = verify_restore(damaged)
+    assert not checked.ok
+    assert any(p.startswith("staged.contacts: manifest") and "restored 10 rows" in p for p in checked.problems)
+
+
+def test_restore_from_the_command_line_gives_the_same_tables(backed_up, tmp_path, capsys):
+    settings, _, backup = backed_up
+    target = tmp_path / "restored.duckdb"
+    assert main(["restore", str(backup), "--to", str(target)]) == 0
+    with duckdb.connect(str(target), read_only=True) as restored:
+        assert fingerprints(restored) == json.loads((backup / MANIFEST).read_text())["tables"]
+    assert main(["restore", str(backup), "--to", str(target)]) == 2
+    assert "exists; restore into a new file" in capsys.readouterr().err
+
+
+def test_backup_from_the_command_line(backed_up, tmp_path, monkeypatch, capsys):
+    settings, _, _ = backed_up
+    warehouse = tmp_path / "copy.duckdb"
+    shutil.copyfile(settings.warehouse, warehouse)
+    monkeypatch.setenv("CRM_QUALITY_BACKUPS", str(tmp_path / "backups"))
+    assert main(["backup", "--warehouse", str(warehouse)]) == 0
+    assert "restore verified" in capsys.readouterr().out
+    [taken] = list((tmp_path / "backups").iterdir())
+    assert verify_restore(taken).ok
+
+
+def test_retention_keeps_the_newest_of_each_recent_day_and_week(tmp_path):
+    start = datetime(2026, 11, 23, 2, 0)
+    for days in range(40):
+        for hour in (0, 12):
+            stamp = (start - timedelta(days=days, hours=hour)).strftime(STAMP)
+            (tmp_path / stamp).mkdir()
+            (tmp_path / stamp / MANIFEST).write_text("{}")
+    removed = prune(tmp_path, keep_daily=7, keep_weekly=4)
+    kept = sorted(datetime.strptime(p.name, STAMP) for p in tmp_path.iterdir())
+    assert len(kept) + len(removed) == 80
+    days = {k.date() for k in kept}
+    assert {(start - timedelta(days=d)).date() for d in range(7)} <= days
+    assert len({k.isocalendar()[:2] for k in kept}) >= 4 and len(kept) <= 7 + 4
