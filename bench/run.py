@@ -5,6 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+import bench_backup  # noqa: E402
 import bench_dedup  # noqa: E402
 import bench_extract  # noqa: E402
 import bench_merge  # noqa: E402
@@ -17,3 +18,4 @@ if __name__ == "__main__":
     bench_validate.main()
     bench_dedup.main()
     bench_merge.main()
+    bench_backup.main()

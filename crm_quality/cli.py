@@ -104,7 +104,7 @@ def _restore(args: argparse.Namespace) -> int:
 
 
 def _unmerge(args: argparse.Namespace) -> int:
-    from crm_quality.merge.steward import NEVER, unmerge
+    from crm_quality.dedup.steward import NEVER, unmerge
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect
 

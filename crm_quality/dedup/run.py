@@ -21,7 +21,7 @@ from crm_quality.dedup.cluster import cluster
 from crm_quality.dedup.compare import compare_pairs
 from crm_quality.dedup.entities import ENTITIES, Comparison
 from crm_quality.dedup.prepare import prepare_records
-from crm_quality.merge.steward import ALWAYS, NEVER, steward_pairs
+from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
 from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
 

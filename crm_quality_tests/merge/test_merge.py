@@ -15,7 +15,7 @@ from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality.errors import SettingsError
 from crm_quality.merge.golden import merge_entity
-from crm_quality.merge.steward import ALWAYS, add_pairs
+from crm_quality.dedup.steward import ALWAYS, add_pairs
 from crm_quality.schema import TABLES
 from crm_quality.settings import load_settings
 from crm_quality_tests.conftest import make_settings
