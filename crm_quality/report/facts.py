@@ -28,7 +28,8 @@ class Facts:
     overall_change: float | None = None
     scorecard: list[dict] = field(default_factory=list)
     """table, then per dimension {score, change}."""
-    trend: list[tuple[str, float]] = field(default_factory=list)
+    trend: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    """Dimension (and overall) -> (run, mean score over the tables) for the last runs."""
     failing: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
@@ -98,9 +99,10 @@ def _scores(con: duckdb.DuckDBPyConnection, facts: Facts, previous: str | None, 
     earlier = [before[(t, "overall")] for t in TABLES if (t, "overall") in before]
     if facts.overall is not None and earlier:
         facts.overall_change = round(facts.overall - sum(earlier) / len(earlier), 2)
-    facts.trend = [(r[:8], round(s, 2)) for r, s in con.execute("""
-        SELECT run_id, avg(score) FROM quality.scores WHERE dimension = 'overall' AND run_id = ANY(?)
-        GROUP BY run_id ORDER BY max(scored_at)""", [runs[-TREND_RUNS:]]).fetchall()]
+    for run, dimension, score in con.execute("""
+            SELECT run_id, dimension, avg(score) FROM quality.scores WHERE run_id = ANY(?)
+            GROUP BY run_id, dimension ORDER BY max(scored_at), dimension""", [runs[-TREND_RUNS:]]).fetchall():
+        facts.trend.setdefault(dimension, []).append((run[:8], round(score, 2)))
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:

@@ -71,25 +71,40 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list
     return written
 
 
-def trend_svg(points: list[tuple[str, float]], width: int = 640, height: int = 170) -> Markup:
-    """The overall score of the last runs as an inline SVG line chart."""
-    if not points:
-        return Markup("<p class=\"muted\">No scored runs yet.</p>")
-    low = min(min(s for _, s in points) - 1, 90.0)
-    left, right, top, bottom = 40, width - 10, 10, height - 25
-    step = (right - left) / max(len(points) - 1, 1)
-    xy = [(left + i * step, bottom - (score - low) / (100 - low) * (bottom - top)) for i, (_, score) in enumerate(points)]
-    line = " ".join(f"{x:.1f},{y:.1f}" for x, y in xy)
-    dots = "".join(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3" fill="#2458a6"><title>{escape(run)}: {score:.2f}</title></circle>'
-                   for (x, y), (run, score) in zip(xy, points, strict=True))
-    return Markup(
-        f'<svg id="trend" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="overall score by run">'
-        f'<line x1="{left}" y1="{top}" x2="{right}" y2="{top}" stroke="#e3e7ec"/>'
-        f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#c9ced6"/>'
-        f'<text x="4" y="{top + 4}">100</text><text x="4" y="{bottom + 4}">{low:.0f}</text>'
-        f'<polyline points="{line}" fill="none" stroke="#2458a6" stroke-width="2"/>{dots}'
-        f'<text x="{left}" y="{height - 6}">{escape(points[0][0])}</text>'
-        f'<text x="{right}" y="{height - 6}" text-anchor="end">{escape(points[-1][0])}</text></svg>')
+COLOURS = {"overall": "#1d2430", "completeness": "#2458a6", "accuracy": "#1b7f3b", "uniqueness": "#8a4fbf",
+           "consistency": "#c26a00", "timeliness": "#0f8a8a"}
+
+
+def trend_svg(lines: dict[str, list[tuple[str, float]]], width: int = 640, height: int = 190) -> Markup:
+    """Each dimension's score (and the overall score) over the last runs, as an inline SVG chart."""
+    if not lines:
+        return Markup('<p class="muted">No scored runs yet.</p>')
+    runs = list(dict.fromkeys(run for points in lines.values() for run, _ in points))
+    low = min(min(score for points in lines.values() for _, score in points) - 1, 90.0)
+    left, right, top, bottom = 40, width - 160, 10, height - 25
+    step = (right - left) / max(len(runs) - 1, 1)
+
+    def xy(run: str, score: float) -> tuple[float, float]:
+        return left + runs.index(run) * step, bottom - (score - low) / (100 - low) * (bottom - top)
+
+    parts = [f'<svg id="trend" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="scores by run">',
+             f'<line x1="{left}" y1="{top}" x2="{right}" y2="{top}" stroke="#e3e7ec"/>',
+             f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#c9ced6"/>',
+             f'<text x="4" y="{top + 4}">100</text><text x="4" y="{bottom + 4}">{low:.0f}</text>',
+             f'<text x="{left}" y="{height - 6}">{escape(runs[0])}</text>']
+    if len(runs) > 1:
+        parts.append(f'<text x="{right}" y="{height - 6}" text-anchor="end">{escape(runs[-1])}</text>')
+    for n, (name, points) in enumerate(sorted(lines.items(), key=lambda item: item[0] != "overall")):
+        colour = COLOURS.get(name, "#5d6673")
+        coordinates = [xy(run, score) for run, score in points]
+        parts.append(f'<polyline class="trend-line" data-dimension="{escape(name)}" fill="none" stroke="{colour}" '
+                     f'stroke-width="{2.5 if name == "overall" else 1.5}" points="'
+                     + " ".join(f"{x:.1f},{y:.1f}" for x, y in coordinates) + '"/>')
+        parts += [f'<circle cx="{x:.1f}" cy="{y:.1f}" r="2.5" fill="{colour}"><title>{escape(name)} {escape(run)}: '
+                  f'{score:.2f}</title></circle>' for (x, y), (run, score) in zip(coordinates, points, strict=True)]
+        parts.append(f'<text x="{right + 10}" y="{top + 12 + 15 * n}" style="fill: {colour}">{escape(name)} '
+                     f'{points[-1][1]:.1f}</text>')
+    return Markup("".join(parts) + "</svg>")
 
 
 def _write_text(path: Path, text: str) -> Path:

@@ -50,6 +50,8 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
     overall = [s for _, d, s in scores if d == "overall"]
     shown = float(re.search(r'data-overall="([0-9.]+)"', html).group(1))
     assert shown == pytest.approx(sum(overall) / len(overall), abs=0.01)
+    drawn = set(re.findall(r'class="trend-line" data-dimension="([a-z]+)"', html))
+    assert drawn == {d for _, d, _ in scores}  # one line per dimension, and the overall score
     scorecard = _table(html, "scorecard")
     for table, dimension, score in scores:
         assert _cell(scorecard, table, dimension).startswith(f"{score:.2f}"), (table, dimension)
