@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import duckdb
 
@@ -69,6 +70,18 @@ def build_table(
     return building
 
 
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Everything inside happens together or not at all."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
 def swap_in(con: duckdb.DuckDBPyConnection, schema: str, tables: Sequence[str]) -> None:
     """Replace each table by its built version, all in one transaction."""
     swap_in_many(con, [(schema, table) for table in tables])
@@ -81,8 +94,7 @@ def swap_in_many(
 ) -> None:
     """Run ``also`` (which sees the built tables under their building names), then replace each
     (schema, table) by its built version, in one transaction: readers see all of it or none."""
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         if also is not None:
             also(con)
         for schema, table in tables:
@@ -90,10 +102,6 @@ def swap_in_many(
             con.execute(
                 f"ALTER TABLE {qualified(schema, BUILDING_PREFIX + table)} RENAME TO {quote(table)}"
             )
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
 
 
 def replace_table(

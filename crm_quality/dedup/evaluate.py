@@ -10,7 +10,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from crm_quality.warehouse import quote
+from crm_quality.warehouse import quote, transaction
 
 
 @dataclass(frozen=True)
@@ -119,13 +119,8 @@ def evaluate_against_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, tabl
     else:
         scores = evaluate(clusters["cluster_id"], truth[entity], truth[household] if household else None)
     con.execute(EVALUATION_SQL)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM quality.dedup_evaluation WHERE run_id = ? AND table_name = ?", [run_id, table])
         con.execute("INSERT INTO quality.dedup_evaluation VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [run_id, table, *asdict(scores).values()])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return scores

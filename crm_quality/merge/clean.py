@@ -18,7 +18,7 @@ from crm_quality.merge.golden import Golden, merge_entity
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.errors import CrmQualityError
-from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, swap_in_many, table_exists
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in_many, table_exists
 
 MERGED_ENTITIES = ("accounts", "contacts")
 """Tables whose duplicates are merged into golden records (parents before children)."""
@@ -38,6 +38,9 @@ LINKS: dict[str, tuple[Link, ...]] = {
     "leads": (Link("matched_contact_id", "contacts", "dedup.leads_clusters", "matched_id"),),
 }
 """A lead that is already a contact is marked with that contact, not deleted."""
+
+MERGED_AWAY = "source_id <> golden_id"
+"""A crosswalk row of a record that lives on in another record's golden record."""
 
 MERGES_SQL = """CREATE TABLE IF NOT EXISTS quality.merges (
     run_id VARCHAR, merged_at TIMESTAMPTZ, table_name VARCHAR, golden_id VARCHAR, members VARCHAR[],
@@ -76,9 +79,8 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
         built.append(("clean", f"{table}_xref"))
     swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.change_log_runs))
     result = CleanResult(
-        rows={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)}") for t in TABLES},
-        merged={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t + '_xref')} WHERE source_id <> golden_id")
-                for t in merged},
+        rows={t: row_count(con, "clean", t) for t in TABLES},
+        merged={t: merged_records(con, t) for t in merged},
         golden={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)} WHERE _members > 1") for t in merged},
         dangling={t: _count(con, f"SELECT coalesce(sum(len(_dangling)), 0) FROM {qualified('clean', t)}")
                   for t in TABLES},
@@ -143,7 +145,7 @@ def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanA
     """Match every raw row and unreadable line to a clean row, a quarantined row, or a crosswalk
     row of a record merged into another, by source row."""
     raw, clean, quarantined = qualified("raw", table), qualified("clean", table), qualified("quarantine", table)
-    merged = (f"SELECT source_row FROM {qualified('clean', table + '_xref')} WHERE source_id <> golden_id"
+    merged = (f"SELECT source_row FROM {qualified('clean', table + '_xref')} WHERE {MERGED_AWAY}"
               if table in MERGED_ENTITIES else "SELECT NULL::BIGINT AS source_row WHERE false")
     row = con.execute(f"""
         WITH source AS (
@@ -159,6 +161,11 @@ def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanA
                (SELECT count(*) FROM landed_count WHERE n > 1)
                  + (SELECT count(*) FROM landed_count l ANTI JOIN source s USING (_source_row))""").fetchall()[0]
     return CleanAccount(*row)
+
+
+def merged_records(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    """Source records of ``table`` merged into another record's golden record."""
+    return _count(con, f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE {MERGED_AWAY}")
 
 
 def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:

@@ -16,7 +16,7 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.warehouse import qualified
+from crm_quality.warehouse import qualified, transaction
 
 ACCESS_REVIEW_SQL = """CREATE TABLE IF NOT EXISTS quality.access_review (
     run_id VARCHAR, reviewed_at TIMESTAMPTZ, user_id VARCHAR, full_name VARCHAR, role VARCHAR,
@@ -40,8 +40,7 @@ def review_access(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: st
     details = {name: text.format(owned="' || owned || '", days=settings.access_inactive_days,
                                  role="' || role || '") for name, text in FINDINGS.items()}
     con.execute(ACCESS_REVIEW_SQL)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         con.execute("DELETE FROM quality.access_review WHERE run_id = ?", [run_id])
         con.execute(f"""
             INSERT INTO quality.access_review
@@ -61,9 +60,5 @@ def review_access(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: st
             SELECT $run_id, now(), user_id, full_name, role, is_active, last_login_at, finding, owned, detail
             FROM findings ORDER BY finding, user_id""",
                     {"run_id": run_id, "stale_before": stale_before, "privileged": privileged})
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return con.execute("SELECT user_id, finding, owned_records FROM quality.access_review WHERE run_id = ? "
                        "ORDER BY finding, user_id", [run_id]).fetchall()

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from crm_quality.merge.clean import account_for_clean_rows, merged_records
 from crm_quality.schema import TABLES
 from crm_quality.validate.checks import DIMENSIONS
-from crm_quality.warehouse import qualified, quote, table_exists
+from crm_quality.warehouse import qualified, quote, row_count, table_exists
 
 TREND_RUNS = 20
 """Runs shown in the trend chart."""
@@ -113,9 +114,8 @@ def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
         sizes = dict(con.execute(f"""
             SELECT CASE WHEN n >= 6 THEN '6+' ELSE CAST(n AS VARCHAR) END, count(*)
             FROM (SELECT count(*) AS n FROM {clusters} GROUP BY cluster_id HAVING n > 1) GROUP BY 1 ORDER BY 1""").fetchall())
-        merged = (con.execute(f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE source_id <> golden_id")
-                  .fetchall()[0][0] if table_exists(con, "clean", f"{table}_xref") else None)
-        facts.duplicates.append({"table": table, "records": con.execute(f"SELECT count(*) FROM {clusters}").fetchall()[0][0],
+        merged = merged_records(con, table) if table_exists(con, "clean", f"{table}_xref") else None
+        facts.duplicates.append({"table": table, "records": row_count(con, "dedup", f"{table}_clusters"),
                                  "clusters": sum(sizes.values()), "sizes": sizes, "merged": merged})
         key, fields = quote(TABLES[table].key), EXAMPLE_FIELDS[table]
         for (cluster_id,) in con.execute(f"""
@@ -133,15 +133,10 @@ def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
 
 
 def _accounting(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
+    """The clean layer's own row account (the one its blocking check proves), per table."""
     for table in TABLES:
-        if not table_exists(con, "raw", table):
+        if not table_exists(con, "clean", table):
             continue
-        count = lambda schema, name: (con.execute(f"SELECT count(*) FROM {qualified(schema, name)}").fetchall()[0][0]  # noqa: E731
-                                      if table_exists(con, schema, name) else None)
-        merged = (con.execute(f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE source_id <> golden_id")
-                  .fetchall()[0][0] if table_exists(con, "clean", f"{table}_xref") else 0)
-        rejected = (con.execute(f"SELECT count(DISTINCT line) FROM {qualified('raw', table + '_rejects')}").fetchall()[0][0]
-                    if table_exists(con, "raw", f"{table}_rejects") else 0)
-        facts.accounting.append({"table": table, "source": count("raw", table) + rejected,
-                                 "staged": count("staged", table), "quarantined": count("quarantine", table),
-                                 "merged": merged, "clean": count("clean", table)})
+        account = account_for_clean_rows(con, table)
+        facts.accounting.append({"table": table, "source": account.source_rows, "staged": row_count(con, "staged", table),
+                                 "quarantined": account.quarantined, "merged": account.merged, "clean": account.clean})

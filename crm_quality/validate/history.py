@@ -11,6 +11,7 @@ import duckdb
 
 from crm_quality.validate.checks import DIMENSIONS, Check
 from crm_quality.validate.outcome import Outcome
+from crm_quality.warehouse import transaction
 
 HISTORY_SQL = (
     """CREATE TABLE IF NOT EXISTS quality.check_results (
@@ -48,8 +49,7 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: lis
         con.execute(sql)
     at = time.time()
     table_scores = scores(results)
-    con.execute("BEGIN TRANSACTION")
-    try:
+    with transaction(con):
         for log in ("check_results", "scores"):
             con.execute(f"DELETE FROM quality.{log} WHERE run_id = ? AND table_name = ?", [run_id, table])
         con.executemany(
@@ -60,8 +60,4 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: lis
              for r in results])
         con.executemany("INSERT INTO quality.scores VALUES (?, to_timestamp(?), ?, ?, ?)",
                         [[run_id, at, table, d, s] for d, s in table_scores.items()])
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
     return table_scores
