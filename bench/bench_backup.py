@@ -42,7 +42,7 @@ OURS = f"""
 import json
 from pathlib import Path
 import duckdb
-from crm_quality.backup import take_backup, verify_restore
+from crm_quality.operations.backup import take_backup, verify_restore
 with duckdb.connect({str(FULL)!r}, read_only=True, config={{"memory_limit": "1GB"}}) as con:
     taken = take_backup(con, Path({str(BACKUPS)!r}))
 checked = verify_restore(taken.path)

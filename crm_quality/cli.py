@@ -74,7 +74,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from crm_quality.backup import prune, record, take_backup, verify_restore
+    from crm_quality.operations.backup import prune, record, take_backup, verify_restore
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect
 
@@ -94,7 +94,7 @@ def _backup(args: argparse.Namespace) -> int:
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from crm_quality.backup import read_manifest, restore
+    from crm_quality.operations.backup import read_manifest, restore
 
     read_manifest(args.backup)
     checked = restore(args.backup, args.to)
@@ -180,6 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     from dagster import DagsterInstance
 
     from crm_quality.definitions import build_definitions
+    from crm_quality.defs.runs import cli_run_tags, fail_abandoned_runs, on_run_end
     from crm_quality.settings import load_settings
 
     settings = load_settings(
@@ -187,15 +188,20 @@ def _run(args: argparse.Namespace) -> int:
     )
     job = build_definitions(settings).resolve_job_def("nightly")
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    log = logging.getLogger("crm_quality.run")
     print(f"crm-quality run: {settings.source} -> {settings.warehouse}")
     started = time.perf_counter()
     with instance:
+        for run_id in fail_abandoned_runs(instance):
+            print(f"crm-quality run: run {run_id} was killed; marked failed and its warehouse slot freed")
+            on_run_end(instance, run_id, settings, log)
         result = job.with_logger_defs({"progress": _progress_logger()}).execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}
+            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=cli_run_tags()
         )
+        summary = on_run_end(instance, result.run_id, settings, log)
     elapsed = time.perf_counter() - started
     if not result.success:
-        print(f"crm-quality run: FAILED after {elapsed:.1f} s: {_failure_reason(result)}", file=sys.stderr)
+        print(f"crm-quality run: FAILED after {elapsed:.1f} s: {summary.error}", file=sys.stderr)
         return 1
     print(f"crm-quality run: done in {elapsed:.1f} s (run {result.run_id})")
     print(f"warehouse: {settings.warehouse.resolve()}")
@@ -208,6 +214,8 @@ def _run(args: argparse.Namespace) -> int:
 def _progress_logger():
     """A Dagster logger that prints one line per asset, check and failure."""
     from dagster import logger
+
+    from crm_quality.defs.runs import failure_message
 
     class ProgressHandler(logging.Handler):
         def __init__(self) -> None:
@@ -233,7 +241,7 @@ def _progress_logger():
                     print(f"  check failed {check.asset_key.to_user_string()}:{check.check_name}"
                           f" ({check.severity.value})")
             elif kind == "STEP_FAILURE":
-                print(f"  failed       {step}: {_error_message(event.step_failure_data.error)}")
+                print(f"  failed       {failure_message(event)}")
 
     @logger
     def progress(_init_context):
@@ -245,25 +253,6 @@ def _progress_logger():
         return log
 
     return progress
-
-
-def _error_message(error) -> str:
-    """The innermost error's own message: our clear errors, without Dagster's wrapping."""
-    while error.cause is not None:
-        error = error.cause
-    message = error.message.strip()
-    prefix = f"{error.cls_name}: " if error.cls_name else ""
-    for candidate in (f"crm_quality.errors.{prefix}", prefix):
-        if candidate and message.startswith(candidate):
-            return message[len(candidate):].strip()
-    return message.splitlines()[-1] if message else "unknown error"
-
-
-def _failure_reason(result) -> str:
-    for event in result.all_events:
-        if event.event_type_value == "STEP_FAILURE":
-            return f"{event.step_key}: {_error_message(event.step_failure_data.error)}"
-    return "the run failed; see the Dagster UI (make ui) for its logs"
 
 
 if __name__ == "__main__":

@@ -11,17 +11,21 @@ from crm_quality.defs.extract import raw_assets
 from crm_quality.defs.report import report_assets
 from crm_quality.defs.jobs import nightly_job, nightly_schedule
 from crm_quality.defs.resources import resources_for
+from crm_quality.defs.sensors import export_sensor, run_sensors
 from crm_quality.defs.standardize import standardize_assets
+from crm_quality.defs.upkeep import upkeep_assets
 from crm_quality.defs.validate import validation_checks
 from crm_quality.settings import Settings, load_settings
 
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[*raw_assets, *standardize_assets, *dedup_assets, *backup_assets, *clean_assets, *report_assets],
+        assets=[*raw_assets, *standardize_assets, *dedup_assets, *backup_assets, *clean_assets, *report_assets,
+                *upkeep_assets],
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings)],
+        sensors=[export_sensor(settings), *run_sensors],
         resources=resources_for(settings),
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, Mapping
@@ -44,6 +44,23 @@ class Settings:
     """Backups kept: the newest of each of this many most recent days..."""
     backup_keep_weekly: int = 4
     """...and the newest of each of this many most recent weeks."""
+    inbox: Path = Path("data/inbox")
+    """Folder the export sensor watches: each new subfolder holding a complete export (a file per
+    table, none still being written) starts one run of the nightly job on it."""
+    export_settle_seconds: int = 60
+    """An export counts as complete once none of its files has changed for this long."""
+    alert_webhook_url: str = field(default="", metadata={"secret": True})
+    """A URL that failed runs and failed ERROR checks are posted to as JSON (Slack-compatible)."""
+    alert_email_to: str = ""
+    """Addresses (comma-separated) that failed runs and failed ERROR checks are mailed to."""
+    alert_email_from: str = "crm-quality@localhost"
+    smtp_host: str = ""
+    """The SMTP server alerts are sent through; empty for no email."""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = field(default="", metadata={"secret": True})
+    """Best set as CRM_QUALITY_SMTP_PASSWORD; never shown in the Dagster UI or logs."""
+    smtp_starttls: bool = False
     steward: Path = Path("data/steward")
     """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
     source_format: str = "auto"
@@ -162,6 +179,10 @@ class Settings:
             raise SettingsError(
                 "workers, max_export_age_days, gx_max_rows, access_inactive_days and backup_keep_weekly "
                 "must be 0 or more, change_log_runs and backup_keep_daily 1 or more")
+        if self.export_settle_seconds < 0 or not 0 < self.smtp_port < 65536:
+            raise SettingsError("export_settle_seconds must be 0 or more and smtp_port between 1 and 65535")
+        if bool(self.smtp_host) != bool(self.alert_email_to):
+            raise SettingsError("email alerts need both smtp_host and alert_email_to; set both or neither")
         if len(self.nightly_cron.split()) != 5:
             raise SettingsError(
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"
@@ -175,6 +196,11 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return load_settings(overrides={**_as_raw(self), **changes}, config_file=None, env={})
+
+
+def is_secret(name: str) -> bool:
+    """Secrets (passwords, webhook URLs) stay out of run configuration, the UI and logs."""
+    return bool(_FIELDS[name].metadata.get("secret"))
 
 
 def _as_raw(settings: Settings) -> dict[str, Any]:

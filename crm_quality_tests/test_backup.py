@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, materialize
 
-from crm_quality.backup import MANIFEST, STAMP, fingerprints, prune, verify_restore
+from crm_quality.operations.backup import MANIFEST, STAMP, fingerprints, prune, verify_restore
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings

@@ -16,7 +16,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from crm_quality.backup import prune, record, take_backup, verify_restore
+from crm_quality.operations.backup import prune, record, take_backup, verify_restore
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
 BACKUP = AssetKey(["backups", "warehouse"])

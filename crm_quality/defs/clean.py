@@ -21,6 +21,7 @@ from crm_quality.defs.backup import BACKUP
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
 CLEAN = {table: AssetKey(["clean", table]) for table in TABLES}
+EXPORTS = AssetKey(["exports", "clean_tables"])
 XREF = {table: AssetKey(["clean", f"{table}_xref"]) for table in MERGED_ENTITIES}
 DEPS = [*(AssetKey(["staged", t]) for t in TABLES), BACKUP,
         *(AssetKey(["dedup", f"{t}_clusters"]) for t in ("contacts", "accounts", "leads"))]
@@ -77,7 +78,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             description=None if not broken else f"foreign keys of clean.{table} pointing nowhere: {broken}")
 
 
-@asset(key=AssetKey(["exports", "clean_tables"]), deps=list(CLEAN.values()), group_name="clean",
+@asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="clean",
        kinds={"parquet", "csv"}, pool=WAREHOUSE_POOL,
        description="The clean tables as Parquet and formula-safe CSV files in the exports folder.")
 def clean_exports(settings: SettingsResource, warehouse: DuckDBResource) -> MaterializeResult:

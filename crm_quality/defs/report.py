@@ -13,6 +13,8 @@ from crm_quality.report.render import write_report
 from crm_quality.report.summary import markdown_summary
 from crm_quality.schema import TABLES
 
+QUALITY_REPORT = AssetKey(["reports", "quality_report"])
+
 
 @asset(key=AssetKey(["quality", "access_review"]), group_name="report", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["staged", "users"]), *(AssetKey(["raw", t]) for t in TABLES)],
@@ -32,7 +34,7 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
     })
 
 
-@asset(key=AssetKey(["reports", "quality_report"]), group_name="report", kinds={"html"}, pool=WAREHOUSE_POOL,
+@asset(key=QUALITY_REPORT, group_name="report", kinds={"html"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["quality", "access_review"]), *CLEAN.values(),
              *(AssetKey(["dedup", f"{t}_pairs"]) for t in ("contacts", "accounts"))],
        description="The quality report analysts read (reports/<run id>/index.html and latest.html) and "
@@ -40,7 +42,7 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
 def quality_report(context: AssetExecutionContext, settings: SettingsResource,
                    warehouse: DuckDBResource) -> MaterializeResult:
     values = settings.get()
-    timings = [(s.step_key, s.end_time - s.start_time) for s in context.instance.get_run_step_stats(context.run_id)
+    timings = [(s.step_key, s.end_time - s.start_time) for s in context.instance.get_run_step_stats(context.run.run_id)
                if s.start_time and s.end_time]
     with warehouse.get_connection() as con:
         report = write_report(con, values.reports, values.show_personal_data, timings=timings)

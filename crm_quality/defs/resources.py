@@ -7,7 +7,7 @@ import dataclasses
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
 
-from crm_quality.settings import Settings, load_settings
+from crm_quality.settings import Settings, is_secret, load_settings
 
 WAREHOUSE_POOL = "warehouse"
 """DuckDB allows one writing process: every asset that writes the warehouse joins this pool,
@@ -15,14 +15,16 @@ whose limit is 1 in the project's dagster.yaml, so parallel work queues instead 
 
 
 class SettingsResource(ConfigurableResource):
-    """The crm-quality settings for a run, shown (and editable) in the launchpad."""
+    """The crm-quality settings for a run, shown (and editable) in the launchpad; secrets are left
+    out, since run configuration is stored and shown, and no asset needs them."""
 
     values: dict[str, str]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SettingsResource:
         return cls(
-            values={f.name: str(getattr(settings, f.name)) for f in dataclasses.fields(settings)}
+            values={f.name: str(getattr(settings, f.name)) for f in dataclasses.fields(settings)
+                    if not is_secret(f.name)}
         )
 
     def get(self) -> Settings:

@@ -67,7 +67,7 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     taken_at = datetime.now(timezone.utc)
     target = folder / taken_at.strftime(STAMP)
     partial = target.with_name(target.name + ".partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    _drop_partials(folder)
     partial.parent.mkdir(parents=True, exist_ok=True)
     tables = fingerprints(con)
     con.execute(f"EXPORT DATABASE {literal(str(partial))} (FORMAT parquet)")
@@ -77,11 +77,17 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     if offsite is not None:
         copy = offsite / target.name
         staging = copy.with_name(copy.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
+        _drop_partials(offsite)
         shutil.copytree(target, staging)
         staging.rename(copy)
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
     return Backup(target, taken_at, tables, size, copy)
+
+
+def _drop_partials(folder: Path) -> None:
+    """Half-written backups of a killed run (there is one writer, so none is in progress)."""
+    for partial in folder.glob("*.partial"):
+        shutil.rmtree(partial, ignore_errors=True)
 
 
 def verify_restore(backup: Path) -> Verification:

@@ -1,0 +1,83 @@
+"""Sensors: a new export in the inbox starts the nightly job on it; a finished run of the job is
+written to the runs log and, when it failed or an ERROR check did, alerted on."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from dagster import (
+    DagsterRunStatus,
+    DefaultSensorStatus,
+    RunFailureSensorContext,
+    RunRequest,
+    RunStatusSensorContext,
+    SensorDefinition,
+    SensorEvaluationContext,
+    SensorResult,
+    SkipReason,
+    run_failure_sensor,
+    run_status_sensor,
+    sensor,
+)
+
+from crm_quality.defs.jobs import nightly_job
+from crm_quality.defs.resources import SettingsResource
+from crm_quality.defs.runs import LAUNCHED_BY, on_run_end
+from crm_quality.operations.inbox import scan
+from crm_quality.settings import Settings, load_settings
+
+EXPORT_TAG = "crm_quality/export"
+
+
+def export_sensor(settings: Settings) -> SensorDefinition:
+    """One run per new complete export in ``settings.inbox``; the cursor holds the fingerprints of
+    the exports already seen, so a re-delivered or half-written export never starts a run."""
+
+    @sensor(name="new_export", job=nightly_job, minimum_interval_seconds=30,
+            default_status=DefaultSensorStatus.RUNNING,
+            description=f"Starts the nightly job when a complete export lands in a subfolder of {settings.inbox}.")
+    def new_export(context: SensorEvaluationContext):
+        ready, waiting = scan(settings.inbox, settings.export_settle_seconds, time.time_ns())
+        seen = set(json.loads(context.cursor)) if context.cursor else set()
+        new = [export for export in ready if export.fingerprint not in seen]
+        cursor = json.dumps(sorted(export.fingerprint for export in ready))
+        for folder in waiting:
+            context.log.info(f"{folder.path}: not complete yet, {folder.reason}")
+        if not new:
+            return SensorResult(skip_reason=SkipReason(
+                f"no new complete export in {settings.inbox}"
+                + (f" ({len(waiting)} still being written)" if waiting else "")), cursor=cursor)
+        latest = new[-1]
+        for older in new[:-1]:
+            context.log.info(f"{older.path}: superseded by {latest.path}, not run")
+        values = SettingsResource.from_settings(settings.replace(source=latest.path)).values
+        return SensorResult(run_requests=[RunRequest(
+            run_key=f"{latest.path.name}:{latest.fingerprint}",
+            run_config={"resources": {"settings": {"config": {"values": values}}}},
+            tags={EXPORT_TAG: str(latest.path)})], cursor=cursor)
+
+    return new_export
+
+
+def _ours(context: RunStatusSensorContext) -> bool:
+    """Command-line runs record and alert on themselves, so the daemon leaves them alone."""
+    return context.dagster_run.tags.get(LAUNCHED_BY) != "cli"
+
+
+@run_failure_sensor(name="on_run_failure", monitored_jobs=[nightly_job], default_status=DefaultSensorStatus.RUNNING,
+                    description="Records a failed run in quality.runs and alerts: log, webhook, email.")
+def on_run_failure(context: RunFailureSensorContext) -> None:
+    if _ours(context):
+        on_run_end(context.instance, context.dagster_run.run_id, load_settings(), context.log)
+
+
+@run_status_sensor(name="on_run_success", run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
+                   default_status=DefaultSensorStatus.RUNNING,
+                   description="Records a finished run in quality.runs; alerts when one of its ERROR checks failed.")
+def on_run_success(context: RunStatusSensorContext) -> None:
+    if _ours(context):
+        on_run_end(context.instance, context.dagster_run.run_id, load_settings(), context.log)
+
+
+run_sensors = [on_run_failure, on_run_success]

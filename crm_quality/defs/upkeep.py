@@ -1,0 +1,41 @@
+"""The last assets of the nightly job: the runs log caught up with the Dagster instance, then
+warehouse upkeep (CHECKPOINT, ANALYZE, table sizes)."""
+
+from datetime import datetime, timezone
+
+from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster_duckdb import DuckDBResource
+
+from crm_quality.defs.clean import EXPORTS
+from crm_quality.defs.report import QUALITY_REPORT
+from crm_quality.defs.resources import WAREHOUSE_POOL
+from crm_quality.defs.runs import summarize, unrecorded_finished_runs
+from crm_quality.operations.runs import record_runs, recorded_run_ids
+from crm_quality.operations.upkeep import upkeep
+
+RUNS = AssetKey(["quality", "runs"])
+
+
+@asset(key=RUNS, group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=[QUALITY_REPORT, EXPORTS],
+       description="The runs log: one row per finished run of the nightly job (start, end, status, rows per "
+       "asset, failed checks, backup). A run is written when it ends; this catches up on any that was not, "
+       "such as a killed one.")
+def runs_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
+    with warehouse.get_connection() as con:
+        missing = unrecorded_finished_runs(context.instance, recorded_run_ids(con))
+        record_runs(con, [summarize(context.instance, run_id) for run_id in missing])
+        total = len(recorded_run_ids(con))
+    return MaterializeResult(metadata={"dagster/row_count": total, "caught_up": len(missing)})
+
+
+@asset(key=AssetKey(["quality", "table_sizes"]), group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+       deps=[RUNS], description="Warehouse upkeep after the nightly write: CHECKPOINT, ANALYZE, and the rows "
+       "and bytes of every table recorded for this run.")
+def table_sizes(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
+    with warehouse.get_connection() as con:
+        done = upkeep(con, context.run.run_id, datetime.now(timezone.utc))
+    return MaterializeResult(metadata={"tables": done.tables, "rows": done.rows, "table_bytes": done.bytes,
+                                       "file_bytes": done.file_bytes})
+
+
+upkeep_assets = [runs_log, table_sizes]

@@ -1,0 +1,98 @@
+"""Alerts: a failed run or a failed ERROR check is written to the log and, when configured,
+posted to a webhook as JSON and mailed through an SMTP server.
+
+A channel that cannot be reached is logged and the others are still tried: an alert must not be
+lost because one channel is down, and a broken channel must not hide the run's own failure.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import smtplib
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass, field
+from email.message import EmailMessage
+
+from crm_quality.settings import Settings
+
+TIMEOUT_SECONDS = 10
+
+
+@dataclass(frozen=True)
+class Alert:
+    event: str
+    """run_failed or error_check_failed."""
+    job: str
+    run_id: str
+    message: str
+    failed_checks: list[str] = field(default_factory=list)
+    """asset:check of each failed ERROR check."""
+
+    @property
+    def subject(self) -> str:
+        what = "run failed" if self.event == "run_failed" else "ERROR check failed"
+        return f"crm-quality: {self.job} {what} (run {self.run_id[:8]})"
+
+    def text(self) -> str:
+        lines = [self.subject, self.message]
+        lines += [f"failed check: {check}" for check in self.failed_checks]
+        return "\n".join(line for line in lines if line)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    channel: str
+    ok: bool
+    detail: str = ""
+
+
+def send(alert: Alert, settings: Settings, log: logging.Logger) -> list[Delivery]:
+    """Log the alert, then post and mail it where settings say; return what each channel did."""
+    log.error(alert.text())
+    deliveries = [Delivery("log", True)]
+    if settings.alert_webhook_url:
+        deliveries.append(_post(alert, settings.alert_webhook_url))
+    if settings.smtp_host:
+        deliveries.append(_mail(alert, settings))
+    for delivery in deliveries:
+        if not delivery.ok:
+            log.warning(f"alert not delivered by {delivery.channel}: {delivery.detail}")
+    return deliveries
+
+
+def _post(alert: Alert, url: str) -> Delivery:
+    """POST the alert as JSON; ``text`` makes it readable in Slack and Teams incoming webhooks."""
+    body = json.dumps({**asdict(alert), "subject": alert.subject, "text": alert.text()}).encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": "application/json", "User-Agent": "crm-quality"})
+    try:
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
+            return Delivery("webhook", True, f"HTTP {response.status}")
+    except urllib.error.HTTPError as error:
+        return Delivery("webhook", False, f"the webhook answered HTTP {error.code}")
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        # the URL may carry a token: name the failure, never the URL
+        return Delivery("webhook", False, f"cannot reach the webhook ({getattr(error, 'reason', error)})")
+
+
+def _mail(alert: Alert, settings: Settings) -> Delivery:
+    message = EmailMessage()
+    message["Subject"] = alert.subject
+    message["From"] = settings.alert_email_from
+    message["To"] = settings.alert_email_to
+    message.set_content(alert.text())
+    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    try:
+        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as server:
+            if settings.smtp_starttls:
+                server.starttls()
+            if settings.smtp_user:
+                server.login(settings.smtp_user, settings.smtp_password)
+            server.send_message(message)
+    except smtplib.SMTPAuthenticationError:
+        return Delivery("email", False, f"{where} refused the login of smtp_user {settings.smtp_user!r}")
+    except (smtplib.SMTPException, OSError) as error:
+        return Delivery("email", False, f"cannot send through {where}: {error}")
+    return Delivery("email", True, where)
