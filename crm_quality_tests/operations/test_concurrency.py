@@ -1,0 +1,52 @@
+"""Two runs launched at once queue on the warehouse pool (the project's dagster.yaml) instead of
+failing on DuckDB's single-writer lock; each is written to the runs log, then upkeep runs."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterInstance
+
+from crm_quality_tests.conftest import SAMPLE_CONTACTS
+
+
+def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_home):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
+           "DAGSTER_HOME": str(dagster_home), "CRM_QUALITY_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+           "CRM_QUALITY_BACKUPS": str(tmp_path / "backups"), "CRM_QUALITY_REPORTS": str(tmp_path / "reports"),
+           "CRM_QUALITY_EXPORTS": str(tmp_path / "exports")}
+    runs = [subprocess.Popen([sys.executable, "-m", "crm_quality", "run", "--source", str(sample_dir)],
+                             cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [run.communicate(timeout=400) for run in runs]
+
+    for run, (out, err) in zip(runs, outputs):
+        assert run.returncode == 0, err
+    run_ids = [out.split("(run ")[1].split(")")[0] for out, _ in outputs]
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        windows = {run_id: [(s.start_time, s.end_time) for s in instance.get_run_step_stats(run_id)]
+                   for run_id in run_ids}
+    assert all(len(steps) > 20 for steps in windows.values())
+    for (a_start, a_end), (b_start, b_end) in itertools.product(*windows.values()):
+        assert a_end <= b_start or b_end <= a_start, "two runs wrote the warehouse at the same time"
+
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        runs_log = con.execute("""
+            SELECT run_id, status, launched_by, rows_per_stage['raw/contacts'], backup, backup_verified,
+                   ended_at > started_at FROM quality.runs ORDER BY started_at""").fetchall()
+        sizes = dict(con.execute("""SELECT schema_name || '.' || table_name, rows FROM quality.table_sizes
+                                    WHERE run_id = (SELECT run_id FROM quality.table_sizes
+                                                    ORDER BY measured_at DESC LIMIT 1)""").fetchall())
+        staged = con.execute("SELECT count(*) FROM staged.contacts").fetchall()[0][0]
+    assert sorted(r[0] for r in runs_log) == sorted(run_ids)
+    for _, status, launched_by, raw_contacts, backup, verified, ordered in runs_log:
+        assert (status, launched_by, raw_contacts, verified, ordered) == (
+            "SUCCESS", "cli", SAMPLE_CONTACTS, True, True)
+    backups = [row[4] for row in runs_log]
+    assert len(set(backups)) == 2 and Path(backups[-1]).is_dir(), "each run took its own backup; a day keeps one"
+    assert sizes["staged.contacts"] == staged and sizes["quality.runs"] >= 1
