@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from dagster import AssetKey, DefaultScheduleStatus
+from dagster import AssetKey, DefaultScheduleStatus, DefaultSensorStatus
 
 from crm_quality.definitions import build_definitions, defs
 from crm_quality.defs.resources import WAREHOUSE_POOL
@@ -17,6 +17,9 @@ def test_every_job_and_schedule_resolves():
     schedule = defs.resolve_schedule_def("nightly_schedule")
     assert schedule.job_name == "nightly"
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
+    assert {s.name for s in defs.sensors} == {"new_export", "on_run_failure", "on_run_success"}
+    for sensor in defs.sensors:
+        assert defs.resolve_sensor_def(sensor.name).default_status == DefaultSensorStatus.RUNNING
 
 
 def test_a_raw_asset_per_table_in_the_raw_group_and_every_writer_in_the_warehouse_pool():
@@ -55,3 +58,5 @@ def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
     with DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert not instance.nux_enabled
+        assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
