@@ -1,8 +1,9 @@
 """Back up a warehouse holding N generated contacts with related tables in every layer, and
-verify the backup by restoring it: wall time, peak memory and size on disk.
+verify the backup by restoring it: wall time, peak memory and size on disk. Then the nightly
+upkeep of the same warehouse (CHECKPOINT, ANALYZE, table sizes recorded).
 
-Baseline, in the same run: copying the DuckDB file (what a backup with no manifest, no
-checksums and no restore check costs). Reuses the deduplicated warehouse of bench_merge and
+Baselines, in the same run: copying the DuckDB file (what a backup with no manifest, no
+checksums and no restore check costs), and a bare CHECKPOINT. Reuses the deduplicated warehouse of bench_merge and
 builds its clean tables once.
 """
 
@@ -62,6 +63,31 @@ print(json.dumps({{"backup_mb": round(Path({str(BACKUPS / 'copy.duckdb')!r}).sta
 """
 
 
+UPKEPT = WORK / "upkeep.duckdb"
+COPY_FOR_UPKEEP = f"""
+import shutil
+shutil.copyfile({str(FULL)!r}, {str(UPKEPT)!r})
+"""
+
+UPKEEP = f"""
+import json
+from datetime import datetime, timezone
+from crm_quality.operations.upkeep import upkeep
+from crm_quality.warehouse import connect
+with connect({str(UPKEPT)!r}, memory_limit="1GB") as con:
+    done = upkeep(con, "bench", datetime.now(timezone.utc))
+print(json.dumps({{"tables": done.tables, "rows": done.rows, "file_mb": round(done.file_bytes / 1e6)}}))
+"""
+
+CHECKPOINT = f"""
+import json
+from crm_quality.warehouse import connect
+with connect({str(UPKEPT)!r}, memory_limit="1GB") as con:
+    con.execute("CHECKPOINT")
+print(json.dumps({{"statistics": False, "sizes": False}}))
+"""
+
+
 def main() -> None:
     measure("stage once", STAGE_ONCE, 1)
     measure("dedup once", DEDUP_ONCE, 1)
@@ -70,6 +96,10 @@ def main() -> None:
     baseline = measure("copy the DuckDB file", BASELINE, REPEATS, setup=CLEAR)
     report(f"Backup and verified restore, {CONTACTS:,} contacts", [ours, baseline], WORK.parent)
     print(f"{'':32} warehouse file: {FULL.stat().st_size / 1e6:.0f} MB")
+    upkept = measure("upkeep: CHECKPOINT, ANALYZE, sizes", UPKEEP, REPEATS, setup=COPY_FOR_UPKEEP)
+    bare = measure("CHECKPOINT only", CHECKPOINT, REPEATS, setup=COPY_FOR_UPKEEP)
+    report(f"Warehouse upkeep, {CONTACTS:,} contacts", [upkept, bare], WORK.parent)
+    UPKEPT.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 from datetime import datetime, timezone
 
 import duckdb
@@ -21,6 +22,7 @@ JOB = "nightly"
 LAUNCHED_BY, PID, HOST = "crm_quality/launched_by", "crm_quality/pid", "crm_quality/host"
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 RECENT_RUNS = 50
+LOCK_WAIT_SECONDS = 45
 """Finished runs the runs log catches up on when a run ends without being recorded."""
 
 
@@ -102,11 +104,7 @@ def unrecorded_finished_runs(instance: DagsterInstance, recorded: set[str]) -> l
 def on_run_end(instance: DagsterInstance, run_id: str, settings: Settings, log: logging.Logger) -> RunSummary:
     """Record a finished run in the runs log, and alert when it failed or an ERROR check did."""
     summary = summarize(instance, run_id)
-    try:
-        with connect(settings.warehouse) as con:
-            record_runs(con, [summary])
-    except duckdb.IOException as error:
-        log.warning(f"quality.runs: run {run_id} not recorded now ({error}); the next run records it")
+    _record(summary, settings, log)
     errors = [check for check in summary.failed_checks if check.endswith("(ERROR)")]
     if summary.status != DagsterRunStatus.SUCCESS.value:
         send(Alert("run_failed", summary.job, run_id, summary.error or f"the run ended {summary.status}",
@@ -115,6 +113,22 @@ def on_run_end(instance: DagsterInstance, run_id: str, settings: Settings, log: 
         send(Alert("error_check_failed", summary.job, run_id, f"{len(errors)} ERROR check(s) failed", errors),
              settings, log)
     return summary
+
+
+def _record(summary: RunSummary, settings: Settings, log: logging.Logger) -> None:
+    """Write the run's row, waiting while another run's step holds the warehouse; a run still
+    not recorded after LOCK_WAIT_SECONDS is caught up by the next run's quality/runs asset."""
+    deadline = time.monotonic() + LOCK_WAIT_SECONDS
+    while True:
+        try:
+            with connect(settings.warehouse) as con:
+                record_runs(con, [summary])
+            return
+        except duckdb.IOException as error:
+            if time.monotonic() > deadline:
+                log.warning(f"quality.runs: run {summary.run_id} not recorded now ({error}); the next run records it")
+                return
+            time.sleep(1)
 
 
 def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:

@@ -25,7 +25,7 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
             for _ in range(2)]
     outputs = [run.communicate(timeout=400) for run in runs]
 
-    for run, (out, err) in zip(runs, outputs):
+    for run, (_, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
     run_ids = [out.split("(run ")[1].split(")")[0] for out, _ in outputs]
     with DagsterInstance.from_config(str(dagster_home)) as instance:
@@ -44,7 +44,7 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
                                                     ORDER BY measured_at DESC LIMIT 1)""").fetchall())
         staged = con.execute("SELECT count(*) FROM staged.contacts").fetchall()[0][0]
     assert sorted(r[0] for r in runs_log) == sorted(run_ids)
-    for _, status, launched_by, raw_contacts, backup, verified, ordered in runs_log:
+    for _, status, launched_by, raw_contacts, _, verified, ordered in runs_log:
         assert (status, launched_by, raw_contacts, verified, ordered) == (
             "SUCCESS", "cli", SAMPLE_CONTACTS, True, True)
     backups = [row[4] for row in runs_log]
