@@ -1,7 +1,7 @@
 """crm-quality: the command line.
 
     crm-quality generate --out DIR [--contacts N] [--seed S] [--as-of YYYY-MM-DD]
-    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR]
+    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH]
     crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
 
 Errors caused by input or settings print one line and exit with status 2; a failed run (an asset
@@ -48,6 +48,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE)")
     run.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     run.add_argument("--reports", help="reports folder (CRM_QUALITY_REPORTS)")
+    run.add_argument("--mapping", help="sample, salesforce, hubspot or the path of your own mapping "
+                     "(CRM_QUALITY_MAPPING)")
     run.set_defaults(command=_run)
 
     dedup = commands.add_parser("dedup", help="find duplicate records in any CSV or Parquet file")
@@ -184,7 +186,8 @@ def _run(args: argparse.Namespace) -> int:
     from crm_quality.settings import load_settings
 
     settings = load_settings(
-        overrides={"source": args.source, "warehouse": args.warehouse, "reports": args.reports}
+        overrides={"source": args.source, "warehouse": args.warehouse, "reports": args.reports,
+                   "mapping": args.mapping}
     )
     job = build_definitions(settings).resolve_job_def("nightly")
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()

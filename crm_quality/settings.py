@@ -63,6 +63,9 @@ class Settings:
     smtp_starttls: bool = False
     steward: Path = Path("data/steward")
     """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
+    mapping: str = "sample"
+    """How the export's objects and columns map onto the canonical schema: a shipped mapping
+    (sample, salesforce, hubspot) or the path of your own YAML file (crm_quality/sources/mapping.py)."""
     source_format: str = "auto"
     """csv, parquet, or auto (whichever file exists for a table)."""
     source_encoding: str = "utf-8"
@@ -123,8 +126,10 @@ class Settings:
 
     def __post_init__(self) -> None:
         from crm_quality.merge.survivorship import check_overrides
+        from crm_quality.sources.mapping import load_mapping
 
         check_overrides(self.survivorship)
+        load_mapping(self.mapping)
         if self.source_format not in ("auto", "csv", "parquet"):
             raise SettingsError(
                 f"source_format is {self.source_format!r}; use one of: auto, csv, parquet"

@@ -18,6 +18,7 @@ import duckdb
 
 from crm_quality.errors import SourceError
 from crm_quality.schema import TABLES
+from crm_quality.sources.mapping import EXTRAS, check_columns, load_mapping, projection
 from crm_quality.settings import Settings
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
 
@@ -50,11 +51,14 @@ class Extracted:
     columns: tuple[str, ...]
 
 
-def source_file(settings: Settings, table: str) -> Path:
-    """The export file holding ``table``: ``<source>/<table>.csv`` or ``.parquet``."""
+def source_file(settings: Settings, table: str) -> Path | None:
+    """The export file holding ``table``: ``<source>/<object>.csv`` or ``.parquet``, the object
+    named by the mapping; None when the mapping says the export may lack it and it does."""
     folder = Path(settings.source)
+    mapping = load_mapping(settings.mapping)
+    name = mapping.tables[table].object
     formats = ("csv", "parquet") if settings.source_format == "auto" else (settings.source_format,)
-    candidates = [folder / f"{table}.{fmt}" for fmt in formats]
+    candidates = [folder / f"{name}.{fmt}" for fmt in formats]
     found = [path for path in candidates if path.is_file()]
     if not folder.is_dir():
         raise SourceError(
@@ -62,10 +66,12 @@ def source_file(settings: Settings, table: str) -> Path:
             "folder holding the CRM export, or run `crm-quality generate --out data/sample`"
         )
     if not found:
+        if mapping.tables[table].optional:
+            return None
         looked = ", ".join(str(p) for p in candidates)
         raise SourceError(
-            f"no export file for table {table!r}: looked for {looked}; export the {table} table "
-            "to one of these names"
+            f"no export file for table {table!r}: looked for {looked}; export the {name} "
+            f"{'table' if name == table else 'object'} to one of these names"
         )
     if len(found) > 1:
         raise SourceError(
@@ -80,27 +86,39 @@ def extract_table(
 ) -> Extracted:
     """Load one table's export file into ``raw.<table>`` (and its rejects), atomically."""
     path = source_file(settings, table)
+    if path is None:
+        return _extract_nothing(con, settings, table)
     if path.stat().st_size == 0:
         raise SourceError(f"{path} is empty (0 bytes): re-export the {table} table")
     if path.suffix == ".parquet":
-        return _extract_parquet(con, path, table, loaded_at)
+        return _extract_parquet(con, settings, path, table, loaded_at)
     return _extract_csv(con, settings, path, table, loaded_at)
 
 
-def _require_columns(path: Path, table: str, columns: list[str], header_line: str) -> None:
-    missing = [c for c in TABLES[table].required if c not in columns]
-    if not missing:
+def _extract_nothing(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> Extracted:
+    """An optional object the export lacks: an empty raw table with the canonical columns."""
+    mapping = load_mapping(settings.mapping)
+    columns = ", ".join(f"NULL::VARCHAR AS {quote(c)}" for c in TABLES[table].columns)
+    build_table(con, "raw", table, f"""SELECT {columns}, NULL::VARCHAR AS {EXTRAS}, NULL::VARCHAR AS _source_file,
+                                              NULL::BIGINT AS _source_row, NULL::TIMESTAMPTZ AS _loaded_at
+                                       WHERE false""")
+    build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
+    swap_in(con, "raw", [table, f"{table}_rejects"])
+    return Extracted(table, Path(settings.source) / mapping.tables[table].object, 0, 0, ())
+
+
+def _map_columns(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, building: str,
+                 columns: list[str]) -> None:
+    """Rename the export's columns onto the canonical ones, as the mapping says (in place)."""
+    mapping = load_mapping(settings.mapping)
+    if mapping.tables[table].identity:
         return
-    lowered = {c.lower().strip(): c for c in columns}
-    details = []
-    for name in missing:
-        near = lowered.get(name)
-        details.append(f"{name!r} (found {near!r}: rename it)" if near else repr(name))
-    raise SourceError(
-        f"{path}, {header_line}: required column(s) missing for table {table!r}: "
-        f"{', '.join(details)}; found columns: {', '.join(columns)}. Add the column to the "
-        "export, or map the CRM's column name onto it"
-    )
+    mapped = qualified("raw", building + "__mapped")
+    con.execute(f"DROP TABLE IF EXISTS {mapped}")
+    con.execute(f"CREATE TABLE {mapped} AS SELECT {projection(mapping, table, columns)} "
+                f"FROM {qualified('raw', building)} ORDER BY _source_row")
+    con.execute(f"DROP TABLE {qualified('raw', building)}")
+    con.execute(f"ALTER TABLE {mapped} RENAME TO {quote(building)}")
 
 
 def _csv_header(path: Path, settings: Settings) -> list[str]:
@@ -137,7 +155,7 @@ def _extract_csv(
             f"{path}, line 1 (header): column(s) {', '.join(map(repr, duplicated))} appear more "
             "than once; give each column its own name"
         )
-    _require_columns(path, table, columns, "line 1 (header)")
+    check_columns(load_mapping(settings.mapping), table, columns, f"{path}, line 1 (header)")
 
     # Parse exactly as declared (no sniffing), so that a bad line is rejected, not guessed at.
     options = (
@@ -181,6 +199,7 @@ def _extract_csv(
     rejected = row_count(con, "raw", f"{BUILDING_PREFIX}{table}_rejects")
     if rejected:
         _shift_lines_past_rejects(con, building, f"{BUILDING_PREFIX}{table}_rejects")
+    _map_columns(con, settings, table, building, columns)
     rows = row_count(con, "raw", building)
     if rejected > settings.max_reject_share * (rows + rejected):
         raise SourceError(_too_many_rejects(con, path, table, rows, rejected, settings))
@@ -257,7 +276,7 @@ def _too_many_rejects(
 
 
 def _extract_parquet(
-    con: duckdb.DuckDBPyConnection, path: Path, table: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime
 ) -> Extracted:
     try:
         columns = [
@@ -268,7 +287,7 @@ def _extract_parquet(
         raise SourceError(
             f"{path}: cannot be read as Parquet ({_first_line(error)}); re-export the file"
         ) from None
-    _require_columns(path, table, columns, "schema")
+    check_columns(load_mapping(settings.mapping), table, columns, f"{path} (schema)")
     as_text = ", ".join(f"{quote(c)}::VARCHAR AS {quote(c)}" for c in columns)
     build_table(
         con,
@@ -279,6 +298,7 @@ def _extract_parquet(
             FROM read_parquet(?, file_row_number = true)""",
         [str(path), loaded_at, str(path)],
     )
+    _map_columns(con, settings, table, BUILDING_PREFIX + table, columns)
     build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
     swap_in(con, "raw", [table, f"{table}_rejects"])
     return Extracted(table, path, row_count(con, "raw", table), 0, tuple(columns))

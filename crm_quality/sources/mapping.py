@@ -1,0 +1,252 @@
+"""Source mappings: YAML files that rename a real CRM's objects and columns onto the canonical
+schema (``crm_quality/schema.py``).
+
+A mapping names, per canonical table, the CRM object it comes from (the file ``<object>.csv`` or
+``.parquet`` in an export folder, or the table ``<object>`` in a database) and, per canonical
+field, the object's column: ``Email``; ``Website?`` when exports may lack the column (the field
+is then empty); or a list, ``[email_work, email_home]``, whose first non-empty value is taken.
+A table without ``columns`` uses the canonical names as they are. A required field the CRM does
+not have is mapped to ``null`` on purpose; any other field left out is empty. Columns the mapping does not name are kept, as a JSON object, in ``_extras``. With
+``ids: salesforce``, 15-character Salesforce Ids are widened to their 18-character form, so that
+references written either way meet.
+
+Shipped mappings live in ``crm_quality/sources/mappings/``; a user's own is any file path.
+Every mistake is reported with the file and line it is on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from crm_quality.errors import SettingsError, SourceError
+from crm_quality.schema import LINEAGE_COLUMNS, TABLES
+from crm_quality.warehouse import quote
+
+SHIPPED = Path(__file__).parent / "mappings"
+EXTRAS = "_extras"
+TOP_LEVEL = {"name", "description", "ids", "tables"}
+TABLE_KEYS = {"object", "optional", "columns"}
+ID_FORMATS = ("plain", "salesforce")
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    optional: bool = False
+    """The export may lack it."""
+
+
+@dataclass(frozen=True)
+class TableMapping:
+    table: str
+    object: str
+    line: int
+    optional: bool = False
+    columns: dict[str, tuple[Column, ...]] | None = None
+    """canonical field -> the source columns it is taken from (none: the CRM has no such column);
+    None: the canonical names as they are."""
+    lines: dict[str, int] = field(default_factory=dict)
+    """canonical field -> line in the mapping file."""
+
+    @property
+    def identity(self) -> bool:
+        return self.columns is None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    name: str
+    path: Path
+    tables: dict[str, TableMapping]
+    ids: str = "plain"
+
+    def where(self, table: str, canonical: str | None = None) -> str:
+        """``file, line N`` of a table's (or one field's) entry, for error messages."""
+        spec = self.tables[table]
+        line = spec.lines.get(canonical, spec.line) if canonical else spec.line
+        return f"mapping {self.path}, line {line}"
+
+
+def load_mapping(name_or_path: str) -> Mapping:
+    """A shipped mapping by name (``sample``, ``salesforce``, ``hubspot``) or a file path."""
+    shipped = SHIPPED / f"{name_or_path}.yaml"
+    path = shipped if "/" not in name_or_path and shipped.is_file() else Path(name_or_path)
+    if not path.is_file():
+        names = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.yaml")))
+        raise SettingsError(f"mapping {name_or_path!r} is neither a shipped mapping ({names}) nor a file")
+    try:
+        root = yaml.compose(path.read_text(encoding="utf-8-sig"))
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f", line {mark.line + 1}" if mark else ""
+        raise SettingsError(f"mapping {path}{where}: not valid YAML ({getattr(error, 'problem', error)})") from None
+    return _parse(path, root)
+
+
+def _parse(path: Path, root: yaml.Node | None) -> Mapping:
+    def fail(node: yaml.Node, message: str) -> SettingsError:
+        return SettingsError(f"mapping {path}, line {node.start_mark.line + 1}: {message}")
+
+    if not isinstance(root, yaml.MappingNode):
+        raise SettingsError(f"mapping {path}: must be a mapping with 'tables:'")
+    top = _entries(root, fail)
+    for key, (key_node, _) in top.items():
+        if key not in TOP_LEVEL:
+            raise fail(key_node, f"unknown key {key!r}; use: {', '.join(sorted(TOP_LEVEL))}")
+    ids = _scalar(top["ids"][1], fail) if "ids" in top else "plain"
+    if ids not in ID_FORMATS:
+        raise fail(top["ids"][1], f"ids is {ids!r}; use one of: {', '.join(ID_FORMATS)}")
+    if "tables" not in top or not isinstance(top["tables"][1], yaml.MappingNode):
+        raise SettingsError(f"mapping {path}: needs 'tables:', one entry per canonical table")
+    tables = {}
+    for table, (key_node, value) in _entries(top["tables"][1], fail).items():
+        if table not in TABLES:
+            raise fail(key_node, f"unknown table {table!r}; the canonical tables are: {', '.join(TABLES)}")
+        tables[table] = _table(table, key_node, value, fail)
+    missing = [t for t in TABLES if t not in tables]
+    if missing:
+        raise fail(top["tables"][0], f"no entry for table(s) {', '.join(missing)}; add them (optional: true "
+                   "when the CRM export may lack one)")
+    name = _scalar(top["name"][1], fail) if "name" in top else path.stem
+    return Mapping(name=name, path=path, tables=tables, ids=ids)
+
+
+def _table(table: str, key_node: yaml.Node, value: yaml.Node, fail) -> TableMapping:
+    if not isinstance(value, yaml.MappingNode):
+        raise fail(value, f"{table} must be a mapping with object: and columns:")
+    entries = _entries(value, fail)
+    for key, (node, _) in entries.items():
+        if key not in TABLE_KEYS:
+            raise fail(node, f"unknown key {key!r} for {table}; use: {', '.join(sorted(TABLE_KEYS))}")
+    if "object" not in entries:
+        raise fail(key_node, f"{table} needs object: (the CRM object, i.e. file or database table name)")
+    optional = _scalar(entries["optional"][1], fail) if "optional" in entries else False
+    if not isinstance(optional, bool):
+        raise fail(entries["optional"][1], f"optional must be true or false, got {optional!r}")
+    base = dict(table=table, object=str(_scalar(entries["object"][1], fail)), line=key_node.start_mark.line + 1,
+                optional=optional)
+    if "columns" not in entries:
+        return TableMapping(**base)
+    columns_node = entries["columns"][1]
+    if not isinstance(columns_node, yaml.MappingNode):
+        raise fail(columns_node, f"{table}.columns must map canonical fields to the CRM's columns")
+    columns: dict[str, tuple[Column, ...]] = {}
+    lines: dict[str, int] = {}
+    used: dict[str, str] = {}
+    for canonical, (node, source_node) in _entries(columns_node, fail).items():
+        if canonical not in TABLES[table].columns:
+            raise fail(node, f"unknown field {canonical!r} for {table}; its fields are: "
+                       f"{', '.join(TABLES[table].columns)}")
+        sources = _sources(source_node, fail)
+        for column in sources:
+            if column.name in used:
+                raise fail(source_node, f"column {column.name!r} is mapped twice ({table}.{used[column.name]} "
+                           f"and {table}.{canonical}); map each column once")
+            used[column.name] = canonical
+        columns[canonical] = sources
+        lines[canonical] = node.start_mark.line + 1
+    unmapped = [f for f in TABLES[table].required if f not in columns]
+    if unmapped:
+        raise fail(key_node, f"{table} does not map its required field(s) {', '.join(unmapped)}; map each to "
+                   "the CRM's column, or to null when the CRM has none")
+    return TableMapping(**base, columns=columns, lines=lines)
+
+
+def _sources(node: yaml.Node, fail) -> tuple[Column, ...]:
+    """``Email``, ``Website?``, ``[a, b?]`` or ``null``."""
+    nodes = node.value if isinstance(node, yaml.SequenceNode) else [node]
+    sources = []
+    for item in nodes:
+        value = _scalar(item, fail)
+        if value is None and len(nodes) == 1:
+            return ()
+        if not isinstance(value, str) or not value.rstrip("?"):
+            raise fail(item, f"expected a column name, got {value!r}")
+        sources.append(Column(value[:-1], True) if value.endswith("?") else Column(value))
+    return tuple(sources)
+
+
+def _entries(node: yaml.MappingNode, fail) -> dict[str, tuple[yaml.Node, yaml.Node]]:
+    """A YAML mapping's entries by key; a key written twice is an error (YAML keeps the last)."""
+    found: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+    for key_node, value_node in node.value:
+        key = str(_scalar(key_node, fail))
+        if key in found:
+            raise fail(key_node, f"{key!r} is mapped twice (also on line {found[key][0].start_mark.line + 1})")
+        found[key] = (key_node, value_node)
+    return found
+
+
+def _scalar(node: yaml.Node, fail):
+    if not isinstance(node, yaml.ScalarNode):
+        raise fail(node, "expected a single value here")
+    return yaml.constructor.SafeConstructor().construct_object(node)
+
+
+def check_columns(mapping: Mapping, table: str, found: list[str], where: str) -> None:
+    """Every column the mapping names for ``table`` is among ``found`` (the export's columns),
+    unless marked optional; ``where`` names the file or database table for the message."""
+    spec = mapping.tables[table]
+    if spec.identity:
+        _require_canonical(table, found, where)
+        return
+    for canonical, sources in spec.columns.items():
+        for column in sources:
+            if column.name not in found and not column.optional:
+                raise SourceError(
+                    f"{mapping.where(table, canonical)}: column {column.name!r} (for {table}.{canonical}) is not "
+                    f"in {where}; its columns are: {', '.join(found)}. Fix the mapping, or write {column.name}? "
+                    "if exports may lack it")
+
+
+def _require_canonical(table: str, found: list[str], where: str) -> None:
+    missing = [c for c in TABLES[table].required if c not in found]
+    if not missing:
+        return
+    lowered = {c.lower().strip(): c for c in found}
+    details = [f"{name!r} (found {lowered[name]!r}: rename it)" if name in lowered else repr(name)
+               for name in missing]
+    raise SourceError(
+        f"{where}: required column(s) missing for table {table!r}: {', '.join(details)}; found columns: "
+        f"{', '.join(found)}. Add the column to the export, or choose a mapping (--mapping) that maps the "
+        "CRM's column names onto it")
+
+
+def projection(mapping: Mapping, table: str, found: list[str]) -> str:
+    """SELECT list turning a relation with the export's columns into the canonical columns, with
+    unmapped ones kept in ``_extras`` (JSON text); lineage columns pass through."""
+    spec = mapping.tables[table]
+    fields = TABLES[table]
+    expressions = []
+    for name in fields.columns:
+        present = [c.name for c in (spec.columns or {}).get(name, ()) if c.name in found]
+        if not present:
+            value = "NULL::VARCHAR"
+        elif len(present) == 1:
+            value = quote(present[0])
+        else:
+            value = "coalesce(" + ", ".join(f"nullif(trim({quote(c)}), '')" for c in present) + ")"
+        if mapping.ids == "salesforce" and fields.field(name).kind == "id" and present:
+            value = _salesforce_18(value)
+        expressions.append(f"{value} AS {quote(name)}")
+    mapped = {c.name for sources in (spec.columns or {}).values() for c in sources}
+    extras = [c for c in found if c not in mapped and c not in LINEAGE_COLUMNS]
+    expressions.append(("to_json(struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in extras) + "))::VARCHAR"
+                        if extras else "NULL::VARCHAR") + f" AS {EXTRAS}")
+    expressions += [quote(c) for c in LINEAGE_COLUMNS]
+    return ", ".join(expressions)
+
+
+def _salesforce_18(value: str) -> str:
+    """A 15-character (case-sensitive) Salesforce Id with its 3-character suffix appended: one
+    letter per 5-character chunk, from the bits saying which of its characters are upper case."""
+    suffix = " || ".join(
+        "substr('ABCDEFGHIJKLMNOPQRSTUVWXYZ012345', 1 + " + " + ".join(
+            f"(CASE WHEN regexp_full_match(substr(v, {chunk * 5 + bit + 1}, 1), '[A-Z]') THEN {1 << bit} ELSE 0 END)"
+            for bit in range(5)) + ", 1)"
+        for chunk in range(3))
+    return (f"(SELECT CASE WHEN regexp_full_match(v, '[0-9A-Za-z]{{15}}') THEN v || {suffix} ELSE v END "
+            f"FROM (SELECT {value} AS v))")
