@@ -47,7 +47,7 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
         size[a] += size[b]
         _merge_links(links, a, b)
 
-    roots = np.array([root(i) for i in range(len(ids))])
+    roots = np.array([root(i) for i in range(len(ids))], dtype=np.int64)
     inside = roots[left] == roots[right]
     best = np.full(len(ids), np.nan)
     np.fmax.at(best, left[inside], strength[inside])

@@ -1,0 +1,192 @@
+"""Source mappings: real CRM exports (Salesforce, atomic-crm, a HubSpot-shaped export) through the
+whole pipeline, and a clear error naming the line for every kind of mistake in a mapping."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import duckdb
+import pytest
+from dagster import DagsterInstance
+
+from crm_quality.definitions import build_definitions
+from crm_quality.errors import CrmQualityError
+from crm_quality.sources.mapping import load_mapping
+from crm_quality_tests.conftest import make_settings
+
+DATASETS = Path(__file__).parents[2].parent / "shared" / "datasets"
+SALESFORCE = DATASETS / "salesforce_dev_org_sample"
+ATOMIC_CRM_MAPPING = Path(__file__).parent / "atomic_crm.yaml"
+needs_datasets = pytest.mark.skipif(not DATASETS.exists(), reason="../shared/datasets is not beside the checkout")
+
+
+def _run(tmp_path: Path, source: Path, mapping: str) -> duckdb.DuckDBPyConnection:
+    settings = make_settings(tmp_path, source, mapping=mapping, as_of="2026-03-01")
+    with DagsterInstance.ephemeral() as instance:
+        result = build_definitions(settings).resolve_job_def("nightly").execute_in_process(instance=instance)
+    assert result.success
+    checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
+    assert all(passed for (_, name), passed in checks.items() if name == "every_row_accounted_for")
+    return duckdb.connect(str(settings.warehouse), read_only=True)
+
+
+def _csv_rows(path: Path) -> list[dict]:
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(csv.DictReader(f))
+
+
+@needs_datasets
+def test_a_salesforce_export_with_bom_and_15_character_ids_runs_through(tmp_path):
+    export = shutil.copytree(SALESFORCE, tmp_path / "export")
+    contacts = _csv_rows(export / "Contact.csv")
+    for row in contacts:
+        row["AccountId"] = row["AccountId"][:15]  # as reports and some exports write references
+    with open(export / "Contact.csv", "w", newline="", encoding="utf-8-sig") as f:  # Data Loader's BOM
+        writer = csv.DictWriter(f, fieldnames=list(contacts[0]))
+        writer.writeheader()
+        writer.writerows(contacts)
+
+    con = _run(tmp_path, export, "salesforce")
+
+    assert con.execute("SELECT count(*) FROM raw.contacts").fetchall()[0][0] == len(contacts)
+    assert {len(i) for (i,) in con.execute("SELECT account_id FROM raw.contacts WHERE account_id <> ''").fetchall()} \
+        == {18}
+    dangling = con.execute("""SELECT count(*) FROM clean.contacts c
+                              WHERE c.account_id IS NULL AND len(_dangling) > 0""").fetchall()[0][0]
+    assert dangling == 0, "every 15-character AccountId found its account"
+    extras = json.loads(con.execute(
+        "SELECT _extras FROM raw.accounts WHERE name = 'Edge Communications'").fetchall()[0][0])
+    assert extras["Active__c"] == "Yes" and extras["Rating"] == "Hot"
+    emails = {e for (e,) in con.execute("SELECT email FROM clean.contacts").fetchall()}
+    assert "rose@edge.com" in emails
+    assert con.execute("SELECT count(*) FROM clean.opportunities").fetchall()[0][0] == len(
+        _csv_rows(SALESFORCE / "Opportunity.csv"))
+    assert con.execute("SELECT count(*) FROM raw.activities").fetchall()[0][0] == 0, "Task.csv is optional"
+
+
+@needs_datasets
+def test_atomic_crm_contacts_through_a_mapping_written_for_them(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    shutil.copy(DATASETS / "atomic_crm" / "contacts.csv", export)
+    source = _csv_rows(export / "contacts.csv")
+
+    con = _run(tmp_path, export, str(ATOMIC_CRM_MAPPING))
+
+    by_id = {row["id"]: row for row in source}
+    raw = dict(con.execute("SELECT contact_id, email FROM raw.contacts").fetchall())
+    assert len(raw) == len(source)
+    for contact_id, email in raw.items():
+        row = by_id[contact_id]
+        assert email == next((row[c] for c in ("email_work", "email_home", "email_other") if row[c].strip()), None)
+    extras = json.loads(con.execute("SELECT _extras FROM raw.contacts LIMIT 1").fetchall()[0][0])
+    assert {"gender", "tags", "background", "linkedin_url"} <= set(extras) and "email_home" not in extras
+    accounted = con.execute("""SELECT (SELECT count(*) FROM clean.contacts) + (SELECT count(*) FROM quarantine.contacts)
+                                      + (SELECT count(*) FROM clean.contacts_xref WHERE source_id <> golden_id)""").fetchall()
+    assert accounted[0][0] == len(source)
+
+
+HUBSPOT = {
+    "companies": [["Record ID", "Company name", "Company Domain Name", "Phone Number", "City", "Country/Region",
+                   "Create Date", "Company owner", "Lifecycle Stage"],
+                  ["101", "Acme Corp", "acme.com", "+1 415 555 0100", "San Francisco", "United States",
+                   "2025-01-02 10:00", "9", "customer"],
+                  ["102", "ACME Corporation", "www.acme.com", "(415) 555-0100", "San Francisco", "United States",
+                   "2025-02-03 11:00", "9", "lead"]],
+    "contacts": [["Record ID", "First Name", "Last Name", "Email", "Phone Number", "Associated Company ID",
+                  "Contact owner", "Create Date"],
+                 ["201", "Ann", "Lee", "ann@acme.com", "4155550101", "101", "9", "2025-01-05 09:00"],
+                 ["202", "Anne", "Lee", "ANN@acme.com ", "", "102", "9", "2025-03-05 09:00"]],
+    "deals": [["Record ID", "Deal Name", "Deal Stage", "Amount", "Close Date", "Associated Company ID", "Pipeline"],
+              ["301", "Acme renewal", "Closed Won", "12000", "2025-06-30", "102", "default"]],
+}
+
+
+def test_a_hubspot_export_runs_through_with_companies_contacts_and_deals(tmp_path):
+    export = tmp_path / "export"
+    export.mkdir()
+    for name, rows in HUBSPOT.items():
+        with open(export / f"{name}.csv", "w", newline="", encoding="utf-8") as f:
+            csv.writer(f).writerows(rows)
+
+    con = _run(tmp_path, export, "hubspot")
+
+    assert con.execute("SELECT account_id, website_domain, phone, country FROM staged.accounts ORDER BY 1").fetchall() \
+        == [("101", "acme.com", "+14155550100", "US"), ("102", "acme.com", "+14155550100", "US")]
+    assert con.execute("SELECT contact_id, email, account_id FROM staged.contacts ORDER BY 1").fetchall() == [
+        ("201", "ann@acme.com", "101"), ("202", "ann@acme.com", "102")]
+    [(deal_account,)] = con.execute("SELECT account_id FROM clean.opportunities").fetchall()
+    assert deal_account in {a for (a,) in con.execute("SELECT account_id FROM clean.accounts").fetchall()}
+    assert con.execute("SELECT count(*) FROM raw.leads").fetchall()[0][0] == 0, "leads are optional"
+    assert json.loads(con.execute("SELECT _extras FROM raw.accounts LIMIT 1").fetchall()[0][0]) == {
+        "Lifecycle Stage": "customer"}
+
+
+def _mapping(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "mine.yaml"
+    path.write_text(text)
+    return str(path)
+
+
+VALID = """name: mine
+tables:
+  users: {object: users}
+  accounts: {object: accounts}
+  leads: {object: leads}
+  opportunities: {object: opportunities}
+  activities: {object: activities}
+  contacts:
+    object: people
+    columns:
+      contact_id: person_id
+      last_name: surname
+      owner_id: owner
+"""
+
+
+@pytest.mark.parametrize("change, message", [
+    (("      last_name: surname", "      last_name: surname\n      nickname: nick"),
+     "line 13: unknown field 'nickname' for contacts; its fields are: contact_id"),
+    (("      owner_id: owner", "      owner_id: owner\n      last_name: family"),
+     "line 14: 'last_name' is mapped twice (also on line 12)"),
+    (("      owner_id: owner", "      owner_id: surname"), "line 13: column 'surname' is mapped twice (contacts.last_name and contacts.owner_id)"),
+    (("  users: {object: users}", "  people: {object: users}"), "line 3: unknown table 'people'"),
+    (("      last_name: surname\n", ""), "line 8: contacts does not map its required field(s) last_name"),
+    (("  activities: {object: activities}\n", ""), "line 2: no entry for table(s) activities"),
+    (("      contact_id: person_id", "      contact_id: [person_id"), "line 12: not valid YAML"),
+])
+def test_a_mistake_in_a_mapping_names_its_line(tmp_path, change, message):
+    path = _mapping(tmp_path, VALID.replace(*change))
+    with pytest.raises(CrmQualityError) as error:
+        load_mapping(path)
+    assert f"mapping {path}, " in str(error.value) and message in str(error.value)
+
+
+def test_a_mapped_column_missing_from_the_export_names_the_mapping_line_and_the_file(tmp_path, sample_dir):
+    export = tmp_path / "export"
+    shutil.copytree(sample_dir, export)
+    with open(export / "contacts.csv", newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    header = ["person_id" if c == "contact_id" else "surname" if c == "last_name" else c for c in rows[0]]
+    with open(export / "people.csv", "w", newline="", encoding="utf-8") as f:
+        csv.writer(f).writerows([header, *rows[1:]])
+    path = _mapping(tmp_path, VALID.replace("owner_id: owner", "owner_id: owner_ref"))
+    settings = make_settings(tmp_path, export, mapping=path)
+    with DagsterInstance.ephemeral() as instance:
+        result = build_definitions(settings).resolve_job_def("nightly").execute_in_process(
+            instance=instance, raise_on_error=False)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    text = str(failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause
+               else failure.step_failure_data.error.message)
+    assert f"mapping {path}, line 13: column 'owner_ref' (for contacts.owner_id) is not in {export / 'people.csv'}" \
+        in text
+
+
+def test_shipped_mappings_load_and_an_unknown_name_lists_them():
+    assert {load_mapping(n).name for n in ("sample", "salesforce", "hubspot")} == {"sample", "salesforce", "hubspot"}
+    with pytest.raises(CrmQualityError, match="neither a shipped mapping \\(hubspot, salesforce, sample\\)"):
+        load_mapping("pipedrive")
