@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/data/dagster
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
-.PHONY: run test ui bench install sample clean chromium
+.PHONY: run test ui bench install sample clean chromium postgresql
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,7 +33,12 @@ chromium:
 	@command -v chromium >/dev/null || $(SUDO) apt-get install -y --no-install-recommends chromium \
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends chromium)
 
-test: install sample chromium
+# The database-source tests start their own PostgreSQL server from Debian's binaries.
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || $(SUDO) apt-get install -y --no-install-recommends postgresql \
+		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql)
+
+test: install sample chromium postgresql
 	$(BIN)/python -m pytest
 
 ui: install sample

@@ -184,6 +184,7 @@ def _run(args: argparse.Namespace) -> int:
     from crm_quality.definitions import build_definitions
     from crm_quality.defs.runs import cli_run_tags, fail_abandoned_runs, on_run_end
     from crm_quality.settings import load_settings
+    from crm_quality.sources import describe_source
 
     settings = load_settings(
         overrides={"source": args.source, "warehouse": args.warehouse, "reports": args.reports,
@@ -192,7 +193,7 @@ def _run(args: argparse.Namespace) -> int:
     job = build_definitions(settings).resolve_job_def("nightly")
     instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
     log = logging.getLogger("crm_quality.run")
-    print(f"crm-quality run: {settings.source} -> {settings.warehouse}")
+    print(f"crm-quality run: {describe_source(settings)} (mapping {settings.mapping}) -> {settings.warehouse}")
     started = time.perf_counter()
     with instance:
         for run_id in fail_abandoned_runs(instance):

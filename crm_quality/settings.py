@@ -63,6 +63,9 @@ class Settings:
     smtp_starttls: bool = False
     steward: Path = Path("data/steward")
     """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
+    source_url: str = field(default="", metadata={"secret": True})
+    """A SQLAlchemy URL (postgresql+psycopg://user:password@host/db) to read the CRM tables from
+    instead of the source folder; it may hold a password, so set it as CRM_QUALITY_SOURCE_URL."""
     mapping: str = "sample"
     """How the export's objects and columns map onto the canonical schema: a shipped mapping
     (sample, salesforce, hubspot) or the path of your own YAML file (crm_quality/sources/mapping.py)."""

@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
-from crm_quality.sources.files import extract_table
+from crm_quality.sources import extract_table
 from crm_quality.warehouse import ensure_schemas, qualified
 
 REJECTS_SAMPLE = 10

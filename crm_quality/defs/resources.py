@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import duckdb
 
 from dagster import ConfigurableResource
 from dagster_duckdb import DuckDBResource
@@ -28,13 +33,31 @@ class SettingsResource(ConfigurableResource):
         )
 
     def get(self) -> Settings:
-        return load_settings(overrides=self.values, config_file=None, env={})
+        """The run's settings, with the secrets read where they live: the environment or file."""
+        own = load_settings()
+        secrets = {f.name: getattr(own, f.name) for f in dataclasses.fields(own) if is_secret(f.name)}
+        return load_settings(overrides={**self.values, **secrets}, config_file=None, env={})
+
+
+class WarehouseResource(DuckDBResource):
+    """The DuckDB warehouse. Its folder is created on first use (DuckDB will not, and
+    DuckDBResource retries a failed open for minutes), and the connection is closed even when
+    the asset fails."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        Path(self.database).parent.mkdir(parents=True, exist_ok=True)
+        with super().get_connection() as con:
+            try:
+                yield con
+            finally:
+                con.close()
 
 
 def resources_for(settings: Settings) -> dict[str, ConfigurableResource]:
     return {
         "settings": SettingsResource.from_settings(settings),
-        "warehouse": DuckDBResource(
+        "warehouse": WarehouseResource(
             database=str(settings.warehouse),
             connection_config={"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {},
         ),

@@ -1,1 +1,34 @@
-"""Where CRM data comes from: export folders of CSV or Parquet files."""
+"""Where CRM data comes from: an export folder of CSV or Parquet files, or a database given by
+``source_url``; either way through a mapping onto the canonical schema, into ``raw.<table>``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+
+from crm_quality.settings import Settings
+from crm_quality.sources.raw import Extracted
+
+
+def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, loaded_at: datetime) -> Extracted:
+    """Load ``table`` from the configured source into ``raw.<table>``, atomically."""
+    if settings.source_url:
+        from crm_quality.sources.database import extract_table_from_database
+
+        return extract_table_from_database(con, settings, table, loaded_at)
+    from crm_quality.sources.files import extract_table as extract_file
+
+    return extract_file(con, settings, table, loaded_at)
+
+
+def describe_source(settings: Settings) -> str:
+    """Where the run reads from, for people: the folder, or the database URL without its password."""
+    if not settings.source_url:
+        return str(settings.source)
+    import sqlalchemy as sa
+
+    try:
+        return sa.make_url(settings.source_url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "(CRM_QUALITY_SOURCE_URL, not a database URL)"

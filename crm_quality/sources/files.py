@@ -10,22 +10,18 @@ file as a whole stops the extract with a message that names the file and the fix
 from __future__ import annotations
 
 import csv
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from crm_quality.errors import SourceError
-from crm_quality.schema import TABLES
-from crm_quality.sources.mapping import EXTRAS, check_columns, load_mapping, projection
+from crm_quality.sources.mapping import apply_mapping, check_columns, load_mapping
+from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, empty_table
 from crm_quality.settings import Settings
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
 
 HEADER_MAX_BYTES = 1 << 20
-NO_REJECTS_SQL = """SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line,
-    NULL::VARCHAR AS column_name, NULL::VARCHAR AS error_type, NULL::VARCHAR AS error_message,
-    NULL::VARCHAR AS csv_line WHERE false"""
 
 _REJECT_HINTS = {
     "INVALID ENCODING": "the file is not {encoding}: re-export it as UTF-8 or set "
@@ -38,17 +34,6 @@ _REJECT_HINTS = {
     "CAST ERROR": "a value cannot be read as text",
     "LINE SIZE OVER MAXIMUM": "the line is longer than DuckDB's maximum line size",
 }
-
-
-@dataclass(frozen=True)
-class Extracted:
-    """What one table's extract did: the file it read, rows loaded and lines rejected."""
-
-    table: str
-    path: Path
-    rows: int
-    rejected: int
-    columns: tuple[str, ...]
 
 
 def source_file(settings: Settings, table: str) -> Path | None:
@@ -87,38 +72,12 @@ def extract_table(
     """Load one table's export file into ``raw.<table>`` (and its rejects), atomically."""
     path = source_file(settings, table)
     if path is None:
-        return _extract_nothing(con, settings, table)
+        return empty_table(con, table, Path(settings.source) / load_mapping(settings.mapping).tables[table].object)
     if path.stat().st_size == 0:
         raise SourceError(f"{path} is empty (0 bytes): re-export the {table} table")
     if path.suffix == ".parquet":
         return _extract_parquet(con, settings, path, table, loaded_at)
     return _extract_csv(con, settings, path, table, loaded_at)
-
-
-def _extract_nothing(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> Extracted:
-    """An optional object the export lacks: an empty raw table with the canonical columns."""
-    mapping = load_mapping(settings.mapping)
-    columns = ", ".join(f"NULL::VARCHAR AS {quote(c)}" for c in TABLES[table].columns)
-    build_table(con, "raw", table, f"""SELECT {columns}, NULL::VARCHAR AS {EXTRAS}, NULL::VARCHAR AS _source_file,
-                                              NULL::BIGINT AS _source_row, NULL::TIMESTAMPTZ AS _loaded_at
-                                       WHERE false""")
-    build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
-    swap_in(con, "raw", [table, f"{table}_rejects"])
-    return Extracted(table, Path(settings.source) / mapping.tables[table].object, 0, 0, ())
-
-
-def _map_columns(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, building: str,
-                 columns: list[str]) -> None:
-    """Rename the export's columns onto the canonical ones, as the mapping says (in place)."""
-    mapping = load_mapping(settings.mapping)
-    if mapping.tables[table].identity:
-        return
-    mapped = qualified("raw", building + "__mapped")
-    con.execute(f"DROP TABLE IF EXISTS {mapped}")
-    con.execute(f"CREATE TABLE {mapped} AS SELECT {projection(mapping, table, columns)} "
-                f"FROM {qualified('raw', building)} ORDER BY _source_row")
-    con.execute(f"DROP TABLE {qualified('raw', building)}")
-    con.execute(f"ALTER TABLE {mapped} RENAME TO {quote(building)}")
 
 
 def _csv_header(path: Path, settings: Settings) -> list[str]:
@@ -199,7 +158,7 @@ def _extract_csv(
     rejected = row_count(con, "raw", f"{BUILDING_PREFIX}{table}_rejects")
     if rejected:
         _shift_lines_past_rejects(con, building, f"{BUILDING_PREFIX}{table}_rejects")
-    _map_columns(con, settings, table, building, columns)
+    apply_mapping(con, load_mapping(settings.mapping), table, building, columns)
     rows = row_count(con, "raw", building)
     if rejected > settings.max_reject_share * (rows + rejected):
         raise SourceError(_too_many_rejects(con, path, table, rows, rejected, settings))
@@ -298,7 +257,7 @@ def _extract_parquet(
             FROM read_parquet(?, file_row_number = true)""",
         [str(path), loaded_at, str(path)],
     )
-    _map_columns(con, settings, table, BUILDING_PREFIX + table, columns)
+    apply_mapping(con, load_mapping(settings.mapping), table, BUILDING_PREFIX + table, columns)
     build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
     swap_in(con, "raw", [table, f"{table}_rejects"])
     return Extracted(table, path, row_count(con, "raw", table), 0, tuple(columns))

@@ -19,11 +19,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import duckdb
 import yaml
 
 from crm_quality.errors import SettingsError, SourceError
 from crm_quality.schema import LINEAGE_COLUMNS, TABLES
-from crm_quality.warehouse import quote
+from crm_quality.warehouse import qualified, quote
 
 SHIPPED = Path(__file__).parent / "mappings"
 EXTRAS = "_extras"
@@ -250,3 +251,16 @@ def _salesforce_18(value: str) -> str:
         for chunk in range(3))
     return (f"(SELECT CASE WHEN regexp_full_match(v, '[0-9A-Za-z]{{15}}') THEN v || {suffix} ELSE v END "
             f"FROM (SELECT {value} AS v))")
+
+
+def apply_mapping(con: duckdb.DuckDBPyConnection, mapping: Mapping, table: str, building: str,
+                  columns: list[str]) -> None:
+    """Rename the raw table ``building``'s export columns onto the canonical ones, in place."""
+    if mapping.tables[table].identity:
+        return
+    mapped = qualified("raw", building + "__mapped")
+    con.execute(f"DROP TABLE IF EXISTS {mapped}")
+    con.execute(f"CREATE TABLE {mapped} AS SELECT {projection(mapping, table, columns)} "
+                f"FROM {qualified('raw', building)} ORDER BY _source_row")
+    con.execute(f"DROP TABLE {qualified('raw', building)}")
+    con.execute(f"ALTER TABLE {mapped} RENAME TO {quote(building)}")
