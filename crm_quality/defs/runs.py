@@ -22,8 +22,9 @@ JOB = "nightly"
 LAUNCHED_BY, PID, HOST = "crm_quality/launched_by", "crm_quality/pid", "crm_quality/host"
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 RECENT_RUNS = 50
-LOCK_WAIT_SECONDS = 45
 """Finished runs the runs log catches up on when a run ends without being recorded."""
+LOCK_WAIT_SECONDS = 45
+"""How long a finished run waits for another run's step to release the warehouse."""
 
 
 def cli_run_tags() -> dict[str, str]:

@@ -7,6 +7,7 @@ import json
 import shutil
 import socketserver
 import threading
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Iterator
@@ -79,28 +80,27 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
                 self.wfile.write(b"502 not implemented\r\n")
 
 
+@contextmanager
 def _serving(server):
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    return thread
+    """Serve on a thread for the test, then shut down and free the port."""
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield server
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    server = Webhook()
-    _serving(server)
-    yield server
-    server.shutdown()
-    server.server_close()
+    with _serving(Webhook()) as server:
+        yield server
 
 
 @pytest.fixture
 def smtp() -> Iterator[Smtp]:
-    server = Smtp()
-    _serving(server)
-    yield server
-    server.shutdown()
-    server.server_close()
+    with _serving(Smtp()) as server:
+        yield server
 
 
 @pytest.fixture
