@@ -18,8 +18,8 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from crm_quality.errors import SourceError
 from crm_quality.settings import Settings
-from crm_quality.sources.mapping import apply_mapping, check_columns, load_mapping
-from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, empty_table
+from crm_quality.sources.mapping import Mapping, apply_mapping, check_columns, load_mapping
+from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, combine_parts, empty_table, part_name
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
 
 CHUNK_ROWS = 50_000
@@ -29,36 +29,47 @@ SETTING = "CRM_QUALITY_SOURCE_URL"
 def extract_table_from_database(
     con: duckdb.DuckDBPyConnection, settings: Settings, table: str, loaded_at: datetime
 ) -> Extracted:
-    """Load one table from the database into ``raw.<table>``, atomically."""
+    """Load one table (from each object the mapping names) into ``raw.<table>``, atomically."""
     mapping = load_mapping(settings.mapping)
-    name = mapping.tables[table].object
+    spec = mapping.tables[table]
     engine = _engine(settings.source_url)
     shown = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as db:
-            schema, found = _locate(db, name)
-            if found is None:
-                if mapping.tables[table].optional:
-                    return empty_table(con, table, f"{shown} ({name}: absent)")
+            located = [(name, *_locate(db, name)) for name in spec.objects]
+            absent = [(name, schema) for name, schema, found in located if found is None]
+            if absent and not spec.optional:
+                name, schema = absent[0]
                 raise SourceError(
                     f"{shown}: no table {name!r} for {table} (schema {schema or 'default'}); its tables are: "
                     f"{', '.join(sa.inspect(db).get_table_names(schema=schema)) or 'none'}. Create it, or map "
                     "another table with --mapping")
-            source = sa.Table(found, sa.MetaData(), schema=schema, autoload_with=db)
-            columns = [c.name for c in source.columns]
-            where = f"{shown}, table {found}"
-            check_columns(mapping, table, columns, where)
-            building = _stream(con, db, source, columns, f"{shown}/{found}", loaded_at, table)
+            present = [(schema, found) for _, schema, found in located if found is not None]
+            if not present:
+                return empty_table(con, table, f"{shown} ({' or '.join(spec.objects)}: absent)")
+            parts = [_extract_object(con, db, mapping, table, schema, found, shown, loaded_at,
+                                     table if len(present) == 1 else part_name(table, n))
+                     for n, (schema, found) in enumerate(present)]
     except OperationalError as error:
         raise SourceError(_explain(error, engine.url)) from None
     except SQLAlchemyError as error:
-        raise SourceError(f"{shown}: cannot read {name!r} ({_first_line(error)})") from None
+        raise SourceError(f"{shown}: cannot read {' or '.join(spec.objects)} ({_first_line(error)})") from None
     finally:
         engine.dispose()
+    return parts[0] if len(parts) == 1 else combine_parts(con, table, parts)
+
+
+def _extract_object(con: duckdb.DuckDBPyConnection, db: sa.Connection, mapping: Mapping, table: str,
+                    schema: str | None, name: str, shown: str, loaded_at: datetime, target: str) -> Extracted:
+    source = sa.Table(name, sa.MetaData(), schema=schema, autoload_with=db)
+    columns = [c.name for c in source.columns]
+    where = f"{shown}, table {name}"
+    check_columns(mapping, table, columns, where)
+    building = _stream(con, db, source, columns, f"{shown}/{name}", loaded_at, target)
     apply_mapping(con, mapping, table, building, columns)
-    build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
-    swap_in(con, "raw", [table, f"{table}_rejects"])
-    return Extracted(table, where, row_count(con, "raw", table), 0, tuple(columns))
+    build_table(con, "raw", f"{target}_rejects", NO_REJECTS_SQL)
+    swap_in(con, "raw", [target, f"{target}_rejects"])
+    return Extracted(table, where, row_count(con, "raw", target), 0, tuple(columns))
 
 
 def _engine(url: str) -> sa.Engine:
@@ -85,9 +96,9 @@ def _locate(db: sa.Connection, name: str) -> tuple[str | None, str | None]:
 
 
 def _stream(con: duckdb.DuckDBPyConnection, db: sa.Connection, source: sa.Table, columns: list[str],
-            address: str, loaded_at: datetime, table: str) -> str:
-    """Copy the table as text, CHUNK_ROWS at a time, into ``raw.__building__<table>``."""
-    building = BUILDING_PREFIX + table
+            address: str, loaded_at: datetime, target: str) -> str:
+    """Copy the table as text, CHUNK_ROWS at a time, into ``raw.__building__<target>``."""
+    building = BUILDING_PREFIX + target
     target = qualified("raw", building)
     con.execute(f"DROP TABLE IF EXISTS {target}")
     con.execute(f"CREATE TABLE {target} ({', '.join(f'{quote(c)} VARCHAR' for c in columns)}, "

@@ -17,7 +17,7 @@ import duckdb
 
 from crm_quality.errors import SourceError
 from crm_quality.sources.mapping import apply_mapping, check_columns, load_mapping
-from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, empty_table
+from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, combine_parts, empty_table, part_name
 from crm_quality.settings import Settings
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
 
@@ -36,48 +36,55 @@ _REJECT_HINTS = {
 }
 
 
-def source_file(settings: Settings, table: str) -> Path | None:
-    """The export file holding ``table``: ``<source>/<object>.csv`` or ``.parquet``, the object
-    named by the mapping; None when the mapping says the export may lack it and it does."""
+def source_files(settings: Settings, table: str) -> list[Path]:
+    """The export files holding ``table``: ``<source>/<object>.csv`` or ``.parquet`` for each
+    object the mapping names; an object the mapping says the export may lack is left out."""
     folder = Path(settings.source)
-    mapping = load_mapping(settings.mapping)
-    name = mapping.tables[table].object
-    formats = ("csv", "parquet") if settings.source_format == "auto" else (settings.source_format,)
-    candidates = [folder / f"{name}.{fmt}" for fmt in formats]
-    found = [path for path in candidates if path.is_file()]
+    spec = load_mapping(settings.mapping).tables[table]
     if not folder.is_dir():
         raise SourceError(
             f"source folder {folder} does not exist: set CRM_QUALITY_SOURCE (or --source) to the "
             "folder holding the CRM export, or run `crm-quality generate --out data/sample`"
         )
-    if not found:
-        if mapping.tables[table].optional:
-            return None
-        looked = ", ".join(str(p) for p in candidates)
-        raise SourceError(
-            f"no export file for table {table!r}: looked for {looked}; export the {name} "
-            f"{'table' if name == table else 'object'} to one of these names"
-        )
-    if len(found) > 1:
-        raise SourceError(
-            f"both {found[0]} and {found[1]} exist for table {table!r}: remove one, or set "
-            "CRM_QUALITY_SOURCE_FORMAT to csv or parquet"
-        )
-    return found[0]
+    formats = ("csv", "parquet") if settings.source_format == "auto" else (settings.source_format,)
+    paths = []
+    for name in spec.objects:
+        candidates = [folder / f"{name}.{fmt}" for fmt in formats]
+        found = [path for path in candidates if path.is_file()]
+        if len(found) > 1:
+            raise SourceError(
+                f"both {found[0]} and {found[1]} exist for table {table!r}: remove one, or set "
+                "CRM_QUALITY_SOURCE_FORMAT to csv or parquet"
+            )
+        if not found and not spec.optional:
+            looked = ", ".join(str(p) for p in candidates)
+            raise SourceError(
+                f"no export file for table {table!r}: looked for {looked}; export the {name} "
+                f"{'table' if name == table else 'object'} to one of these names"
+            )
+        paths += found
+    return paths
 
 
 def extract_table(
     con: duckdb.DuckDBPyConnection, settings: Settings, table: str, loaded_at: datetime
 ) -> Extracted:
-    """Load one table's export file into ``raw.<table>`` (and its rejects), atomically."""
-    path = source_file(settings, table)
-    if path is None:
-        return empty_table(con, table, Path(settings.source) / load_mapping(settings.mapping).tables[table].object)
+    """Load one table's export file(s) into ``raw.<table>`` (and its rejects), atomically."""
+    paths = source_files(settings, table)
+    if not paths:
+        return empty_table(con, table, Path(settings.source) / " or ".join(load_mapping(settings.mapping).tables[table].objects))
+    parts = [_extract_file(con, settings, path, table, loaded_at, table if len(paths) == 1 else part_name(table, n))
+             for n, path in enumerate(paths)]
+    return parts[0] if len(parts) == 1 else combine_parts(con, table, parts)
+
+
+def _extract_file(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime,
+                  target: str) -> Extracted:
     if path.stat().st_size == 0:
         raise SourceError(f"{path} is empty (0 bytes): re-export the {table} table")
     if path.suffix == ".parquet":
-        return _extract_parquet(con, settings, path, table, loaded_at)
-    return _extract_csv(con, settings, path, table, loaded_at)
+        return _extract_parquet(con, settings, path, table, loaded_at, target)
+    return _extract_csv(con, settings, path, table, loaded_at, target)
 
 
 def _csv_header(path: Path, settings: Settings) -> list[str]:
@@ -105,7 +112,7 @@ def _encoding(settings: Settings) -> str:
 
 
 def _extract_csv(
-    con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime, target: str
 ) -> Extracted:
     columns = _csv_header(path, settings)
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
@@ -122,13 +129,13 @@ def _extract_csv(
         "encoding = ?, strict_mode = true, null_padding = false"
     )
     option_params = [{c: "VARCHAR" for c in columns}, settings.csv_delimiter, _encoding(settings)]
-    scan_table = f"rejects_scan_{table}"
-    error_table = f"rejects_errors_{table}"
+    scan_table = f"rejects_scan_{target}"
+    error_table = f"rejects_errors_{target}"
     try:
         building = build_table(
             con,
             "raw",
-            table,
+            target,
             f"""SELECT *, ? AS _source_file, (1 + row_number() OVER ())::BIGINT AS _source_row,
                        ?::TIMESTAMPTZ AS _loaded_at
                 FROM read_csv(?, {options}, store_rejects = true,
@@ -144,7 +151,7 @@ def _extract_csv(
     build_table(
         con,
         "raw",
-        f"{table}_rejects",
+        f"{target}_rejects",
         f"""SELECT ?::VARCHAR AS source_file, line::BIGINT AS line, column_name,
                    error_type::VARCHAR AS error_type, error_message, csv_line
             FROM {quote(error_table)}
@@ -155,14 +162,14 @@ def _extract_csv(
     con.execute(f"DROP TABLE IF EXISTS {quote(error_table)}")
     con.execute(f"DROP TABLE IF EXISTS {quote(scan_table)}")
 
-    rejected = row_count(con, "raw", f"{BUILDING_PREFIX}{table}_rejects")
+    rejected = row_count(con, "raw", f"{BUILDING_PREFIX}{target}_rejects")
     if rejected:
-        _shift_lines_past_rejects(con, building, f"{BUILDING_PREFIX}{table}_rejects")
+        _shift_lines_past_rejects(con, building, f"{BUILDING_PREFIX}{target}_rejects")
     apply_mapping(con, load_mapping(settings.mapping), table, building, columns)
     rows = row_count(con, "raw", building)
     if rejected > settings.max_reject_share * (rows + rejected):
-        raise SourceError(_too_many_rejects(con, path, table, rows, rejected, settings))
-    swap_in(con, "raw", [table, f"{table}_rejects"])
+        raise SourceError(_too_many_rejects(con, path, target, rows, rejected, settings))
+    swap_in(con, "raw", [target, f"{target}_rejects"])
     return Extracted(table, path, rows, rejected, tuple(columns))
 
 
@@ -235,7 +242,7 @@ def _too_many_rejects(
 
 
 def _extract_parquet(
-    con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime
+    con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime, target: str
 ) -> Extracted:
     try:
         columns = [
@@ -251,16 +258,16 @@ def _extract_parquet(
     build_table(
         con,
         "raw",
-        table,
+        target,
         f"""SELECT {as_text}, ? AS _source_file, (file_row_number + 1)::BIGINT AS _source_row,
                    ?::TIMESTAMPTZ AS _loaded_at
             FROM read_parquet(?, file_row_number = true)""",
         [str(path), loaded_at, str(path)],
     )
-    apply_mapping(con, load_mapping(settings.mapping), table, BUILDING_PREFIX + table, columns)
-    build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
-    swap_in(con, "raw", [table, f"{table}_rejects"])
-    return Extracted(table, path, row_count(con, "raw", table), 0, tuple(columns))
+    apply_mapping(con, load_mapping(settings.mapping), table, BUILDING_PREFIX + target, columns)
+    build_table(con, "raw", f"{target}_rejects", NO_REJECTS_SQL)
+    swap_in(con, "raw", [target, f"{target}_rejects"])
+    return Extracted(table, path, row_count(con, "raw", target), 0, tuple(columns))
 
 
 def _first_line(error: Exception) -> str:

@@ -2,7 +2,8 @@
 schema (``crm_quality/schema.py``).
 
 A mapping names, per canonical table, the CRM object it comes from (the file ``<object>.csv`` or
-``.parquet`` in an export folder, or the table ``<object>`` in a database) and, per canonical
+``.parquet`` in an export folder, or the table ``<object>`` in a database), or a list of objects
+whose rows it holds together (Salesforce's Task and Event are both activities), and, per canonical
 field, the object's column: ``Email``; ``Website?`` when exports may lack the column (the field
 is then empty); or a list, ``[email_work, email_home]``, whose first non-empty value is taken.
 A table without ``columns`` uses the canonical names as they are. A required field the CRM does
@@ -43,7 +44,8 @@ class Column:
 @dataclass(frozen=True)
 class TableMapping:
     table: str
-    object: str
+    objects: tuple[str, ...]
+    """The CRM objects the table is read from (Salesforce's Task and Event are both activities)."""
     line: int
     optional: bool = False
     columns: dict[str, tuple[Column, ...]] | None = None
@@ -127,8 +129,12 @@ def _table(table: str, key_node: yaml.Node, value: yaml.Node, fail) -> TableMapp
     optional = _scalar(entries["optional"][1], fail) if "optional" in entries else False
     if not isinstance(optional, bool):
         raise fail(entries["optional"][1], f"optional must be true or false, got {optional!r}")
-    base = dict(table=table, object=str(_scalar(entries["object"][1], fail)), line=key_node.start_mark.line + 1,
-                optional=optional)
+    object_node = entries["object"][1]
+    objects = tuple(str(_scalar(n, fail)) for n in (
+        object_node.value if isinstance(object_node, yaml.SequenceNode) else [object_node]))
+    if not objects:
+        raise fail(object_node, f"{table} needs at least one object")
+    base = dict(table=table, objects=objects, line=key_node.start_mark.line + 1, optional=optional)
     if "columns" not in entries:
         return TableMapping(**base)
     columns_node = entries["columns"][1]

@@ -1,5 +1,10 @@
-"""The raw layer's shared parts: what an extract reports, and an empty table for an object the
-export may lack."""
+"""The raw layer's shared parts: what an extract reports, an empty table for an object the
+export may lack, and one table from several objects.
+
+A table read from several objects (Task and Event into activities) numbers the rows of its n-th
+object (from 0) n x 10^9 + their line, so that ``_source_row`` stays each row's one identity in
+the table, as every later layer's row account needs; ``_source_file`` names the object.
+"""
 
 from __future__ import annotations
 
@@ -10,8 +15,9 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.sources.mapping import EXTRAS
-from crm_quality.warehouse import build_table, quote, swap_in
+from crm_quality.warehouse import build_table, qualified, quote, swap_in, swap_in_many
 
+OBJECT_ROW_OFFSET = 1_000_000_000
 NO_REJECTS_SQL = """SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line,
     NULL::VARCHAR AS column_name, NULL::VARCHAR AS error_type, NULL::VARCHAR AS error_message,
     NULL::VARCHAR AS csv_line WHERE false"""
@@ -38,3 +44,29 @@ def empty_table(con: duckdb.DuckDBPyConnection, table: str, where: Path | str) -
     build_table(con, "raw", f"{table}_rejects", NO_REJECTS_SQL)
     swap_in(con, "raw", [table, f"{table}_rejects"])
     return Extracted(table, where, 0, 0, ())
+
+
+def part_name(table: str, n: int) -> str:
+    """The raw table holding the n-th object of ``table`` until the parts are combined."""
+    return f"{table}__object{n}"
+
+
+def combine_parts(con: duckdb.DuckDBPyConnection, table: str, parts: list[Extracted]) -> Extracted:
+    """One raw table (and rejects) from its objects' parts, columns matched by name; the parts
+    are dropped in the same transaction."""
+    names = [part_name(table, n) for n in range(len(parts))]
+    build_table(con, "raw", table, " UNION ALL BY NAME ".join(
+        f"SELECT * REPLACE (_source_row + {n * OBJECT_ROW_OFFSET} AS _source_row) FROM {qualified('raw', name)}"
+        for n, name in enumerate(names)))
+    build_table(con, "raw", f"{table}_rejects", " UNION ALL ".join(
+        f"SELECT * REPLACE (line + {n * OBJECT_ROW_OFFSET} AS line) FROM {qualified('raw', name + '_rejects')}"
+        for n, name in enumerate(names)))
+
+    def drop_parts(c: duckdb.DuckDBPyConnection) -> None:
+        for name in names:
+            c.execute(f"DROP TABLE {qualified('raw', name)}")
+            c.execute(f"DROP TABLE {qualified('raw', name + '_rejects')}")
+
+    swap_in_many(con, [("raw", table), ("raw", f"{table}_rejects")], also=drop_parts)
+    return Extracted(table, " + ".join(str(p.path) for p in parts), sum(p.rows for p in parts),
+                     sum(p.rejected for p in parts), tuple(dict.fromkeys(c for p in parts for c in p.columns)))

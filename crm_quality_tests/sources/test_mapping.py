@@ -39,7 +39,7 @@ def _csv_rows(path: Path) -> list[dict]:
 
 
 @needs_datasets
-def test_a_salesforce_export_with_bom_and_15_character_ids_runs_through(tmp_path):
+def test_a_salesforce_export_with_bom_15_character_ids_tasks_and_events_runs_through(tmp_path):
     export = shutil.copytree(SALESFORCE, tmp_path / "export")
     contacts = _csv_rows(export / "Contact.csv")
     for row in contacts:
@@ -49,9 +49,25 @@ def test_a_salesforce_export_with_bom_and_15_character_ids_runs_through(tmp_path
         writer.writeheader()
         writer.writerows(contacts)
 
+    contact_ids = [row["Id"] for row in contacts]
+    with open(export / "Task.csv", "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f).writerows([["Id", "WhoId", "Subject", "ActivityDate", "TaskSubtype", "Status"],
+                                 ["00Tbm000001", contact_ids[0], "Call back", "03/01/26", "Call", "Completed"],
+                                 ["00Tbm000002", contact_ids[1], "Send deck", "03/02/26", "Email", "Open"]])
+    with open(export / "Event.csv", "w", newline="", encoding="utf-8-sig") as f:
+        csv.writer(f).writerows([["Id", "WhoId", "Subject", "StartDateTime", "EventSubtype", "Location"],
+                                 ["00Ubm000001", contact_ids[2], "Demo", "03/03/26 10:00 AM", "Event", "Austin"]])
+
     con = _run(tmp_path, export, "salesforce")
 
     assert con.execute("SELECT count(*) FROM raw.contacts").fetchall()[0][0] == len(contacts)
+    activities = con.execute("""SELECT activity_id, contact_id, _source_row, regexp_extract(_source_file, '[^/]+$')
+                                FROM raw.activities ORDER BY _source_row""").fetchall()
+    assert activities == [("00Tbm000001", contact_ids[0], 2, "Task.csv"), ("00Tbm000002", contact_ids[1], 3, "Task.csv"),
+                          ("00Ubm000001", contact_ids[2], 1_000_000_002, "Event.csv")]
+    assert json.loads(con.execute("SELECT _extras FROM raw.activities WHERE activity_id = '00Ubm000001'"
+                                  ).fetchall()[0][0]) == {"Location": "Austin"}
+    assert con.execute("SELECT count(*) FROM clean.activities").fetchall()[0][0] == 3
     assert {len(i) for (i,) in con.execute("SELECT account_id FROM raw.contacts WHERE account_id <> ''").fetchall()} \
         == {18}
     dangling = con.execute("""SELECT count(*) FROM clean.contacts c
@@ -64,7 +80,6 @@ def test_a_salesforce_export_with_bom_and_15_character_ids_runs_through(tmp_path
     assert "rose@edge.com" in emails
     assert con.execute("SELECT count(*) FROM clean.opportunities").fetchall()[0][0] == len(
         _csv_rows(SALESFORCE / "Opportunity.csv"))
-    assert con.execute("SELECT count(*) FROM raw.activities").fetchall()[0][0] == 0, "Task.csv is optional"
 
 
 @needs_datasets
