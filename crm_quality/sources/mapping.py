@@ -5,7 +5,8 @@ A mapping names, per canonical table, the CRM object it comes from (the file ``<
 ``.parquet`` in an export folder, or the table ``<object>`` in a database), or a list of objects
 whose rows it holds together (Salesforce's Task and Event are both activities), and, per canonical
 field, the object's column: ``Email``; ``Website?`` when exports may lack the column (the field
-is then empty); or a list, ``[email_work, email_home]``, whose first non-empty value is taken.
+is then empty); or a list, ``[email_work, email_home]``, whose first non-empty value is taken
+(quote names that end in ``?`` inside brackets: ``["Phone?", "MobilePhone?"]``).
 A table without ``columns`` uses the canonical names as they are. A required field the CRM does
 not have is mapped to ``null`` on purpose; any other field left out is empty. Columns the mapping does not name are kept, as a JSON object, in ``_extras``. With
 ``ids: salesforce``, 15-character Salesforce Ids are widened to their 18-character form, so that

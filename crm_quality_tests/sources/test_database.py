@@ -102,3 +102,27 @@ def test_the_command_line_never_prints_the_password(tmp_path, postgres):
     out = crm_quality("run", cwd=tmp_path, env={"CRM_QUALITY_SOURCE_URL": postgres.url(password="Wr0ng-Secret")})
     assert out.returncode == 1
     assert "wrong user name or password" in out.stderr and "Wr0ng-Secret" not in out.stdout + out.stderr
+
+
+def test_one_table_from_two_database_tables(tmp_path, postgres):
+    with postgres.connect() as db:
+        db.execute("CREATE SCHEMA IF NOT EXISTS sf")
+        db.execute('CREATE TABLE IF NOT EXISTS sf.task ("Id" text PRIMARY KEY, "Type" text, "ActivityDate" date)')
+        db.execute('CREATE TABLE IF NOT EXISTS sf.event ("Id" text PRIMARY KEY, "Type" text, "StartDateTime" timestamptz)')
+        db.execute("INSERT INTO sf.task VALUES ('T2', 'Call', '2026-03-02'), ('T1', 'Email', '2026-03-01') "
+                   "ON CONFLICT DO NOTHING")
+        db.execute("INSERT INTO sf.event VALUES ('E1', 'Meeting', '2026-03-03 10:00+00') ON CONFLICT DO NOTHING")
+    mapping = tmp_path / "two.yaml"
+    mapping.write_text("tables:\n" + "".join(f"  {t}: {{object: {t}, optional: true}}\n" for t in TABLES if t != "activities")
+                       + "  activities:\n    object: [sf.task, sf.event]\n    columns:\n      activity_id: Id\n"
+                       "      type: Type\n      activity_date: [\"ActivityDate?\", \"StartDateTime?\"]\n      owner_id: null\n")
+    settings = make_settings(tmp_path, tmp_path, source_url=postgres.url(), mapping=str(mapping))
+    with connect(tmp_path / "two.duckdb") as con:
+        extracted = extract_table(con, settings, "activities", NOW)
+        rows = con.execute("SELECT activity_id, type, activity_date, _source_row FROM raw.activities "
+                           "ORDER BY _source_row").fetchall()
+        leftovers = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'activities__object%'"
+                                ).fetchall()[0][0]
+    assert extracted.rows == 3 and leftovers == 0
+    assert rows == [("T1", "Email", "2026-03-01", 1), ("T2", "Call", "2026-03-02", 2),
+                    ("E1", "Meeting", "2026-03-03 10:00:00+00", 1_000_000_001)]
