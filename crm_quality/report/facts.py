@@ -16,6 +16,8 @@ from crm_quality.warehouse import qualified, quote, row_count, table_exists
 TREND_RUNS = 20
 """Runs shown in the trend chart."""
 EXAMPLE_CLUSTERS = 3
+RECENT_RUNS = 10
+"""Runs the report lists from the runs log (earlier runs; this one is recorded as it ends)."""
 EXAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
     "contacts": ("first_name", "last_name", "email", "phone", "birth_date", "city"),
     "accounts": ("name", "website", "phone", "city", "country"),
@@ -40,6 +42,8 @@ class Facts:
     access: list[dict] = field(default_factory=list)
     backup: dict | None = None
     """The latest backup and its restore verification (quality.backups), if any."""
+    runs: list[dict] = field(default_factory=list)
+    """The last recorded runs (quality.runs), newest first."""
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -71,6 +75,10 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
         SELECT schema_name, table_name, estimated_size FROM duckdb_tables()
         WHERE schema_name IN ('raw', 'staged', 'quarantine', 'dedup', 'clean', 'quality') AND NOT temporary
         ORDER BY schema_name, table_name""").fetchall()]
+    if table_exists(con, "quality", "runs"):
+        facts.runs = _rows(con, """
+            SELECT run_id, launched_by, started_at, status, seconds, checks_failed, backup_verified, error
+            FROM quality.runs ORDER BY started_at DESC NULLS LAST LIMIT ?""", [RECENT_RUNS])
     if table_exists(con, "quality", "backups"):
         latest = _rows(con, "SELECT * FROM quality.backups ORDER BY taken_at DESC LIMIT 1")
         facts.backup = latest[0] if latest else None

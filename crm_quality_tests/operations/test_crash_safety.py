@@ -141,3 +141,5 @@ def test_a_killed_run_leaves_each_table_before_or_after_and_the_next_run_succeed
     with duckdb.connect(str(warehouse), read_only=True) as con:
         statuses = con.execute("SELECT status FROM quality.runs ORDER BY started_at").fetchall()
     assert statuses[-2:] == [("FAILURE",), ("SUCCESS",)], "the killed run is in the runs log as failed"
+    runs = (tmp_path / "reports" / "latest.html").read_text().split('<table id="runs">')[1].split("</table>")[0]
+    assert "FAILURE" in runs and "the run was killed" in runs, "the report lists the killed run"
