@@ -211,3 +211,7 @@ TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
 
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_loaded_at")
 """Columns the extract adds to every raw row so it can be traced to its file and line."""
+EXTRAS = "_extras"
+"""The export's columns no mapping names (Salesforce custom fields among them), as a JSON object."""
+CARRIED_COLUMNS: tuple[str, ...] = (*LINEAGE_COLUMNS, EXTRAS)
+"""Columns every layer carries from raw to clean as they are."""

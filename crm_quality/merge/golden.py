@@ -12,12 +12,11 @@ from dataclasses import dataclass
 import duckdb
 
 from crm_quality.merge.survivorship import flag_prefix, flagged, frequency_column, rules_for, survivor_order
-from crm_quality.schema import TABLES, Field
+from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
 from crm_quality.standardize.fields import normalizer_for
 from crm_quality.settings import Settings
 from crm_quality.warehouse import qualified, quote
 
-LINEAGE = ("_source_file", "_source_row", "_loaded_at")
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str)
     values = [f"{best('m.' + quote(column), f)} AS {quote(column)}" for f in fields for column in _columns_of(f)]
     survivors = [f"{best('m.__id', f)} AS {quote(f.name + '__from')}" for f in fields]
     flags = [f"coalesce({best(_flags_of(f), f)}, [])" for f in fields if flagged(f, spec) != "false"]
-    lineage = [f"first(m.{c} ORDER BY m.__id = m.__golden DESC, m.__id) AS {c}" for c in LINEAGE]
+    lineage = [f"first(m.{c} ORDER BY m.__id = m.__golden DESC, m.__id) AS {c}" for c in CARRIED_COLUMNS]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {golden} AS
         SELECT m.__golden AS {key}, {', '.join(values)}, {', '.join(lineage)},

@@ -25,11 +25,10 @@ import duckdb
 import yaml
 
 from crm_quality.errors import SettingsError, SourceError
-from crm_quality.schema import LINEAGE_COLUMNS, TABLES
+from crm_quality.schema import EXTRAS, LINEAGE_COLUMNS, TABLES
 from crm_quality.warehouse import qualified, quote
 
 SHIPPED = Path(__file__).parent / "mappings"
-EXTRAS = "_extras"
 TOP_LEVEL = {"name", "description", "ids", "tables"}
 TABLE_KEYS = {"object", "optional", "columns"}
 ID_FORMATS = ("plain", "salesforce")
@@ -262,8 +261,11 @@ def _salesforce_18(value: str) -> str:
 
 def apply_mapping(con: duckdb.DuckDBPyConnection, mapping: Mapping, table: str, building: str,
                   columns: list[str]) -> None:
-    """Rename the raw table ``building``'s export columns onto the canonical ones, in place."""
+    """Rename the raw table ``building``'s export columns onto the canonical ones, in place; an
+    export already in canonical names keeps its columns and gets an empty ``_extras``."""
     if mapping.tables[table].identity:
+        if EXTRAS not in columns:
+            con.execute(f"ALTER TABLE {qualified('raw', building)} ADD COLUMN {EXTRAS} VARCHAR")
         return
     mapped = qualified("raw", building + "__mapped")
     con.execute(f"DROP TABLE IF EXISTS {mapped}")

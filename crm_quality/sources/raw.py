@@ -13,8 +13,7 @@ from pathlib import Path
 
 import duckdb
 
-from crm_quality.schema import TABLES
-from crm_quality.sources.mapping import EXTRAS
+from crm_quality.schema import EXTRAS, TABLES
 from crm_quality.warehouse import build_table, qualified, quote, swap_in, swap_in_many
 
 OBJECT_ROW_OFFSET = 1_000_000_000

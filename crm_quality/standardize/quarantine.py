@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import duckdb
 
-from crm_quality.schema import LINEAGE_COLUMNS, TABLES
+from crm_quality.schema import CARRIED_COLUMNS, EXTRAS, TABLES
 from crm_quality.standardize.rules import flag
 from crm_quality.warehouse import build_table, qualified, quote, table_exists
 
@@ -61,7 +61,7 @@ def build_quarantine(con: duckdb.DuckDBPyConnection, table: str) -> str:
     spec = TABLES[table]
     key = quote(spec.key)
     reasons = ", ".join(f"CASE WHEN {r.condition} THEN '{r.rule}' END" for r in rules_for(table))
-    columns = ", ".join(f"r.{quote(c)}" for c in (*spec.columns, *LINEAGE_COLUMNS))
+    columns = ", ".join(f"r.{quote(c)}" for c in (*spec.columns, *CARRIED_COLUMNS))
     null_columns = ", ".join(f"CAST(NULL AS VARCHAR) AS {quote(c)}" for c in spec.columns)
     rejects = qualified("raw", f"{table}_rejects")
     unreadable = ""
@@ -69,7 +69,8 @@ def build_quarantine(con: duckdb.DuckDBPyConnection, table: str) -> str:
         unreadable = f"""
         UNION ALL
         SELECT {null_columns}, any_value(source_file) AS _source_file, line AS _source_row,
-               (SELECT max(_loaded_at) FROM {qualified('raw', table)}) AS _loaded_at, ['{UNREADABLE_LINE}'] AS _reasons,
+               (SELECT max(_loaded_at) FROM {qualified('raw', table)}) AS _loaded_at,
+               CAST(NULL AS VARCHAR) AS {EXTRAS}, ['{UNREADABLE_LINE}'] AS _reasons,
                any_value(csv_line) AS _raw_line
         FROM {rejects} GROUP BY line"""
     sql = f"""

@@ -23,7 +23,7 @@ from typing import Any, Callable
 import duckdb
 import pyarrow as pa
 
-from crm_quality.schema import LINEAGE_COLUMNS, TABLES, Field
+from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
 from crm_quality.settings import Settings
 from crm_quality.standardize import dates
 from crm_quality.standardize.country import UNKNOWN as COUNTRY_UNKNOWN
@@ -341,7 +341,7 @@ class _Stager:
     def _build_staged(self) -> None:
         """One pass over the base rows: staged values, lineage, ``_issues``, and the per-field
         ``_events`` from which both logs are drawn before the column is dropped."""
-        lineage = ", ".join(f"b.{quote(c)}" for c in LINEAGE_COLUMNS)
+        lineage = ", ".join(f"b.{quote(c)}" for c in CARRIED_COLUMNS)
         sql = f"""
             WITH rows AS (
                 SELECT {', '.join(self.columns)}, {lineage},

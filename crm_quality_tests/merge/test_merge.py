@@ -50,7 +50,7 @@ def _warehouse(rows: list[dict]) -> duckdb.DuckDBPyConnection:
                for f in spec.fields]
     con.execute(f"""CREATE TABLE staged.contacts AS SELECT {', '.join(columns)}, NULL::VARCHAR AS phone_extension,
                     'contacts.csv' AS _source_file, row_number() OVER (ORDER BY contact_id) + 1 AS _source_row,
-                    now() AS _loaded_at, CAST(frame._issues AS VARCHAR[]) AS _issues FROM frame""")
+                    now() AS _loaded_at, NULL::VARCHAR AS _extras, CAST(frame._issues AS VARCHAR[]) AS _issues FROM frame""")
     con.execute("""CREATE TABLE dedup.contacts_clusters AS SELECT * FROM (VALUES
                    ('C1', 'C1', 0.99), ('C2', 'C1', 0.99), ('C3', 'C1', 0.9), ('C4', 'C4', NULL))
                    t(record_id, cluster_id, match_probability)""")

@@ -41,7 +41,7 @@ def test_sample_extract_gives_exactly_the_source_row_counts(tmp_path, sample_dir
         source = pd.read_csv(sample_dir / f"{name}.csv", dtype=str, keep_default_na=False)
         assert extracted.rows == len(source) and extracted.rejected == 0
         loaded = con.execute(f"SELECT * FROM raw.{name} ORDER BY _source_row").df()
-        assert list(loaded.columns) == [*TABLES[name].columns, "_source_file", "_source_row", "_loaded_at"]
+        assert list(loaded.columns) == [*TABLES[name].columns, "_source_file", "_source_row", "_loaded_at", "_extras"]
         assert loaded["_source_row"].tolist() == list(range(2, len(source) + 2))
         pd.testing.assert_frame_equal(
             loaded[list(TABLES[name].columns)].fillna("").reset_index(drop=True), source)

@@ -76,6 +76,8 @@ def test_a_salesforce_export_with_bom_15_character_ids_tasks_and_events_runs_thr
     extras = json.loads(con.execute(
         "SELECT _extras FROM raw.accounts WHERE name = 'Edge Communications'").fetchall()[0][0])
     assert extras["Active__c"] == "Yes" and extras["Rating"] == "Hot"
+    [(clean_extras,)] = con.execute("SELECT _extras FROM clean.accounts WHERE name = 'Edge Communications'").fetchall()
+    assert json.loads(clean_extras)["Active__c"] == "Yes", "custom fields reach the clean table"
     emails = {e for (e,) in con.execute("SELECT email FROM clean.contacts").fetchall()}
     assert "rose@edge.com" in emails
     assert con.execute("SELECT count(*) FROM clean.opportunities").fetchall()[0][0] == len(
