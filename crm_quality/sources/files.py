@@ -72,9 +72,10 @@ def extract_table(
     """Load one table's export file(s) into ``raw.<table>`` (and its rejects), atomically."""
     paths = source_files(settings, table)
     if not paths:
-        return empty_table(con, table, Path(settings.source) / " or ".join(load_mapping(settings.mapping).tables[table].objects))
-    parts = [_extract_file(con, settings, path, table, loaded_at, table if len(paths) == 1 else part_name(table, n))
-             for n, path in enumerate(paths)]
+        objects = load_mapping(settings.mapping).tables[table].objects
+        return empty_table(con, table, f"{settings.source}: no {' or '.join(objects)} file")
+    parts = [_extract_file(con, settings, path, table, loaded_at,
+                           table if len(paths) == 1 else part_name(table, n)) for n, path in enumerate(paths)]
     return parts[0] if len(parts) == 1 else combine_parts(con, table, parts)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import duckdb
 
 from crm_quality.schema import EXTRAS, TABLES
-from crm_quality.warehouse import build_table, qualified, quote, swap_in, swap_in_many
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, swap_in, swap_in_many
 
 OBJECT_ROW_OFFSET = 1_000_000_000
 NO_REJECTS_SQL = """SELECT NULL::VARCHAR AS source_file, NULL::BIGINT AS line,
@@ -46,8 +46,9 @@ def empty_table(con: duckdb.DuckDBPyConnection, table: str, where: Path | str) -
 
 
 def part_name(table: str, n: int) -> str:
-    """The raw table holding the n-th object of ``table`` until the parts are combined."""
-    return f"{table}__object{n}"
+    """The raw table holding the n-th object of ``table`` until the parts are combined; named as
+    half-built, so that one a killed run leaves behind is in no backup or account."""
+    return f"{BUILDING_PREFIX}{table}__object{n}"
 
 
 def combine_parts(con: duckdb.DuckDBPyConnection, table: str, parts: list[Extracted]) -> Extracted:

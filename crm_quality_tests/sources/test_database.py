@@ -121,7 +121,7 @@ def test_one_table_from_two_database_tables(tmp_path, postgres):
         extracted = extract_table(con, settings, "activities", NOW)
         rows = con.execute("SELECT activity_id, type, activity_date, _source_row FROM raw.activities "
                            "ORDER BY _source_row").fetchall()
-        leftovers = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE 'activities__object%'"
+        leftovers = con.execute("SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%activities__object%'"
                                 ).fetchall()[0][0]
     assert extracted.rows == 3 and leftovers == 0
     assert rows == [("T1", "Email", "2026-03-01", 1), ("T2", "Call", "2026-03-02", 2),
