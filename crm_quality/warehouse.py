@@ -121,6 +121,15 @@ def replace_table(
     return row_count(con, schema, table)
 
 
+def warehouse_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(schema, table) of every table of the warehouse's schemas, half-built ones left out."""
+    return con.execute("""
+        SELECT schema_name, table_name FROM duckdb_tables()
+        WHERE NOT temporary AND database_name = current_database() AND list_contains(?, schema_name)
+              AND NOT starts_with(table_name, ?)
+        ORDER BY ALL""", [list(SCHEMAS), BUILDING_PREFIX]).fetchall()
+
+
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()[0]
 

@@ -8,6 +8,7 @@ import os
 import socket
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 
 import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
@@ -159,8 +160,9 @@ def _alive(pid: int, since: float) -> bool:
     except PermissionError:
         return True
     try:
-        ticks = int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in open("/proc/stat") if line.startswith("btime"))
+        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime"))
     except (OSError, ValueError, IndexError, StopIteration):
         return True
     return boot + ticks / os.sysconf("SC_CLK_TCK") <= since + 1

@@ -22,10 +22,10 @@ RUNS = AssetKey(["quality", "runs"])
        "such as a killed one.")
 def runs_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:
-        missing = unrecorded_finished_runs(context.instance, recorded_run_ids(con))
+        recorded = recorded_run_ids(con)
+        missing = unrecorded_finished_runs(context.instance, recorded)
         record_runs(con, [summarize(context.instance, run_id) for run_id in missing])
-        total = len(recorded_run_ids(con))
-    return MaterializeResult(metadata={"dagster/row_count": total, "caught_up": len(missing)})
+    return MaterializeResult(metadata={"dagster/row_count": len(recorded) + len(missing), "caught_up": len(missing)})
 
 
 @asset(key=AssetKey(["quality", "table_sizes"]), group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL,

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 
 from crm_quality.errors import CrmQualityError
-from crm_quality.warehouse import BUILDING_PREFIX, SCHEMAS, literal, qualified
+from crm_quality.warehouse import literal, qualified, warehouse_tables
 
 MANIFEST = "manifest.json"
 STAMP = "%Y%m%dT%H%M%SZ"
@@ -49,13 +49,8 @@ class Verification:
 
 def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Row count and checksum of every table of the warehouse's schemas (not half-built ones)."""
-    tables = con.execute("""
-        SELECT schema_name, table_name FROM duckdb_tables()
-        WHERE NOT temporary AND database_name = current_database() AND list_contains(?, schema_name)
-              AND NOT starts_with(table_name, ?)
-        ORDER BY ALL""", [list(SCHEMAS), BUILDING_PREFIX]).fetchall()
     found = {}
-    for schema, table in tables:
+    for schema, table in warehouse_tables(con):
         rows, checksum = con.execute(
             f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {qualified(schema, table)} t").fetchall()[0]
         found[f"{schema}.{table}"] = {"rows": rows, "checksum": checksum}

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import duckdb
 
-from crm_quality.warehouse import BUILDING_PREFIX, SCHEMAS, qualified, transaction
+from crm_quality.warehouse import qualified, transaction, warehouse_tables
 
 TABLE_SIZES_SQL = """CREATE TABLE IF NOT EXISTS quality.table_sizes (
     run_id VARCHAR, measured_at TIMESTAMPTZ, schema_name VARCHAR, table_name VARCHAR,
@@ -31,13 +31,8 @@ def upkeep(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> Upkeep
     con.execute("CHECKPOINT")
     con.execute("ANALYZE")
     block_size = con.execute("SELECT block_size FROM pragma_database_size()").fetchall()[0][0]
-    tables = con.execute("""
-        SELECT schema_name, table_name FROM duckdb_tables()
-        WHERE NOT temporary AND database_name = current_database() AND list_contains(?, schema_name)
-              AND NOT starts_with(table_name, ?)
-        ORDER BY ALL""", [list(SCHEMAS), BUILDING_PREFIX]).fetchall()
     sizes = []
-    for schema, table in tables:
+    for schema, table in warehouse_tables(con):
         rows = con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchall()[0][0]
         blocks = con.execute("SELECT count(DISTINCT block_id) FILTER (block_id >= 0) FROM pragma_storage_info(?)",
                              [qualified(schema, table)]).fetchall()[0][0]

@@ -109,7 +109,8 @@ def _stream(con: duckdb.DuckDBPyConnection, db: sa.Connection, source: sa.Table,
     done = 0
     schema = pa.schema([(c, pa.string()) for c in columns])
     for rows in result.partitions(CHUNK_ROWS):
-        chunk = pa.Table.from_pylist([dict(zip(columns, row, strict=True)) for row in rows], schema=schema)
+        chunk = pa.Table.from_arrays([pa.array(values, pa.string()) for values in zip(*rows, strict=True)],
+                                     schema=schema)
         con.register("__db_chunk", chunk)
         con.execute(f"INSERT INTO {target} SELECT *, ?, ? + row_number() OVER (), ? FROM __db_chunk",
                     [address, done, loaded_at])

@@ -19,6 +19,7 @@ Every mistake is reported with the file and line it is on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -80,6 +81,12 @@ def load_mapping(name_or_path: str) -> Mapping:
     if not path.is_file():
         names = ", ".join(sorted(p.stem for p in SHIPPED.glob("*.yaml")))
         raise SettingsError(f"mapping {name_or_path!r} is neither a shipped mapping ({names}) nor a file")
+    return _read(path, path.stat().st_mtime_ns)
+
+
+@lru_cache(maxsize=16)
+def _read(path: Path, _changed_ns: int) -> Mapping:
+    """Parsed once per version of the file: settings and every extract step ask for it."""
     try:
         root = yaml.compose(path.read_text(encoding="utf-8-sig"))
     except yaml.YAMLError as error:

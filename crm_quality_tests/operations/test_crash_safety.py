@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crm_quality.warehouse import BUILDING_PREFIX, SCHEMAS, qualified
+from crm_quality.warehouse import qualified, warehouse_tables
 
 VOLATILE = {"_loaded_at", "run_id", "reviewed_at", "checked_at", "logged_at", "merged_at", "scored_at",
             "evaluated_at", "taken_at", "measured_at", "started_at", "ended_at", "seconds", "verify_seconds",
@@ -63,11 +63,8 @@ def _run(source: Path, env: dict[str, str], kill_after: tuple[str, float] | None
 def _fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
     """Row count and order-free checksum of every table, without the volatile columns."""
     with duckdb.connect(str(warehouse)) as con:
-        tables = con.execute("""SELECT schema_name, table_name FROM duckdb_tables()
-                                WHERE list_contains(?, schema_name) AND NOT starts_with(table_name, ?)""",
-                             [list(SCHEMAS), BUILDING_PREFIX]).fetchall()
         found = {}
-        for schema, table in tables:
+        for schema, table in warehouse_tables(con):
             columns = [c for (c,) in con.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
                 [schema, table]).fetchall() if c not in VOLATILE]
