@@ -23,7 +23,10 @@ from crm_quality.errors import CrmQualityError
 from crm_quality.warehouse import literal, qualified, warehouse_tables
 
 MANIFEST = "manifest.json"
-STAMP = "%Y%m%dT%H%M%SZ"
+STAMP = "%Y%m%dT%H%M%S.%fZ"
+"""Microseconds, so that two runs backing up within one second get two backups."""
+OLD_STAMP = "%Y%m%dT%H%M%SZ"
+"""Backups written before microseconds were added; still pruned by age."""
 BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
     taken_at TIMESTAMPTZ, path VARCHAR, offsite_path VARCHAR, tables BIGINT, rows BIGINT, bytes BIGINT,
     verified BOOLEAN, verify_seconds DOUBLE, problems VARCHAR[])"""
@@ -132,8 +135,8 @@ def read_manifest(backup: Path) -> dict:
 def prune(folder: Path, keep_daily: int, keep_weekly: int) -> list[Path]:
     """Delete the backups that are neither the newest of one of the last ``keep_daily`` days
     nor the newest of one of the last ``keep_weekly`` ISO weeks; return what was deleted."""
-    backups = sorted((p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file()), reverse=True)
-    stamped = [(p, datetime.strptime(p.name, STAMP)) for p in backups]
+    backups = [p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file()]
+    stamped = sorted(((p, _taken_at(p)) for p in backups), key=lambda pair: pair[1], reverse=True)
     keep: set[Path] = set()
     for period, count in ((lambda t: t.date(), keep_daily), (lambda t: t.isocalendar()[:2], keep_weekly)):
         newest: dict = {}
@@ -144,6 +147,16 @@ def prune(folder: Path, keep_daily: int, keep_weekly: int) -> list[Path]:
     for path in removed:
         shutil.rmtree(path)
     return removed
+
+
+def _taken_at(backup: Path) -> datetime:
+    for stamp in (STAMP, OLD_STAMP):
+        try:
+            return datetime.strptime(backup.name, stamp)
+        except ValueError:
+            continue
+    raise CrmQualityError(f"{backup}: not a backup name (expected <UTC time as {STAMP}>); "
+                          "move the folder out of the backups folder")
 
 
 def record(con: duckdb.DuckDBPyConnection, backup: Backup, checked: Verification) -> None:

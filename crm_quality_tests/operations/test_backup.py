@@ -12,7 +12,7 @@ import duckdb
 import pytest
 from dagster import AssetKey, materialize
 
-from crm_quality.operations.backup import MANIFEST, STAMP, fingerprints, prune, verify_restore
+from crm_quality.operations.backup import MANIFEST, OLD_STAMP, STAMP, fingerprints, prune, take_backup, verify_restore
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings
@@ -77,15 +77,24 @@ def test_backup_from_the_command_line(backed_up, tmp_path, monkeypatch, capsys):
     assert verify_restore(taken).ok
 
 
+def test_backups_taken_within_one_second_are_both_kept(tmp_path):
+    """Two queued runs back up one right after the other; the second must not collide."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("CREATE SCHEMA staged; CREATE TABLE staged.t AS SELECT range AS i FROM range(10)")
+    taken = [take_backup(con, tmp_path / "backups") for _ in range(3)]
+    assert len({b.path for b in taken}) == 3
+    assert all(verify_restore(b.path).ok for b in taken)
+
+
 def test_retention_keeps_the_newest_of_each_recent_day_and_week(tmp_path):
     start = datetime(2026, 11, 23, 2, 0)
     for days in range(40):
         for hour in (0, 12):
-            stamp = (start - timedelta(days=days, hours=hour)).strftime(STAMP)
+            stamp = (start - timedelta(days=days, hours=hour)).strftime(STAMP if days % 2 else OLD_STAMP)
             (tmp_path / stamp).mkdir()
             (tmp_path / stamp / MANIFEST).write_text("{}")
     removed = prune(tmp_path, keep_daily=7, keep_weekly=4)
-    kept = sorted(datetime.strptime(p.name, STAMP) for p in tmp_path.iterdir())
+    kept = sorted(datetime.strptime(p.name, STAMP if "." in p.name else OLD_STAMP) for p in tmp_path.iterdir())
     assert len(kept) + len(removed) == 80
     days = {k.date() for k in kept}
     assert {(start - timedelta(days=d)).date() for d in range(7)} <= days
