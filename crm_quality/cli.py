@@ -11,6 +11,7 @@ or a blocking check) exits with status 1.
 from __future__ import annotations
 
 import argparse
+import fcntl
 import logging
 import os
 import sys
@@ -179,8 +180,6 @@ def _generate(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from dagster import DagsterInstance
-
     from crm_quality.definitions import build_definitions
     from crm_quality.defs.runs import cli_run_tags, fail_abandoned_runs, on_run_end
     from crm_quality.settings import load_settings
@@ -191,7 +190,7 @@ def _run(args: argparse.Namespace) -> int:
                    "mapping": args.mapping}
     )
     job = build_definitions(settings).resolve_job_def("nightly")
-    instance = DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else DagsterInstance.ephemeral()
+    instance = _dagster_instance()
     log = logging.getLogger("crm_quality.run")
     print(f"crm-quality run: {describe_source(settings)} (mapping {settings.mapping}) -> {settings.warehouse}")
     started = time.perf_counter()
@@ -213,6 +212,21 @@ def _run(args: argparse.Namespace) -> int:
     print(f"fix lists: {(settings.reports / result.run_id / 'fix').resolve()}")
     print(f"exports:   {settings.exports.resolve()}")
     return 0
+
+
+def _dagster_instance():
+    """The instance of ``DAGSTER_HOME`` (an ephemeral one without it), opened under a file lock:
+    Dagster creates its SQLite storage on first open, and two runs started at once on a new home
+    would both create it and one would fail."""
+    from dagster import DagsterInstance
+
+    home = os.environ.get("DAGSTER_HOME")
+    if not home:
+        return DagsterInstance.ephemeral()
+    Path(home).mkdir(parents=True, exist_ok=True)
+    with open(Path(home) / ".crm-quality-open.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return DagsterInstance.get()
 
 
 def _progress_logger():

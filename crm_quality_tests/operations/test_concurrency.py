@@ -50,3 +50,15 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
     backups = [row[4] for row in runs_log]
     assert len(set(backups)) == 2 and Path(max(backups)).is_dir(), "each run took its own backup; a day keeps one"
     assert sizes["staged.contacts"] == staged and sizes["quality.runs"] >= 1
+
+
+def test_runs_started_at_once_on_a_new_dagster_home_both_open_it(tmp_path):
+    """Dagster creates its SQLite storage on first open; unguarded, racing openers fail."""
+    home = tmp_path / "new_home"
+    opener = "from crm_quality.cli import _dagster_instance\nwith _dagster_instance() as i: print(i.get_runs_count())"
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    openers = [subprocess.Popen([sys.executable, "-c", opener], env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(6)]
+    for opened in openers:
+        out, err = opened.communicate(timeout=120)
+        assert (opened.returncode, out.strip()) == (0, "0"), err
