@@ -189,6 +189,9 @@ class Settings:
                 "must be 0 or more, change_log_runs and backup_keep_daily 1 or more")
         if self.export_settle_seconds < 0 or not 0 < self.smtp_port < 65536:
             raise SettingsError("export_settle_seconds must be 0 or more and smtp_port between 1 and 65535")
+        if self.smtp_user and not self.smtp_starttls:
+            raise SettingsError("smtp_user is set but smtp_starttls is off, so the SMTP password would cross the "
+                                "network unencrypted; set smtp_starttls = true (the server must offer STARTTLS)")
         if bool(self.smtp_host) != bool(self.alert_email_to):
             raise SettingsError("email alerts need both smtp_host and alert_email_to; set both or neither")
         if len(self.nightly_cron.split()) != 5:

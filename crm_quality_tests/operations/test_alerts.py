@@ -7,12 +7,14 @@ import logging
 import shutil
 
 import duckdb
+import pytest
 from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_context
 
 from crm_quality.definitions import build_definitions
 from crm_quality.defs.resources import SettingsResource
 from crm_quality.defs.sensors import on_run_failure
 from crm_quality.operations.alerts import Alert, send
+from crm_quality.settings import SettingsError
 from crm_quality_tests.conftest import make_settings
 from crm_quality_tests.test_cli import crm_quality
 
@@ -80,3 +82,41 @@ def test_secrets_stay_out_of_the_run_configuration(tmp_path, sample_dir):
     values = SettingsResource.from_settings(settings).values
     assert "smtp_password" not in values and "alert_webhook_url" not in values
     assert "hunter2" not in str(values)
+
+
+def _mail_settings(tmp_path, sample_dir, server, **values):
+    return make_settings(tmp_path, sample_dir, smtp_host="127.0.0.1", smtp_port=server.port,
+                         alert_email_to="steward@example.com", smtp_starttls=True, smtp_user="alerts", **values)
+
+
+def test_mail_goes_over_starttls_with_a_login_and_a_checked_certificate(
+        tmp_path, sample_dir, smtp_with_tls, smtp_certificate, monkeypatch, caplog):
+    monkeypatch.setenv("SSL_CERT_FILE", str(smtp_certificate[0]))
+    settings = _mail_settings(tmp_path, sample_dir, smtp_with_tls, smtp_password="s3cret-pw")
+    with caplog.at_level(logging.INFO):
+        deliveries = send(Alert("run_failed", "nightly", "r1", "boom"), settings, logging.getLogger("test"))
+    assert [(d.channel, d.ok) for d in deliveries] == [("log", True), ("email", True)]
+    [mail] = smtp_with_tls.messages
+    assert (mail["tls"], mail["user"], mail["to"]) == (True, "alerts", ["steward@example.com"])
+    assert "s3cret-pw" not in caplog.text
+
+
+def test_a_refused_login_and_an_untrusted_certificate_are_named(
+        tmp_path, sample_dir, smtp_with_tls, smtp_certificate, monkeypatch, caplog):
+    alert, log = Alert("run_failed", "nightly", "r1", "boom"), logging.getLogger("test")
+    monkeypatch.setenv("SSL_CERT_FILE", str(smtp_certificate[0]))
+    with caplog.at_level(logging.INFO):
+        wrong = send(alert, _mail_settings(tmp_path, sample_dir, smtp_with_tls, smtp_password="guess"), log)[-1]
+    assert not wrong.ok and wrong.detail == f"127.0.0.1:{smtp_with_tls.port} refused the login of smtp_user 'alerts'"
+    assert "guess" not in caplog.text
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(smtp_certificate[1].with_name("none.pem")))
+    untrusted = send(alert, _mail_settings(tmp_path, sample_dir, smtp_with_tls, smtp_password="s3cret-pw"), log)[-1]
+    assert not untrusted.ok and "CERTIFICATE_VERIFY_FAILED" in untrusted.detail
+    assert smtp_with_tls.messages == []
+
+
+def test_an_smtp_login_without_starttls_is_refused_by_the_settings(tmp_path, sample_dir):
+    with pytest.raises(SettingsError, match="smtp_user is set but smtp_starttls is off"):
+        make_settings(tmp_path, sample_dir, smtp_host="mail.example.com", alert_email_to="a@example.com",
+                      smtp_user="alerts")
