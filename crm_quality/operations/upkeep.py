@@ -27,12 +27,15 @@ class Upkeep:
 
 
 def upkeep(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> Upkeep:
-    """CHECKPOINT and ANALYZE the warehouse, then record the size of every table."""
+    """CHECKPOINT the warehouse and ANALYZE each table, then record the size of every table.
+
+    A bare ``ANALYZE`` is a no-op in DuckDB; only ``ANALYZE table`` recomputes the distinct counts
+    that the join order depends on, which go stale as the nightly rewrite replaces rows."""
     con.execute("CHECKPOINT")
-    con.execute("ANALYZE")
     block_size = con.execute("SELECT block_size FROM pragma_database_size()").fetchall()[0][0]
     sizes = []
     for schema, table in warehouse_tables(con):
+        con.execute(f"ANALYZE {qualified(schema, table)}")
         rows = con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchall()[0][0]
         blocks = con.execute("SELECT count(DISTINCT block_id) FILTER (block_id >= 0) FROM pragma_storage_info(?)",
                              [qualified(schema, table)]).fetchall()[0][0]
