@@ -182,6 +182,7 @@ def _generate(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from crm_quality.definitions import build_definitions
     from crm_quality.defs.runs import cli_run_tags, fail_abandoned_runs, on_run_end
+    from crm_quality.defs.tags import LAUNCHED_BY
     from crm_quality.settings import load_settings
     from crm_quality.sources import describe_source
 
@@ -195,9 +196,10 @@ def _run(args: argparse.Namespace) -> int:
     print(f"crm-quality run: {describe_source(settings)} (mapping {settings.mapping}) -> {settings.warehouse}")
     started = time.perf_counter()
     with instance:
-        for run_id in fail_abandoned_runs(instance):
-            print(f"crm-quality run: run {run_id} was killed; marked failed and its warehouse slot freed")
-            on_run_end(instance, run_id, settings, log)
+        for run in fail_abandoned_runs(instance):
+            print(f"crm-quality run: run {run.run_id} was killed; marked failed and its warehouse slot freed")
+            if run.tags.get(LAUNCHED_BY) == "cli":  # the daemon's on_run_failure records the others
+                on_run_end(instance, run.run_id, settings, log)
         result = job.with_logger_defs({"progress": _progress_logger()}).execute_in_process(
             instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=cli_run_tags()
         )

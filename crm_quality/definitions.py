@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import Definitions
+from dagster import Definitions, in_process_executor
 
 from crm_quality.defs.backup import backup_assets
 from crm_quality.defs.clean import clean_assets
@@ -27,6 +27,10 @@ def build_definitions(settings: Settings) -> Definitions:
         schedules=[nightly_schedule(settings)],
         sensors=[export_sensor(settings), *run_sensors],
         resources=resources_for(settings),
+        # Every step writes the warehouse, one at a time (the pool), so a process per step would buy
+        # no parallelism and cost a Python start-up for each of some forty steps; and a run that is
+        # one process can be found dead by its process id (defs/tags.py).
+        executor=in_process_executor,
     )
 
 

@@ -17,7 +17,7 @@ def test_every_job_and_schedule_resolves():
     schedule = defs.resolve_schedule_def("nightly_schedule")
     assert schedule.job_name == "nightly"
     assert schedule.default_status == DefaultScheduleStatus.RUNNING
-    assert {s.name for s in defs.sensors} == {"new_export", "on_run_failure", "on_run_success"}
+    assert {s.name for s in defs.sensors} == {"new_export", "abandoned_runs", "on_run_failure", "on_run_success"}
     for sensor in defs.sensors:
         assert defs.resolve_sensor_def(sensor.name).default_status == DefaultSensorStatus.RUNNING
 

@@ -1,10 +1,12 @@
 """End to end through the Dagster UI's own processes: `dagster dev` (webserver and daemon) on
 127.0.0.1 with a temporary DAGSTER_HOME; the nightly job launched and its asset checks read back
-through the GraphQL API; the daemon's run-status sensor writing the run to quality.runs; and the
-asset graph rendered by headless Chromium."""
+through the GraphQL API; the daemon's run-status sensor writing the run to quality.runs; the
+asset graph rendered by headless Chromium; and a run whose process is killed, failed by the
+daemon so that the next run gets the warehouse."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -19,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from crm_quality.operations.process import alive
 from crm_quality_tests.sources.conftest import free_port
 
 ROOT = Path(__file__).parents[1]
@@ -30,8 +33,52 @@ CHECKS = [(["backups", "warehouse"], "restore_verified"), (["clean", "contacts"]
 
 
 class Dagster:
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}"
+    """`dagster dev` over one DAGSTER_HOME and warehouse: started in its own process group, and
+    stopped (group and all) or crashed (every process of it killed at once, as by a power cut)."""
+
+    def __init__(self, folder: Path, sample_dir: Path) -> None:
+        self.folder, self.port = folder, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        home = folder / "dagster_home"
+        home.mkdir()
+        shutil.copy(ROOT / "data" / "dagster" / "dagster.yaml", home)
+        self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
+                    "DAGSTER_HOME": str(home), "CRM_QUALITY_SOURCE": str(sample_dir),
+                    "CRM_QUALITY_WAREHOUSE": str(folder / "warehouse.duckdb"),
+                    "CRM_QUALITY_REPORTS": str(folder / "reports"), "CRM_QUALITY_EXPORTS": str(folder / "exports"),
+                    "CRM_QUALITY_BACKUPS": str(folder / "backups"), "CRM_QUALITY_STEWARD": str(folder / "steward"),
+                    "CRM_QUALITY_INBOX": str(folder / "inbox")}
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with (self.folder / "dagster-dev.log").open("a") as log:
+            self.process = subprocess.Popen(
+                [str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)],
+                cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+    def crash(self) -> None:
+        """SIGKILL `dagster dev` and every process under it (code server, daemon, run workers) at
+        once, and wait until they are gone: a kill is delivered, not done, when the call returns."""
+        doomed = [self.process.pid, *_descendants(self.process.pid)]
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        for pid in doomed:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        self.process.wait(timeout=30)
+        _until("every process of dagster dev to die", lambda: not any(alive(pid, "") for pid in doomed), 30, 0.1)
+
+    def stop(self) -> None:
+        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+            try:
+                os.killpg(self.process.pid, sig)
+                self.process.wait(timeout=wait)
+                break
+            except ProcessLookupError:
+                break
+            except subprocess.TimeoutExpired:
+                continue
+        assert self.process.poll() is not None, "dagster dev did not stop"
 
     def graphql(self, query: str, **variables) -> dict:
         request = urllib.request.Request(f"{self.url}/graphql", method="POST",
@@ -41,6 +88,19 @@ class Dagster:
             body = json.loads(response.read())
         assert "errors" not in body, body["errors"]
         return body["data"]
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError):
+            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
 
 
 def _until(what: str, check, timeout: float, every: float = 1.0):
@@ -53,36 +113,14 @@ def _until(what: str, check, timeout: float, every: float = 1.0):
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-@pytest.fixture
-def dagster_dev(tmp_path, sample_dir):
-    """`dagster dev` in its own process group, stopped (group and all) however the test ends."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "data" / "dagster" / "dagster.yaml", home)
-    port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
-           "DAGSTER_HOME": str(home), "CRM_QUALITY_SOURCE": str(sample_dir),
-           "CRM_QUALITY_WAREHOUSE": str(tmp_path / "warehouse.duckdb"),
-           "CRM_QUALITY_REPORTS": str(tmp_path / "reports"), "CRM_QUALITY_EXPORTS": str(tmp_path / "exports"),
-           "CRM_QUALITY_BACKUPS": str(tmp_path / "backups"), "CRM_QUALITY_STEWARD": str(tmp_path / "steward"),
-           "CRM_QUALITY_INBOX": str(tmp_path / "inbox")}
-    log = (tmp_path / "dagster-dev.log").open("w")
-    process = subprocess.Popen([str(DAGSTER), "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port)],
-                               cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory, sample):
+    dagster = Dagster(tmp_path_factory.mktemp("ui"), Path(sample.out))
+    dagster.start()
     try:
-        yield Dagster(port), tmp_path
+        yield dagster, dagster.folder
     finally:
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(timeout=wait)
-                break
-            except ProcessLookupError:
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        log.close()
-        assert process.poll() is not None, "dagster dev did not stop"
+        dagster.stop()
 
 
 def _loaded_location(dagster: Dagster) -> str | None:
@@ -96,25 +134,43 @@ def _loaded_location(dagster: Dagster) -> str | None:
     return loaded[0] if loaded else None
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="make test installs Debian's chromium")
-def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph(dagster_dev):
-    dagster, tmp_path = dagster_dev
+def _launch_nightly(dagster: Dagster) -> str:
     location = _until("the code location to load", lambda: _loaded_location(dagster), 180)
-
     launched = dagster.graphql("""mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
         __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
                                params={"selector": {"repositoryLocationName": location,
                                                     "repositoryName": "__repository__", "jobName": "nightly"},
                                        "runConfigData": {}})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
-    run_id = launched["run"]["runId"]
+    return launched["run"]["runId"]
 
-    def finished():
-        status = dagster.graphql("query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }",
-                                 id=run_id)["runOrError"]["status"]
-        return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
 
-    assert _until("the run to finish", finished, 600, every=2) == "SUCCESS"
+def _run(dagster: Dagster, run_id: str) -> dict:
+    return dagster.graphql("""query($id: ID!) { runOrError(runId: $id) { ... on Run {
+        status tags { key value } stats { ... on RunStatsSnapshot { materializations } } } } }""",
+                           id=run_id)["runOrError"]
+
+
+def _finished(dagster: Dagster, run_id: str) -> str | None:
+    status = _run(dagster, run_id)["status"]
+    return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
+
+
+def _recorded(warehouse: Path, run_id: str) -> list[tuple] | None:
+    """The run's row in quality.runs, once the daemon's sensor has written it."""
+    try:
+        with duckdb.connect(str(warehouse), read_only=True) as con:
+            return con.execute("SELECT status, launched_by, error FROM quality.runs WHERE run_id = ?",
+                               [run_id]).fetchall()
+    except duckdb.Error:
+        return None
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="make test installs Debian's chromium")
+def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph(dagster_dev):
+    dagster, tmp_path = dagster_dev
+    run_id = _launch_nightly(dagster)
+    assert _until("the run to finish", lambda: _finished(dagster, run_id), 600, every=2) == "SUCCESS"
 
     for key, check in CHECKS:
         executions = dagster.graphql("""query($key: AssetKeyInput!, $check: String!) {
@@ -124,15 +180,8 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
         assert (execution["runId"], execution["status"], execution["evaluation"]["success"]) == (
             run_id, "SUCCEEDED", True), (key, check)
 
-    def recorded():
-        try:
-            with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as con:
-                return con.execute("SELECT status, launched_by FROM quality.runs WHERE run_id = ?",
-                                   [run_id]).fetchall()
-        except duckdb.Error:
-            return None
-
-    assert _until("the on_run_success sensor to record the run", recorded, 120, every=3) == [("SUCCESS", "ui")]
+    assert _until("the on_run_success sensor to record the run",
+                  lambda: _recorded(tmp_path / "warehouse.duckdb", run_id), 120, every=3) == [("SUCCESS", "ui", None)]
 
     screenshot = tmp_path / "asset_graph.png"
     graph = f"{dagster.url}/asset-groups"
@@ -144,3 +193,26 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
     assert all(f">{group}<" in dom for group in ("raw", "staged", "quarantine", "dedup", "backups", "clean",
                                                   "report", "upkeep")), "the graph shows every group of assets"
     assert screenshot.stat().st_size > 30_000
+
+
+def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_the_warehouse(dagster_dev):
+    """When the whole of `dagster dev` dies mid-run (a power cut, the OOM killer), no process is left
+    that knows the run: it would stay STARTED for ever, holding the warehouse pool slot, and every
+    later run would queue behind it. After a restart the abandoned_runs sensor fails it."""
+    dagster, tmp_path = dagster_dev
+    orphan = _launch_nightly(dagster)
+    pid = _until("the run worker to tag the run with its process",
+                 lambda: {t["key"]: t["value"] for t in _run(dagster, orphan)["tags"]}.get("crm_quality/pid"), 180)
+    _until("the run to write a few assets", lambda: _run(dagster, orphan)["stats"]["materializations"] >= 3, 300, 0.5)
+    dagster.crash()
+    assert not alive(int(pid), ""), "the run worker died with the rest"
+
+    dagster.start()
+    _until("dagster dev to come back", lambda: _loaded_location(dagster), 180)
+    assert _until("the daemon to fail the orphaned run", lambda: _finished(dagster, orphan), 180, every=2) == "FAILURE"
+    following = _launch_nightly(dagster)
+    assert _until("the next run to finish", lambda: _finished(dagster, following), 600, every=2) == "SUCCESS"
+    [(status, launched_by, error)] = _until("the on_run_failure sensor to record the orphaned run",
+                                            lambda: _recorded(tmp_path / "warehouse.duckdb", orphan), 120, every=3)
+    assert (status, launched_by) == ("FAILURE", "ui")
+    assert error.startswith(f"process {pid} on ") and error.endswith("the run was killed")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job, in_process_executor
+from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
 from crm_quality.settings import Settings
 
@@ -10,9 +10,6 @@ nightly_job = define_asset_job(
     "nightly",
     selection=AssetSelection.all(),
     description="Extract, standardize, validate, deduplicate, merge and report: the whole pipeline.",
-    # Every step writes the warehouse, one at a time (the pool), so a process per step would buy
-    # no parallelism and cost a Python start-up for each of some forty steps.
-    executor_def=in_process_executor,
 )
 
 

@@ -9,9 +9,10 @@ from typing import Iterator
 
 import duckdb
 
-from dagster import ConfigurableResource
+from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.tags import worker_tags
 from crm_quality.settings import Settings, is_secret, load_settings
 
 WAREHOUSE_POOL = "warehouse"
@@ -42,7 +43,12 @@ class SettingsResource(ConfigurableResource):
 class WarehouseResource(DuckDBResource):
     """The DuckDB warehouse. Its folder is created on first use (DuckDB will not, and
     DuckDBResource retries a failed open for minutes), and the connection is closed even when
-    the asset fails."""
+    the asset fails. The run is tagged with the process writing it, so that a killed run can be
+    found and its pool slot freed (defs/runs.py)."""
+
+    def setup_for_execution(self, context: InitResourceContext) -> None:
+        if context.instance is not None and context.run is not None:
+            context.instance.add_run_tags(context.run.run_id, worker_tags())
 
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:

@@ -4,23 +4,22 @@ alerts; and runs whose process was killed, found and failed so that their pool s
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 
 import duckdb
 from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
 
 from crm_quality.defs.backup import BACKUP
+from crm_quality.defs.tags import HOST, LAUNCHED_BY, PID, PROCESS_STARTED, worker_tags
 from crm_quality.operations.alerts import Alert, send
+from crm_quality.operations.process import alive
 from crm_quality.operations.runs import RunSummary, record_runs
 from crm_quality.settings import Settings
 from crm_quality.warehouse import connect
 
 JOB = "nightly"
-LAUNCHED_BY, PID, HOST = "crm_quality/launched_by", "crm_quality/pid", "crm_quality/host"
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 RECENT_RUNS = 50
 """Finished runs the runs log catches up on when a run ends without being recorded."""
@@ -29,8 +28,8 @@ LOCK_WAIT_SECONDS = 45
 
 
 def cli_run_tags() -> dict[str, str]:
-    """Tags that let a later run tell whether this process is still alive."""
-    return {LAUNCHED_BY: "cli", PID: str(os.getpid()), HOST: socket.gethostname()}
+    """A command-line run executes in the process that launched it."""
+    return {LAUNCHED_BY: "cli", **worker_tags()}
 
 
 def summarize(instance: DagsterInstance, run_id: str) -> RunSummary:
@@ -133,36 +132,20 @@ def _record(summary: RunSummary, settings: Settings, log: logging.Logger) -> Non
             time.sleep(1)
 
 
-def fail_abandoned_runs(instance: DagsterInstance) -> list[str]:
-    """Runs started from the command line on this machine whose process is gone (killed): mark
-    them failed and free the warehouse pool slots they held, or every later run would wait."""
+def fail_abandoned_runs(instance: DagsterInstance) -> list[DagsterRun]:
+    """Runs executing on this machine whose process is gone (killed), however they were launched:
+    mark them failed and free the warehouse pool slots they held, or every later run would wait.
+
+    Runs on other machines are left alone: their processes cannot be seen from here."""
     host = socket.gethostname()
     abandoned = []
     for record in instance.get_run_records(RunsFilter(statuses=[DagsterRunStatus.STARTED, DagsterRunStatus.STARTING],
-                                                      tags={LAUNCHED_BY: "cli", HOST: host})):
+                                                      tags={HOST: host})):
         run = record.dagster_run
-        if _alive(int(run.tags.get(PID, "0")), record.create_timestamp.timestamp()):
+        pid = run.tags.get(PID, "")
+        if not pid.isdigit() or alive(int(pid), run.tags.get(PROCESS_STARTED, "")):
             continue
-        instance.report_run_failed(run, f"process {run.tags.get(PID)} on {host} is gone: the run was killed")
+        instance.report_run_failed(run, f"process {pid} on {host} is gone: the run was killed")
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        abandoned.append(run.run_id)
+        abandoned.append(run)
     return abandoned
-
-
-def _alive(pid: int, since: float) -> bool:
-    """Whether process ``pid`` runs and started before ``since`` (a reused pid started later)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
-        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime"))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return True
-    return boot + ticks / os.sysconf("SC_CLK_TCK") <= since + 1

@@ -1,5 +1,6 @@
-"""Sensors: a new export in the inbox starts the nightly job on it; a finished run of the job is
-written to the runs log and, when it failed or an ERROR check did, alerted on."""
+"""Sensors: a new export in the inbox starts the nightly job on it; a run whose process was killed
+is failed and its warehouse slot freed; a finished run of the job is written to the runs log and,
+when it failed or an ERROR check did, alerted on."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ from dagster import (
 
 from crm_quality.defs.jobs import nightly_job
 from crm_quality.defs.resources import SettingsResource
-from crm_quality.defs.runs import LAUNCHED_BY, on_run_end
+from crm_quality.defs.runs import fail_abandoned_runs, on_run_end
+from crm_quality.defs.tags import LAUNCHED_BY
 from crm_quality.operations.inbox import scan
 from crm_quality.settings import Settings, load_settings
 
@@ -80,4 +82,14 @@ def on_run_success(context: RunStatusSensorContext) -> None:
         on_run_end(context.instance, context.dagster_run.run_id, load_settings(), context.log)
 
 
-run_sensors = [on_run_failure, on_run_success]
+@sensor(name="abandoned_runs", minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
+        description="Fails runs on this machine whose process was killed and frees the warehouse slot they "
+                    "held, so that later runs do not wait for ever; on_run_failure then records and alerts.")
+def abandoned_runs(context: SensorEvaluationContext) -> SkipReason:
+    abandoned = fail_abandoned_runs(context.instance)
+    for run in abandoned:
+        context.log.warning(f"run {run.run_id} of {run.job_name}: its process was killed; marked failed, slot freed")
+    return SkipReason(f"{len(abandoned)} killed run(s) failed" if abandoned else "no killed runs")
+
+
+run_sensors = [abandoned_runs, on_run_failure, on_run_success]
