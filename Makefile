@@ -38,8 +38,10 @@ postgresql:
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || $(SUDO) apt-get install -y --no-install-recommends postgresql \
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql)
 
+# The suite is mostly whole pipeline runs, each one Python process busy on Dagster's bookkeeping:
+# one worker per core, each taking whole test modules so that a module's shared runs happen once.
 test: install sample chromium postgresql
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadscope
 
 ui: install sample
 	$(BIN)/dagster dev -w workspace.yaml

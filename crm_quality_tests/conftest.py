@@ -41,10 +41,20 @@ def make_settings(tmp_path: Path, source: Path, **overrides) -> Settings:
     )
 
 
+RECALL: dict[str, tuple[int, int]] = {}
+"""Recall of each injected defect kind, as the staging test reported it (from whichever worker)."""
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    from crm_quality_tests.standardize.test_stage import RECALL_PROPERTY
+
+    for name, value in report.user_properties:
+        if name == RECALL_PROPERTY:
+            RECALL.update(value)
+
+
 def pytest_terminal_summary(terminalreporter) -> None:
     """Recall of each injected defect kind, measured by the staging test."""
-    from crm_quality_tests.standardize.test_stage import RECALL
-
     if RECALL:
         terminalreporter.section("recall of injected defects (standardize)")
         for kind, (hits, total) in sorted(RECALL.items()):

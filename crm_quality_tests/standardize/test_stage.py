@@ -35,8 +35,8 @@ DETECTED_BY: dict[str, set[str]] = {
 """Injected defect kind -> the rules (flags or quarantine reasons) that catch it."""
 
 RECALL_FLOOR = 0.98
-RECALL: dict[str, tuple[int, int]] = {}
-"""Filled by the recall test, printed at the end of the run (see conftest)."""
+RECALL_PROPERTY = "defect_recall"
+"""The recall test reports {kind: (hits, total)} under this name; conftest prints it at the end."""
 
 
 def stage_all(settings, run_id: str = RUN_ID) -> None:
@@ -66,7 +66,7 @@ def test_every_source_row_is_staged_or_quarantined_exactly_once(staged):
             assert account.balanced, (table, account)
 
 
-def test_injected_defects_are_flagged(staged, sample_dir):
+def test_injected_defects_are_flagged(staged, sample_dir, record_property):
     defects = pd.read_csv(sample_dir / "_truth" / "defects.csv")
     quarantined = " UNION ALL ".join(
         f"SELECT '{t}', _source_row, '*', unnest(_reasons) FROM quarantine.{t}" for t in TABLES)
@@ -75,14 +75,16 @@ def test_injected_defects_are_flagged(staged, sample_dir):
         UNION ALL {quarantined}""", [RUN_ID])
     found.columns = ["table", "source_row", "field", "rule"]
     rules_at = found.groupby(["table", "source_row"])["rule"].agg(set).to_dict()
+    recall = {}
     for kind, catching in DETECTED_BY.items():
         rows = defects[defects["kind"] == kind]
         hits = sum(bool(rules_at.get((r.table, r.source_row), set()) & (catching | _QUARANTINE))
                    if kind == "blank_required" else
                    bool(rules_at.get((r.table, r.source_row), set()) & catching)
                    for r in rows.itertuples())
-        RECALL[kind] = (hits, len(rows))
-    low = {k: f"{h}/{n}" for k, (h, n) in RECALL.items() if n == 0 or h / n < RECALL_FLOOR}
+        recall[kind] = (hits, len(rows))
+    record_property(RECALL_PROPERTY, recall)
+    low = {k: f"{h}/{n}" for k, (h, n) in recall.items() if n == 0 or h / n < RECALL_FLOOR}
     assert not low, f"recall below {RECALL_FLOOR}: {low}"
 
 
