@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from bench_merge import DEDUP_ONCE, DEDUPED
-from bench_standardize import CONTACTS, WORK
+from bench_standardize import CONTACTS, PREPARE, WORK
 from bench_validate import STAGE_ONCE
 from measure import measure, report
 
@@ -42,11 +42,11 @@ shutil.rmtree({str(BACKUPS)!r}, ignore_errors=True)
 OURS = f"""
 import json
 from pathlib import Path
-import duckdb
 from crm_quality.operations.backup import take_backup, verify_restore
-with duckdb.connect({str(FULL)!r}, read_only=True, config={{"memory_limit": "1GB"}}) as con:
+from crm_quality.warehouse import connect
+with connect({str(FULL)!r}, read_only=True, memory_limit="1GB") as con:
     taken = take_backup(con, Path({str(BACKUPS)!r}))
-checked = verify_restore(taken.path)
+checked = verify_restore(taken.path, "1GB")
 assert checked.ok, checked.problems
 print(json.dumps({{"tables": len(taken.tables), "rows": sum(t["rows"] for t in taken.tables.values()),
                   "backup_mb": round(taken.bytes / 1e6), "restore_verified": checked.ok,
@@ -89,6 +89,8 @@ print(json.dumps({{"statistics": False, "sizes": False}}))
 
 
 def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    measure("prepare (generate, extract)", PREPARE, 1)
     measure("stage once", STAGE_ONCE, 1)
     measure("dedup once", DEDUP_ONCE, 1)
     measure("clean once", BUILD_ONCE, 1)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 
-from bench_standardize import CONTACTS, WORK
+from bench_standardize import CONTACTS, PREPARE, WORK
 from bench_validate import STAGE_ONCE, STAGED
 from measure import measure, report
 
@@ -86,6 +86,8 @@ print(json.dumps({{"every_row_accounted": balanced, "orphan_keys": orphans}}))
 
 
 def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    measure("prepare (generate, extract)", PREPARE, 1)
     measure("stage once", STAGE_ONCE, 1)
     measure("dedup once", DEDUP_ONCE, 1)
     ours = measure("crm-quality merge (clean)", OURS, REPEATS, setup=FRESH_COPY, verify=VERIFY)

@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _backup(args: argparse.Namespace) -> int:
-    from crm_quality.operations.backup import prune, record, take_backup, verify_restore
+    from crm_quality.operations.backup import back_up
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect
 
@@ -85,22 +85,21 @@ def _backup(args: argparse.Namespace) -> int:
     if not settings.warehouse.is_file():
         raise CrmQualityError(f"{settings.warehouse}: no warehouse to back up; run `crm-quality run` first")
     with connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit) as con:
-        taken = take_backup(con, settings.backups, Path(settings.backup_offsite) if settings.backup_offsite else None)
-        checked = verify_restore(taken.path)
-        record(con, taken, checked)
-    removed = prune(settings.backups, settings.backup_keep_daily, settings.backup_keep_weekly)
+        done = back_up(con, settings)
+    taken, checked = done.backup, done.verification
     if not checked.ok:
         raise CrmQualityError(f"{taken.path} does not restore faithfully: {'; '.join(checked.problems)}")
     print(f"crm-quality backup: {taken.path} ({len(taken.tables)} tables, {taken.bytes / 1e6:.1f} MB), "
-          f"restore verified in {checked.seconds:.1f} s; {len(removed)} old backup(s) pruned")
+          f"restore verified in {checked.seconds:.1f} s; {len(done.pruned)} old backup(s) pruned")
     return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
     from crm_quality.operations.backup import read_manifest, restore
+    from crm_quality.settings import load_settings
 
     read_manifest(args.backup)
-    checked = restore(args.backup, args.to)
+    checked = restore(args.backup, args.to, load_settings().duckdb_memory_limit)
     print(f"crm-quality restore: {args.backup} -> {args.to}, every table as in the manifest "
           f"(checked in {checked.seconds:.1f} s)")
     return 0

@@ -1,8 +1,6 @@
 """backups/warehouse: a verified backup of the warehouse, taken before the clean tables are
 rewritten; a backup that does not restore is an ERROR check that stops the rewrite."""
 
-from pathlib import Path
-
 from dagster import (
     AssetCheckResult,
     AssetCheckSeverity,
@@ -16,7 +14,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from crm_quality.operations.backup import prune, record, take_backup, verify_restore
+from crm_quality.operations.backup import back_up
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
 BACKUP = AssetKey(["backups", "warehouse"])
@@ -34,20 +32,14 @@ BACKUP = AssetKey(["backups", "warehouse"])
     pool=WAREHOUSE_POOL,
 )
 def backup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
-    values = settings.get()
-    offsite = Path(values.backup_offsite) if values.backup_offsite else None
     with warehouse.get_connection() as con:
-        taken = take_backup(con, values.backups, offsite)
-        checked = verify_restore(taken.path)
-        record(con, taken, checked)
-    removed = prune(values.backups, values.backup_keep_daily, values.backup_keep_weekly)
-    if offsite is not None:
-        prune(offsite, values.backup_keep_daily, values.backup_keep_weekly)
+        done = back_up(con, settings.get())
+    taken, checked = done.backup, done.verification
     if not checked.ok:
         context.log.error(f"backup {taken.path} does not restore: {'; '.join(checked.problems)}")
     yield MaterializeResult(asset_key=BACKUP, metadata={
         "path": MetadataValue.path(str(taken.path)), "bytes": taken.bytes, "tables": len(taken.tables),
-        "rows": sum(t["rows"] for t in taken.tables.values()), "pruned": len(removed)})
+        "rows": sum(t["rows"] for t in taken.tables.values()), "pruned": len(done.pruned)})
     yield AssetCheckResult(asset_key=BACKUP, check_name="restore_verified", passed=checked.ok,
                            severity=AssetCheckSeverity.ERROR,
                            metadata={"seconds": round(checked.seconds, 2), "problems": MetadataValue.json(checked.problems)},

@@ -42,9 +42,9 @@ class SettingsResource(ConfigurableResource):
 
 class WarehouseResource(DuckDBResource):
     """The DuckDB warehouse. Its folder is created on first use (DuckDB will not, and
-    DuckDBResource retries a failed open for minutes), and the connection is closed even when
-    the asset fails. The run is tagged with the process writing it, so that a killed run can be
-    found and its pool slot freed (defs/runs.py)."""
+    DuckDBResource retries a failed open for minutes), its progress bar is off, and the
+    connection is closed even when the asset fails. The run is tagged with the process writing
+    it, so that a killed run can be found and its pool slot freed (defs/runs.py)."""
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
         if context.instance is not None and context.run is not None:
@@ -55,6 +55,7 @@ class WarehouseResource(DuckDBResource):
         Path(self.database).parent.mkdir(parents=True, exist_ok=True)
         with super().get_connection() as con:
             try:
+                con.execute("SET enable_progress_bar = false")  # it would print into the run's output
                 yield con
             finally:
                 con.close()

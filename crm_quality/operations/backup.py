@@ -5,6 +5,10 @@ manifest of every table's row count and checksum (the sum of its rows' hashes, w
 order of the same rows gives). It is written under a ``.partial`` name and renamed when
 complete, copied the same way to the off-site folder when one is set, and verified by
 importing it into a scratch database and comparing every table with the manifest.
+
+Rows are exported in no particular order (tables are keyed, the checksums ignore order), which
+keeps the export fast within DuckDB's memory limit; the scratch database is in memory, spilling
+to a scratch folder past the limit, since the check is of what the backup holds.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 import duckdb
 
 from crm_quality.errors import CrmQualityError
+from crm_quality.settings import Settings
 from crm_quality.warehouse import literal, qualified, warehouse_tables
 
 MANIFEST = "manifest.json"
@@ -68,7 +73,11 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     _drop_partials(folder)
     partial.parent.mkdir(parents=True, exist_ok=True)
     tables = fingerprints(con)
-    con.execute(f"EXPORT DATABASE {literal(str(partial))} (FORMAT parquet)")
+    con.execute("SET preserve_insertion_order = false")
+    try:
+        con.execute(f"EXPORT DATABASE {literal(str(partial))} (FORMAT parquet)")
+    finally:
+        con.execute("RESET preserve_insertion_order")
     (partial / MANIFEST).write_text(json.dumps({"taken_at": taken_at.isoformat(), "tables": tables}, indent=2))
     partial.rename(target)
     copy = None
@@ -82,18 +91,38 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     return Backup(target, taken_at, tables, size, copy)
 
 
+@dataclass(frozen=True)
+class VerifiedBackup:
+    backup: Backup
+    verification: Verification
+    pruned: list[Path]
+
+
+def back_up(con: duckdb.DuckDBPyConnection, settings: Settings) -> VerifiedBackup:
+    """Take a backup (and its off-site copy), verify it by a restore, log both in
+    quality.backups and prune old backups in each folder: the pipeline's and `crm-quality backup`'s."""
+    offsite = Path(settings.backup_offsite) if settings.backup_offsite else None
+    taken = take_backup(con, settings.backups, offsite)
+    checked = verify_restore(taken.path, settings.duckdb_memory_limit)
+    record(con, taken, checked)
+    pruned = prune(settings.backups, settings.backup_keep_daily, settings.backup_keep_weekly)
+    if offsite is not None:
+        pruned += prune(offsite, settings.backup_keep_daily, settings.backup_keep_weekly)
+    return VerifiedBackup(taken, checked, pruned)
+
+
 def _drop_partials(folder: Path) -> None:
     """Half-written backups of a killed run (there is one writer, so none is in progress)."""
     for partial in folder.glob("*.partial"):
         shutil.rmtree(partial, ignore_errors=True)
 
 
-def verify_restore(backup: Path) -> Verification:
+def verify_restore(backup: Path, memory_limit: str = "") -> Verification:
     """Import ``backup`` into a scratch database and compare every table with its manifest."""
     started = time.perf_counter()
     manifest = read_manifest(backup)
     with tempfile.TemporaryDirectory(prefix="crm-quality-restore-") as scratch:
-        con = duckdb.connect(str(Path(scratch) / "restore.duckdb"))
+        con = _empty_database(":memory:", memory_limit, spill_to=scratch)
         try:
             con.execute(f"IMPORT DATABASE {literal(str(backup))}")
             restored = fingerprints(con)
@@ -109,20 +138,28 @@ def verify_restore(backup: Path) -> Verification:
     return Verification(not problems, problems, time.perf_counter() - started)
 
 
-def restore(backup: Path, to: Path) -> Verification:
+def restore(backup: Path, to: Path, memory_limit: str = "") -> Verification:
     """Restore ``backup`` into the new DuckDB file ``to`` (never over an existing file), verified."""
     if to.exists():
         raise CrmQualityError(f"{to} exists; restore into a new file, then swap it in yourself")
-    checked = verify_restore(backup)
+    checked = verify_restore(backup, memory_limit)
     if not checked.ok:
         raise CrmQualityError(f"{backup} does not restore faithfully: {'; '.join(checked.problems)}")
     partial = to.with_name(to.name + ".partial")
     partial.unlink(missing_ok=True)
     to.parent.mkdir(parents=True, exist_ok=True)
-    with duckdb.connect(str(partial)) as con:
+    with _empty_database(str(partial), memory_limit) as con:
         con.execute(f"IMPORT DATABASE {literal(str(backup))}")
     partial.rename(to)
     return checked
+
+
+def _empty_database(path: str, memory_limit: str, spill_to: str = "") -> duckdb.DuckDBPyConnection:
+    """A database for a backup to be imported into: empty (IMPORT creates the schemas), quiet."""
+    config = {"memory_limit": memory_limit, "temp_directory": spill_to}
+    con = duckdb.connect(path, config={name: value for name, value in config.items() if value})
+    con.execute("SET enable_progress_bar = false")
+    return con
 
 
 def read_manifest(backup: Path) -> dict:

@@ -16,6 +16,7 @@ from crm_quality.operations.backup import MANIFEST, OLD_STAMP, STAMP, fingerprin
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings
+from crm_quality_tests.test_cli import crm_quality
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,26 @@ def test_a_damaged_backup_fails_verification_naming_the_table(backed_up, tmp_pat
     checked = verify_restore(damaged)
     assert not checked.ok
     assert any(p.startswith("staged.contacts: manifest") and "restored 10 rows" in p for p in checked.problems)
+
+
+def test_a_backup_that_does_not_restore_stops_the_clean_rewrite_and_alerts(tmp_path, sample_dir, webhook):
+    """Parquet keeps intervals to the millisecond: a table someone added to the warehouse with
+    an interval to the microsecond does not come back from the backup as it went in."""
+    with duckdb.connect(str(tmp_path / "wh.duckdb")) as con:
+        con.execute("CREATE SCHEMA quality")
+        con.execute("CREATE TABLE quality.sla_notes AS SELECT INTERVAL 1500 MICROSECONDS AS response_time")
+    out = crm_quality("run", "--source", str(sample_dir), "--warehouse", "wh.duckdb", cwd=tmp_path, env={
+        "CRM_QUALITY_ALERT_WEBHOOK_URL": webhook.url, "CRM_QUALITY_BACKUPS": str(tmp_path / "backups")})
+
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "check failed backups/warehouse:restore_verified (ERROR)" in out.stdout
+    [post] = webhook.posts
+    assert post["event"] == "run_failed" and "backups/warehouse:restore_verified (ERROR)" in post["failed_checks"]
+    with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+        [(verified, problems)] = con.execute("SELECT verified, problems FROM quality.backups").fetchall()
+        clean = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'clean'").fetchone()[0]
+    assert not verified and [p.split(":")[0] for p in problems] == ["quality.sla_notes"]
+    assert clean == 0, "the blocking check stopped the clean tables from being written"
 
 
 def test_restore_from_the_command_line_gives_the_same_tables(backed_up, tmp_path, capsys):
