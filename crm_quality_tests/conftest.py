@@ -41,6 +41,11 @@ def make_settings(tmp_path: Path, source: Path, **overrides) -> Settings:
     )
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Heavy modules (many whole pipeline runs) first, so that the parallel workers end together."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 RECALL: dict[str, tuple[int, int]] = {}
 """Recall of each injected defect kind, as the staging test reported it (from whichever worker)."""
 

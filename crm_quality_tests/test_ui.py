@@ -24,6 +24,8 @@ import pytest
 from crm_quality.operations.process import alive
 from crm_quality_tests.sources.conftest import free_port
 
+pytestmark = pytest.mark.heavy
+
 ROOT = Path(__file__).parents[1]
 DAGSTER = Path(sys.executable).parent / "dagster"
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",

@@ -10,9 +10,12 @@ import sys
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import DagsterInstance
 
 from crm_quality_tests.conftest import SAMPLE_CONTACTS
+
+pytestmark = pytest.mark.heavy
 
 
 def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_home):

@@ -22,6 +22,8 @@ import pytest
 
 from crm_quality.warehouse import qualified, warehouse_tables
 
+pytestmark = pytest.mark.heavy
+
 VOLATILE = {"_loaded_at", "run_id", "reviewed_at", "checked_at", "logged_at", "merged_at", "scored_at",
             "evaluated_at", "taken_at", "measured_at", "started_at", "ended_at", "seconds", "verify_seconds",
             "path", "offsite_path", "bytes", "backup"}
