@@ -21,7 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crm_quality.operations.process import alive
+from crm_quality.defs.tags import PID, PROCESS_STARTED
+from crm_quality.operations.process import alive, identity
 from crm_quality_tests.sources.conftest import free_port
 
 pytestmark = pytest.mark.heavy
@@ -61,14 +62,14 @@ class Dagster:
     def crash(self) -> None:
         """SIGKILL `dagster dev` and every process under it (code server, daemon, run workers) at
         once, and wait until they are gone: a kill is delivered, not done, when the call returns."""
-        doomed = [self.process.pid, *_descendants(self.process.pid)]
+        doomed = [identity(pid) for pid in (self.process.pid, *_descendants(self.process.pid))]
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        for pid in doomed:
+        for pid, _ in doomed:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         self.process.wait(timeout=30)
-        _until("every process of dagster dev to die", lambda: not any(alive(pid, "") for pid in doomed), 30, 0.1)
+        _until("every process of dagster dev to die", lambda: not any(alive(*process) for process in doomed), 30, 0.1)
 
     def stop(self) -> None:
         for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
@@ -153,6 +154,12 @@ def _run(dagster: Dagster, run_id: str) -> dict:
                            id=run_id)["runOrError"]
 
 
+def _worker_tags(dagster: Dagster, run_id: str) -> dict[str, str] | None:
+    """The run's tags, once its worker has named its process in them."""
+    tags = {t["key"]: t["value"] for t in _run(dagster, run_id)["tags"]}
+    return tags if PID in tags else None
+
+
 def _finished(dagster: Dagster, run_id: str) -> str | None:
     status = _run(dagster, run_id)["status"]
     return status if status in ("SUCCESS", "FAILURE", "CANCELED") else None
@@ -203,11 +210,11 @@ def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_t
     later run would queue behind it. After a restart the abandoned_runs sensor fails it."""
     dagster, tmp_path = dagster_dev
     orphan = _launch_nightly(dagster)
-    pid = _until("the run worker to tag the run with its process",
-                 lambda: {t["key"]: t["value"] for t in _run(dagster, orphan)["tags"]}.get("crm_quality/pid"), 180)
+    tags = _until("the run worker to tag the run with its process", lambda: _worker_tags(dagster, orphan), 180)
+    pid = tags[PID]
     _until("the run to write a few assets", lambda: _run(dagster, orphan)["stats"]["materializations"] >= 3, 300, 0.5)
     dagster.crash()
-    assert not alive(int(pid), ""), "the run worker died with the rest"
+    assert not alive(int(pid), tags[PROCESS_STARTED]), "the run worker died with the rest"
 
     dagster.start()
     _until("dagster dev to come back", lambda: _loaded_location(dagster), 180)
