@@ -22,6 +22,9 @@ from typing import Sequence
 
 from crm_quality.errors import CrmQualityError
 
+RUN_WAIT_POLL_SECONDS = 2
+"""How often a command-line run looks again whether the run it waits for has finished."""
+
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
@@ -180,10 +183,10 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from crm_quality.definitions import build_definitions
-    from crm_quality.defs.runs import cli_run_tags, fail_abandoned_runs, on_run_end
-    from crm_quality.defs.tags import LAUNCHED_BY
+    from crm_quality.defs.runs import cli_run_tags, on_run_end
     from crm_quality.settings import load_settings
     from crm_quality.sources import describe_source
+    from crm_quality.warehouse import run_lock
 
     settings = load_settings(
         overrides={"source": args.source, "warehouse": args.warehouse, "reports": args.reports,
@@ -194,11 +197,9 @@ def _run(args: argparse.Namespace) -> int:
     log = logging.getLogger("crm_quality.run")
     print(f"crm-quality run: {describe_source(settings)} (mapping {settings.mapping}) -> {settings.warehouse}")
     started = time.perf_counter()
-    with instance:
-        for run in fail_abandoned_runs(instance):
-            print(f"crm-quality run: run {run.run_id} was killed; marked failed and its warehouse slot freed")
-            if run.tags.get(LAUNCHED_BY) == "cli":  # the daemon's on_run_failure records the others
-                on_run_end(instance, run.run_id, settings, log)
+    waiting = f"crm-quality run: waiting for another crm-quality run on {settings.warehouse} to finish"
+    with instance, run_lock(settings.warehouse, on_wait=lambda: print(waiting, flush=True)):
+        _wait_for_runs_in_progress(instance, settings, log)
         result = job.with_logger_defs({"progress": _progress_logger()}).execute_in_process(
             instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=cli_run_tags()
         )
@@ -213,6 +214,29 @@ def _run(args: argparse.Namespace) -> int:
     print(f"fix lists: {(settings.reports / result.run_id / 'fix').resolve()}")
     print(f"exports:   {settings.exports.resolve()}")
     return 0
+
+
+def _wait_for_runs_in_progress(instance, settings, log: logging.Logger) -> None:
+    """Start only when no other run is in progress (one launched from the UI, a schedule or a
+    sensor), as the daemon's run queue does for those; a run whose process was killed is failed."""
+    from crm_quality.defs.runs import fail_abandoned_runs, on_run_end, runs_in_progress
+    from crm_quality.defs.tags import LAUNCHED_BY
+
+    waited: set[str] = set()
+    while True:
+        for run in fail_abandoned_runs(instance):
+            print(f"crm-quality run: run {run.run_id} was killed; marked failed and its warehouse slot freed")
+            if run.tags.get(LAUNCHED_BY) == "cli":  # the daemon's on_run_failure records the others
+                on_run_end(instance, run.run_id, settings, log)
+        running = runs_in_progress(instance)
+        if not running:
+            return
+        for run in running:
+            if run.run_id not in waited:
+                print(f"crm-quality run: waiting for run {run.run_id} ({run.job_name}) to finish: "
+                      "the warehouse takes one run at a time", flush=True)
+                waited.add(run.run_id)
+        time.sleep(RUN_WAIT_POLL_SECONDS)
 
 
 def _dagster_instance():

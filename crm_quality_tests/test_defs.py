@@ -57,6 +57,7 @@ def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
     shutil.copy(Path(__file__).parents[1] / "data" / "dagster" / "dagster.yaml", home)
     with DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert not instance.nux_enabled
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0

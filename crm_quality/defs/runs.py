@@ -21,6 +21,8 @@ from crm_quality.warehouse import connect
 
 JOB = "nightly"
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
+IN_PROGRESS = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
+"""What the daemon's run queue counts as running (it starts the next run when none is)."""
 RECENT_RUNS = 50
 """Finished runs the runs log catches up on when a run ends without being recorded."""
 LOCK_WAIT_SECONDS = 45
@@ -130,6 +132,10 @@ def _record(summary: RunSummary, settings: Settings, log: logging.Logger) -> Non
                 log.warning(f"quality.runs: run {summary.run_id} not recorded now ({error}); the next run records it")
                 return
             time.sleep(1)
+
+
+def runs_in_progress(instance: DagsterInstance) -> list[DagsterRun]:
+    return [record.dagster_run for record in instance.get_run_records(RunsFilter(statuses=IN_PROGRESS))]
 
 
 def fail_abandoned_runs(instance: DagsterInstance) -> list[DagsterRun]:

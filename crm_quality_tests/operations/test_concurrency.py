@@ -1,18 +1,23 @@
-"""Two runs launched at once queue on the warehouse pool (the project's dagster.yaml) instead of
-failing on DuckDB's single-writer lock; each is written to the runs log, then upkeep runs."""
+"""Two runs launched at once queue on the warehouse (the project's dagster.yaml and the run lock)
+instead of failing on DuckDB's single-writer lock, one whole run after the other; each is written
+to the runs log, then upkeep runs."""
 
 from __future__ import annotations
 
 import itertools
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
+from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
+from crm_quality.defs.tags import HOST, LAUNCHED_BY, PID, PROCESS_STARTED
+from crm_quality.operations.process import identity
 from crm_quality_tests.conftest import SAMPLE_CONTACTS
 
 pytestmark = pytest.mark.heavy
@@ -34,9 +39,13 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
     with DagsterInstance.from_config(str(dagster_home)) as instance:
         windows = {run_id: [(s.start_time, s.end_time) for s in instance.get_run_step_stats(run_id)]
                    for run_id in run_ids}
+        whole = [(r.start_time, r.end_time) for r in map(instance.get_run_record_by_id, run_ids)]
     assert all(len(steps) > 20 for steps in windows.values())
     for (a_start, a_end), (b_start, b_end) in itertools.product(*windows.values()):
         assert a_end <= b_start or b_end <= a_start, "two runs wrote the warehouse at the same time"
+    (a_start, a_end), (b_start, b_end) = sorted(whole)
+    assert a_end <= b_start, "the runs interleaved their steps: one run's layers could mix two exports"
+    assert sum("waiting for another crm-quality run" in out for out, _ in outputs) == 1
 
     with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
         runs_log = con.execute("""
@@ -53,6 +62,38 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
     backups = [row[4] for row in runs_log]
     assert len(set(backups)) == 2 and Path(max(backups)).is_dir(), "each run took its own backup; a day keeps one"
     assert sizes["staged.contacts"] == staged and sizes["quality.runs"] >= 1
+
+
+def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(tmp_path, sample_dir, dagster_home):
+    """A run launched from the UI is in progress (its worker: a live process on this machine); a
+    command-line run waits for it, and goes ahead once that worker is killed and the run failed."""
+    worker = subprocess.Popen(["sleep", "300"])
+    pid, started = identity(worker.pid)
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        ui_run = instance.add_run(DagsterRun(job_name="nightly", status=DagsterRunStatus.STARTED, tags={
+            LAUNCHED_BY: "ui", PID: str(pid), PROCESS_STARTED: started, HOST: socket.gethostname()}))
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
+           "DAGSTER_HOME": str(dagster_home), "CRM_QUALITY_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+           "CRM_QUALITY_BACKUPS": str(tmp_path / "backups"), "CRM_QUALITY_REPORTS": str(tmp_path / "reports"),
+           "CRM_QUALITY_EXPORTS": str(tmp_path / "exports")}
+    cli = subprocess.Popen([sys.executable, "-m", "crm_quality", "run", "--source", str(sample_dir)], cwd=tmp_path,
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
+    try:
+        lines = iter(cli.stdout)
+        assert any(f"waiting for run {ui_run.run_id} (nightly)" in line for line in lines)
+        time.sleep(5)
+        with DagsterInstance.from_config(str(dagster_home)) as instance:
+            assert instance.get_runs_count() == 1, "the command-line run started while the other was in progress"
+        worker.kill()
+        worker.wait()
+        rest = "".join(lines)
+        assert cli.wait(timeout=400) == 0, rest
+    finally:
+        worker.kill()
+        cli.kill()
+    assert f"run {ui_run.run_id} was killed; marked failed" in rest
+    with DagsterInstance.from_config(str(dagster_home)) as instance:
+        assert instance.get_run_by_id(ui_run.run_id).status == DagsterRunStatus.FAILURE
 
 
 def test_runs_started_at_once_on_a_new_dagster_home_both_open_it(tmp_path):
