@@ -46,13 +46,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
+RECALL_PROPERTY = "defect_recall"
+"""The staging test reports {kind: (hits, total)} under this name, from whichever worker ran it."""
 RECALL: dict[str, tuple[int, int]] = {}
-"""Recall of each injected defect kind, as the staging test reported it (from whichever worker)."""
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    from crm_quality_tests.standardize.test_stage import RECALL_PROPERTY
-
     for name, value in report.user_properties:
         if name == RECALL_PROPERTY:
             RECALL.update(value)

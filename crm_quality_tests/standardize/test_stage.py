@@ -15,7 +15,7 @@ from crm_quality.schema import TABLES
 from crm_quality.sources.files import extract_table
 from crm_quality.standardize.stage import account_for_rows, stage_table
 from crm_quality.warehouse import connect
-from crm_quality_tests.conftest import AS_OF, make_settings
+from crm_quality_tests.conftest import AS_OF, RECALL_PROPERTY, make_settings
 
 RUN_ID = "test-run"
 
@@ -35,8 +35,6 @@ DETECTED_BY: dict[str, set[str]] = {
 """Injected defect kind -> the rules (flags or quarantine reasons) that catch it."""
 
 RECALL_FLOOR = 0.98
-RECALL_PROPERTY = "defect_recall"
-"""The recall test reports {kind: (hits, total)} under this name; conftest prints it at the end."""
 
 
 def stage_all(settings, run_id: str = RUN_ID) -> None:
