@@ -1,7 +1,9 @@
 """Candidate pairs: records that agree on every key of at least one blocking rule, found by
 DuckDB joins per rule and unioned; never a cross product.
 
-A block larger than the cap (a shared office phone, info@, the most common surname with the
+Rules are used only when every field they read has values in the table, so a list with
+nothing but names still gets its pairs from the name rules (for companies, records sharing a
+rare name word). A block larger than the cap (a shared office phone, info@, the most common surname with the
 most common birthday) would bring a quadratic number of pairs that are almost all
 non-matches: its records are left out of that rule, with a warning naming it. They can still
 meet through the other rules. A rule also has a budget of pairs: on a million people, first
@@ -11,6 +13,7 @@ and last name alone make blocks of dozens of namesakes, and the rule keeps its s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import duckdb
@@ -34,11 +37,43 @@ class OversizedBlocks:
                 "raise dedup_block_cap or dedup_rule_pairs to compare them, at a quadratic cost")
 
 
+@dataclass
+class RuleReport:
+    """What one blocking rule contributed: its pairs, and (once scored) the estimated share of
+    all matches among the candidates that it finds."""
+
+    rule: str
+    fields: tuple[str, ...]
+    pairs: int
+    recall: float | None = None
+
+    def as_dict(self) -> dict:
+        return {"rule": self.rule, "pairs": self.pairs,
+                "estimated_recall": None if self.recall is None else round(self.recall, 4)}
+
+
+def usable_rules(con: duckdb.DuckDBPyConnection, records: str,
+                 rules: tuple[BlockingRule, ...]) -> tuple[tuple[BlockingRule, tuple[str, ...]], ...]:
+    """The rules whose every field has values in the records, each with the fields it reads:
+    blocking adapts to the fields a table has."""
+    filled = con.execute(f"SELECT * FROM (SUMMARIZE {quote(records)})").df()
+    present = {row.column_name for row in filled.itertuples() if row.null_percentage < 100}
+    columns = sorted(filled.column_name, key=len, reverse=True)
+    usable = []
+    for rule in rules:
+        fields = tuple(c for c in columns if any(re.search(rf"\b{re.escape(c)}\b", key) for key in rule.keys))
+        if fields and set(fields) <= present:
+            usable.append((rule, fields))
+    return tuple(usable)
+
+
 def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[BlockingRule, ...],
-                    cap: int, budget: int, pairs: str, link: bool = False) -> list[OversizedBlocks]:
-    """Create the temp table ``pairs`` (id_l, id_r: record rids; rule): each pair once, with the
-    first rule that found it. Deduplication pairs records of one side (id_l < id_r); linking
-    pairs side 0 (id_l) with side 1 (id_r). Each rule proposes at most ``budget`` pairs."""
+                    cap: int, budget: int, pairs: str, link: bool = False
+                    ) -> tuple[list[OversizedBlocks], list[int]]:
+    """Create the temp table ``pairs`` (id_l, id_r: record rids; rule: the first rule that found
+    the pair; rules: a bit per rule that found it), each pair once. Deduplication pairs records
+    of one side (id_l < id_r); linking pairs side 0 (id_l) with side 1 (id_r). Each rule proposes
+    at most ``budget`` pairs. Returns the oversized blocks and each rule's pair count."""
     selects, oversized = [], []
     for n, rule in enumerate(rules):
         keys = ", ".join(f"{key} AS k{i}" for i, key in enumerate(rule.keys))
@@ -63,10 +98,14 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[B
             WHERE {which} AND l.block_size <= {rule_cap} AND r.block_size <= {rule_cap}""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
-        SELECT id_l, id_r, min(rule) AS rule FROM ({' UNION ALL '.join(selects)}) GROUP BY id_l, id_r""")
+        SELECT id_l, id_r, min(rule) AS rule, bit_or(CAST(1 AS BIGINT) << rule) AS rules
+        FROM ({' UNION ALL '.join(selects)}) GROUP BY id_l, id_r""")
     for n in range(len(rules)):
         con.execute(f"DROP TABLE {quote(f'__dedup_keyed_{n}')}")
-    return oversized
+    if not rules:
+        return oversized, []
+    counts = ", ".join(f"count(*) FILTER (rules & {1 << n} <> 0)" for n in range(len(rules)))
+    return oversized, list(con.execute(f"SELECT {counts} FROM {quote(pairs)}").fetchall()[0])
 
 
 def _affordable_cap(con: duckdb.DuckDBPyConnection, keyed: str, cap: int, budget: float) -> int:
@@ -92,7 +131,7 @@ def random_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str, targe
     offset = left if link else 0
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
-        SELECT DISTINCT least(a, b) AS id_l, greatest(a, b) AS id_r, -1 AS rule
+        SELECT DISTINCT least(a, b) AS id_l, greatest(a, b) AS id_r, -1 AS rule, CAST(0 AS BIGINT) AS rules
         FROM (SELECT CAST(hash(k, 'l') % $left AS BIGINT) AS a,
                      CAST($offset + hash(k, 'r') % $right AS BIGINT) AS b FROM range($target) t(k))
         WHERE a <> b""", {"left": max(left, 1), "right": max(right, 1), "offset": offset, "target": target})

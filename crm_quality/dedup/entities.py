@@ -10,32 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from crm_quality.dedup.comparisons import (Comparison, birth_date, code, email, exact, family_name, given_name,
+                                           organisation_name, phone, street, string)
+
 
 @dataclass(frozen=True)
 class BlockingRule:
-    """Candidate pairs: records whose ``keys`` (SQL over the comparison record) are all equal."""
+    """Candidate pairs: records whose ``keys`` (SQL over the comparison record) are all equal;
+    a key that unnests a list pairs records sharing any one of its elements."""
 
     name: str
     keys: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """One feature of a pair. Levels: -1 a side is missing, 0 disagree, then increasing
-    agreement up to ``len(thresholds) + 1`` for an exact match."""
-
-    name: str
-    column: str
-    kind: str
-    """exact (equal or not), string (Jaro-Winkler over folded text), first_name (string, plus
-    short forms and swapped first/last names), street (string, but only with the same house
-    number), email (exact, then the same local part, unless it only spells the last name that
-    the name comparisons already weigh), date (exact, then day and month swapped or one digit
-    off)."""
-    thresholds: tuple[float, ...] = ()
-    """Jaro-Winkler similarities for the levels below exact, highest first."""
-    term_frequency: bool = False
-    """Exact agreement on a common value (a shared office phone, info@, Smith) weighs less."""
 
 
 @dataclass(frozen=True)
@@ -44,8 +29,9 @@ class Veto:
     agrees: it describes two different people (or companies) who share a lot."""
 
     name: str
-    levels: dict[str, tuple[int, ...]]
-    """Comparison name -> the levels at which the veto holds (-1: a side is missing)."""
+    levels: dict[str, tuple[str, ...]]
+    """Comparison name -> the names of the levels at which the veto holds ('missing': a side
+    is missing, 'none': no level of the comparison holds)."""
     description: str
 
 
@@ -64,15 +50,10 @@ PERSON_FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "birt
 ACCOUNT_FIELDS = ("name", "website", "phone", "street", "city", "postal_code", "state", "country")
 
 PERSON_COMPARISONS = (
-    Comparison("first_name", "first_name", "first_name", (0.92, 0.8), term_frequency=True),
-    Comparison("last_name", "last_name", "string", (0.92, 0.8), term_frequency=True),
-    Comparison("email", "email", "email", term_frequency=True),
-    Comparison("phone", "phone", "exact", term_frequency=True),
-    Comparison("birth_date", "birth_date", "date"),
-    Comparison("street", "street", "street", (0.88,)),
-    Comparison("postal_code", "postal_code", "exact"),
-    Comparison("city", "city", "exact"),
-    Comparison("company", "company_key", "string", (0.9,)),
+    given_name(), family_name(), email(), phone(), birth_date(), street(),
+    code("postal_code", "postal_code"),
+    string("city", "city", (0.9,)),
+    string("company", "company_key", (0.9,)),
 )
 
 PERSON_BLOCKING = (
@@ -90,18 +71,26 @@ PERSON_BLOCKING = (
     BlockingRule("first name sound, last name sound and company",
                  ("first_name_sound", "last_name_sound", "company_key")),
     BlockingRule("swapped names", ("least(first_name, last_name)", "greatest(first_name, last_name)")),
+    BlockingRule("last name sound and first initial", ("last_name_sound", "left(first_name, 1)")),
+    BlockingRule("birth date", ("birth_date",)),
+    BlockingRule("street", ("street",)),
+    BlockingRule("postal code and first initial", ("postal_code", "left(first_name, 1)")),
 )
+
+NOT_EXACT_EMAIL = ("missing", "none", "similarity >= 0.9", "same local part")
+NOT_EXACT_DATE = ("missing", "none", "same year", "day and month swapped or one digit off")
 
 HOUSEHOLD_VETO = Veto(
     "different first name",
-    {"first_name": (0,), "email": (-1, 0, 1), "birth_date": (-1, 0, 1)},
+    {"first_name": ("none",), "email": NOT_EXACT_EMAIL, "birth_date": NOT_EXACT_DATE},
     "Members of one household share surname, address and often phone, but not their first name "
     "(no short form of it, not written the other way round): two clearly different first names "
     "are two people, unless the same email address or birth date says otherwise.")
 
 SIMILAR_FIRST_NAME_VETO = Veto(
     "similar first name, different birth date",
-    {"first_name": (0, 1), "birth_date": (0,), "email": (-1, 0, 1)},
+    {"first_name": ("none", "similarity >= 0.8", "initial"), "birth_date": ("none", "same year"),
+     "email": NOT_EXACT_EMAIL},
     "Lauren and Laura at one address, born years apart, are two people: a first name that is "
     "only similar and a birth date that is no typo of the other rule a pair out.")
 
@@ -120,17 +109,19 @@ ACCOUNT = Entity(
         BlockingRule("phone", ("phone",)),
         BlockingRule("name sound and postal code", ("name_sound", "postal_code")),
         BlockingRule("name key start and country", ("left(name_key, 6)", "country")),
+        BlockingRule("same words", ("name_sorted",)),
+        BlockingRule("rare name word", ("unnest(name_tokens)",)),
+        BlockingRule("name start", ("left(name_sorted, 5)",)),
     ),
     comparisons=(
-        Comparison("name", "name_key", "string", (0.95, 0.88), term_frequency=True),
-        Comparison("website", "website_domain", "exact", term_frequency=True),
-        Comparison("phone", "phone", "exact", term_frequency=True),
-        Comparison("street", "street", "street", (0.88,)),
-        Comparison("postal_code", "postal_code", "exact"),
-        Comparison("city", "city", "exact"),
-        Comparison("country", "country", "exact"),
+        organisation_name(),
+        exact("website", "website_domain", term_frequency=True),
+        phone(), street(),
+        code("postal_code", "postal_code"),
+        string("city", "city", (0.9,)),
+        exact("country", "country"),
     ),
-    vetoes=(Veto("different names", {"name": (0,)},
+    vetoes=(Veto("different names", {"name": ("none",)},
                  "Companies in one building share a phone, an address, even a website; a name "
                  "that clearly differs is a different company."),),
 )

@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from crm_quality.dedup.entities import Entity
 from crm_quality.dedup.nicknames import canonical_first_names
-from crm_quality.standardize.company import normalize_company
+from crm_quality.standardize.company import name_words, normalize_company
 from crm_quality.standardize.url import normalize_url
 from crm_quality.warehouse import literal, quote
 
@@ -27,8 +27,8 @@ DATE_FORMATS = ["%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"]
 """Birth dates that are text (files given to the command line) are read with these formats after
 ISO; staged tables already hold dates."""
 
-NICKNAMES_VIEW = "__dedup_nicknames"
-STREET_NUMBER = "regexp_replace(f.street, '[^0-9]', '', 'g')"
+NICKNAMES_VIEW, NAMES_VIEW = "__dedup_nicknames", "__dedup_names"
+STREET_NUMBER = "nullif(regexp_replace(f.street, '[^0-9]', '', 'g'), '')"
 """The house number (all digits of the street): streets compare only when it is the same."""
 
 
@@ -86,10 +86,13 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
         f.email, CASE WHEN contains(f.email, '@') THEN split_part(f.email, '@', 1) END AS email_local,
         contains(regexp_replace(split_part(f.email, '@', 1), '[^a-z0-9]', '', 'g'), replace(f.last, ' ', ''))
             AS email_local_is_name,
-        f.phone, f.birth_date, f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country,
+        f.phone, f.birth_date, coalesce(year(f.birth_date), f.birth_year) AS birth_year,
+        coalesce(strftime(f.birth_date, '%Y%m%d'), f.birth_text) AS birth_digits, f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country,
         f.company_key
     FROM (SELECT {first} AS first, {last} AS last, {email} AS email,
-                 {_date(column('birth_date'))} AS birth_date, {_contact_details(column)},
+                 {_date(column('birth_date'))} AS birth_date, {_year(column('birth_date'))} AS birth_year,
+                 {_date_digits(column('birth_date'))} AS birth_text,
+                 {_contact_details(column)},
                  {company} AS company_key
           FROM {source} s {join}) f
     LEFT JOIN {NICKNAMES_VIEW} n ON n.short = f.first"""
@@ -97,12 +100,9 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
 
 def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, source: str) -> str:
     joins = []
-    if "name_key" in columns:
-        name_key = fold(column("name_key"))
-    else:
-        _register_keys(con, source, "name", "__dedup_name_keys", lambda v: normalize_company(v).key)
-        name_key = "nk.key"
-        joins.append("LEFT JOIN __dedup_name_keys nk ON nk.value = s.name")
+    name = "name" if "name" in columns or "name_key" not in columns else "name_key"
+    _register_names(con, source, column(name))
+    joins.append(f"LEFT JOIN {NAMES_VIEW} nk ON nk.value = CAST({column(name)} AS VARCHAR)")
     if "website_domain" in columns:
         domain = f"lower({column('website_domain')})"
     elif "website" in columns:
@@ -112,9 +112,10 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
     else:
         domain = "NULL"
     return f"""
-        f.name_key, {sound('f.name_key')} AS name_sound, f.website_domain, f.phone, f.street,
+        f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.website_domain, f.phone, f.street,
         {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country
-    FROM (SELECT {name_key} AS name_key, {domain} AS website_domain,
+    FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens,
+                 {domain} AS website_domain,
                  {_contact_details(column)}
           FROM {source} s {' '.join(joins)}) f"""
 
@@ -137,6 +138,56 @@ def _date(expression: str) -> str:
     text = f"trim(CAST({expression} AS VARCHAR))"
     formats = "[" + ", ".join(literal(f) for f in DATE_FORMATS) + "]"
     return f"coalesce(try_cast({text} AS DATE), CAST(try_strptime({text}, {formats}) AS DATE))"
+
+
+def _date_digits(expression: str) -> str:
+    """A birth date of eight digits that is no valid date ('19720015') still compares digit by digit."""
+    if expression == "NULL":
+        return "CAST(NULL AS VARCHAR)"
+    return f"nullif(regexp_extract(trim(CAST({expression} AS VARCHAR)), '^[0-9]{{8}}$'), '')"
+
+
+def _year(expression: str) -> str:
+    """A birth year given alone ('1971'), for records that know no more."""
+    if expression == "NULL":
+        return "CAST(NULL AS INTEGER)"
+    return f"TRY_CAST(regexp_extract(trim(CAST({expression} AS VARCHAR)), '^(1[89][0-9][0-9]|20[0-9][0-9])$', 1) AS INTEGER)"
+
+
+def weigh_name_words(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Give each company-name word its rarity (inverse document frequency over the records:
+    a word every name has weighs nothing) and each name the sum of its words' weights."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE __dedup_word_weights AS
+        SELECT t, ln((SELECT count(*) FROM {quote(table)}) / count(*)) AS w
+        FROM (SELECT unnest(name_tokens) AS t FROM {quote(table)}) GROUP BY t""")
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {quote(table)} AS
+        SELECT r.*, coalesce(n.name_token_weights, []) AS name_token_weights, coalesce(n.name_weight, 0) AS name_weight
+        FROM {quote(table)} r LEFT JOIN (
+            SELECT rid, list({{'t': t, 'w': w}}) AS name_token_weights, sum(w) AS name_weight
+            FROM (SELECT rid, unnest(name_tokens) AS t FROM {quote(table)}) JOIN __dedup_word_weights USING (t)
+            GROUP BY rid) n USING (rid)
+        ORDER BY rid""")
+    con.execute("DROP TABLE __dedup_word_weights")
+
+
+def _register_names(con: duckdb.DuckDBPyConnection, source: str, name: str) -> None:
+    """Company names' matching key (legal form and punctuation gone), their words without legal
+    forms, and those words sorted, over the distinct names."""
+    if name == "NULL":
+        con.register(NAMES_VIEW, pa.table({"value": pa.array([], pa.string()), "key": pa.array([], pa.string()),
+                                           "sorted": pa.array([], pa.string()),
+                                           "tokens": pa.array([], pa.list_(pa.string()))}))
+        return
+    values = [v for (v,) in con.execute(
+        f"SELECT DISTINCT CAST({name} AS VARCHAR) FROM {source} s WHERE {name} IS NOT NULL").fetchall()]
+    keys = [normalize_company(v).key for v in values]
+    words = [list(name_words(v)) or None for v in values]
+    con.register(NAMES_VIEW, pa.table({
+        "value": pa.array(values, pa.string()), "key": pa.array(keys, pa.string()),
+        "sorted": pa.array([" ".join(w) if w else None for w in words], pa.string()),
+        "tokens": pa.array(words, pa.list_(pa.string()))}))
 
 
 def _register_nicknames(con: duckdb.DuckDBPyConnection) -> None:

@@ -15,12 +15,14 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from crm_quality.dedup.blocking import candidate_pairs, random_pairs
-from crm_quality.dedup.classify import Model, score, train
+from crm_quality.dedup.blocking import RuleReport, candidate_pairs, random_pairs, usable_rules
+from crm_quality.dedup.classify import Scores, score
 from crm_quality.dedup.cluster import cluster
 from crm_quality.dedup.compare import compare_pairs
-from crm_quality.dedup.entities import ENTITIES, Comparison
-from crm_quality.dedup.prepare import prepare_records
+from crm_quality.dedup.comparisons import Comparison
+from crm_quality.dedup.entities import ENTITIES
+from crm_quality.dedup.prepare import prepare_records, weigh_name_words
+from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
 from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
@@ -45,6 +47,8 @@ class DedupOptions:
     """Two groups merge only when this share of the links between them are matches."""
     rule_pairs: int = 1_000_000
     """Most pairs one blocking rule proposes, its smallest blocks first."""
+    review_band: tuple[float, float] = (0.2, 0.8)
+    """Pairs whose probability falls in [low, high) are borderline: written for review."""
 
 
 @dataclass
@@ -58,6 +62,10 @@ class DedupResult:
     model: Model
     warnings: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    blocking: list[RuleReport] = field(default_factory=list)
+    """Each blocking rule used: its pairs and estimated recall."""
+    labels_effect: dict | None = None
+    """With labelled pairs: how many, and how much they moved the weights and the decisions."""
 
     def cluster_sizes(self) -> dict[str, int]:
         """Cluster size -> how many clusters have it (sizes above 5 counted together)."""
@@ -83,34 +91,35 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     prepare_records(con, spec, source, id_column, RECORDS)
     if link_to:
         prepare_records(con, spec, link_to[0], link_to[1], RECORDS, side=1)
-    oversized = candidate_pairs(con, RECORDS, spec.blocking, options.block_cap, options.rule_pairs,
-                                PAIRS, link=bool(link_to))
+    if any(c.kind == "organisation_name" for c in spec.comparisons):
+        weigh_name_words(con, RECORDS)
+    rules = usable_rules(con, RECORDS, spec.blocking)
+    oversized, rule_pairs = candidate_pairs(con, RECORDS, tuple(r for r, _ in rules), options.block_cap,
+                                            options.rule_pairs, PAIRS, link=bool(link_to))
     never_rids, always_rids = _rids(con, never), _rids(con, always)
     if len(always_rids):
         con.register("__dedup_always", pa.table({"id_l": always_rids[:, 0], "id_r": always_rids[:, 1]}))
-        con.execute(f"INSERT INTO {PAIRS} SELECT id_l, id_r, {STEWARD_RULE} FROM __dedup_always "
+        con.execute(f"INSERT INTO {PAIRS} SELECT id_l, id_r, {STEWARD_RULE}, 0 FROM __dedup_always "
                     f"ANTI JOIN {PAIRS} USING (id_l, id_r)")
         con.unregister("__dedup_always")
     comparisons = compare_pairs(con, RECORDS, PAIRS, spec.comparisons, FEATURES)
     levels = _levels(con, FEATURES, comparisons)
     random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=bool(link_to))
     compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES, term_frequencies=False)
-    random_levels = _levels(con, RANDOM_FEATURES, comparisons)
+    u = measure_u(_levels(con, RANDOM_FEATURES, comparisons), comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
-    model = train(levels, random_levels, _all_pairs(con, bool(link_to)), comparisons,
-                  _aligned(ids, levels, labels))
-    probability, vetoed = score(levels, comparisons, model, spec.vetoes)
-    probability, vetoed = _stewarded(levels, probability, vetoed, never_rids, always_rids)
-    con.register("__dedup_scores", pa.table({
-        "probability": probability, "veto": pa.array(vetoed.tolist(), pa.string())}))
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE {SCORED} AS
-        SELECT l.id AS id_l, r.id AS id_r, f.* EXCLUDE (id_l, id_r), s.probability AS match_probability,
-               s.probability >= $threshold AS is_match, s.veto
-        FROM {FEATURES} f POSITIONAL JOIN __dedup_scores s
-        JOIN {RECORDS} l ON l.rid = f.id_l JOIN {RECORDS} r ON r.rid = f.id_r""",
-                {"threshold": options.match_probability})
-    con.unregister("__dedup_scores")
+    all_pairs = _all_pairs(con, bool(link_to))
+    training_rules = tuple((rule.name, fields) for rule, fields in rules)
+    known = _known(levels, labels, ids, never_rids, always_rids)
+    model = train(levels, u, all_pairs, comparisons, training_rules, known)
+    scores = score(levels, comparisons, model, spec.vetoes)
+    effect = None
+    if known is not None:
+        unaided = train(levels, u, all_pairs, comparisons, training_rules)
+        effect = _labels_effect(known, model, unaided, scores, score(levels, comparisons, unaided, spec.vetoes),
+                                options.match_probability)
+    probability, vetoed = _stewarded(levels, scores.probability, scores.vetoed, never_rids, always_rids)
+    _write_scored(con, scores, probability, vetoed, options.match_probability)
     if link_to:
         clusters = _best_links(con)
     else:
@@ -118,11 +127,68 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
                            options.match_probability, options.link_density, apart=never_rids)
     records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
-                         clusters, model, [o.message() for o in oversized])
+                         clusters, model, [o.message() for o in oversized],
+                         blocking=_rule_reports(rules, rule_pairs, levels, scores.probability),
+                         labels_effect=effect)
     for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _write_scored(con: duckdb.DuckDBPyConnection, scores: Scores, probability: np.ndarray, vetoed: np.ndarray,
+                  threshold: float) -> None:
+    """The temp table of scored pairs: the features, each comparison's weight, the prior's
+    weight, their sum (the match weight) and the probability it gives, and the decision."""
+    weights = {f"{name}_weight": weight.astype(np.float32) for name, weight in scores.weights.items()}
+    match_weight = scores.prior_weight + sum(scores.weights.values(), np.zeros(len(probability)))
+    con.register("__dedup_scores", pa.table({
+        **weights, "prior_weight": np.full(len(probability), scores.prior_weight, dtype=np.float32),
+        "match_weight": match_weight.astype(np.float32),
+        "probability": probability, "veto": pa.array(vetoed.tolist(), pa.string())}))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {SCORED} AS
+        SELECT l.id AS id_l, r.id AS id_r, f.* EXCLUDE (id_l, id_r, rules), s.* EXCLUDE (probability, veto),
+               s.probability AS match_probability, s.probability >= $threshold AS is_match, s.veto
+        FROM {FEATURES} f POSITIONAL JOIN __dedup_scores s
+        JOIN {RECORDS} l ON l.rid = f.id_l JOIN {RECORDS} r ON r.rid = f.id_r""", {"threshold": threshold})
+    con.unregister("__dedup_scores")
+
+
+def _rule_reports(rules, rule_pairs: list[int], levels: pd.DataFrame, probability: np.ndarray) -> list[RuleReport]:
+    """Each rule's pairs and its estimated recall: the expected matches among its pairs as a
+    share of the expected matches among all candidates."""
+    mask = levels["rules"].to_numpy()
+    expected = float(probability.sum())
+    return [RuleReport(rule.name, fields, pairs,
+                       float(probability[(mask & (1 << bit)) != 0].sum()) / expected if expected else None)
+            for bit, ((rule, fields), pairs) in enumerate(zip(rules, rule_pairs, strict=True))]
+
+
+def _known(levels: pd.DataFrame, labels: pd.DataFrame | None, ids: np.ndarray, never: np.ndarray,
+           always: np.ndarray) -> np.ndarray | None:
+    """What stewards know of the candidate pairs (1 match, 0 not, NaN unknown): a labels file,
+    and the never- and always-merge lists."""
+    if labels is None and not len(never) and not len(always):
+        return None
+    known = np.full(len(levels), np.nan)
+    if labels is not None and len(labels):
+        left, right = ids[levels["id_l"]], ids[levels["id_r"]]
+        given = {(str(a), str(b)): float(m) for a, b, m in labels[["id_l", "id_r", "is_match"]].itertuples(index=False)}
+        known = np.array([given.get((a, b), given.get((b, a), np.nan)) for a, b in zip(left, right, strict=True)])
+    pair = levels["id_l"].to_numpy().astype(np.int64) * (1 << 32) + levels["id_r"].to_numpy()
+    for rids, value in ((never, 0.0), (always, 1.0)):
+        known = np.where(np.isin(pair, rids[:, 0] * (1 << 32) + rids[:, 1]), value, known)
+    return known if np.isfinite(known).any() else None
+
+
+def _labels_effect(known: np.ndarray, model: Model, unaided: Model, scores: Scores, unaided_scores: Scores,
+                   threshold: float) -> dict:
+    changes = [abs(model.weights[name][lvl] - unaided.weights[name][lvl])
+               for name in model.weights for lvl in model.weights[name]]
+    flipped = (scores.probability >= threshold) != (unaided_scores.probability >= threshold)
+    return {"labelled_pairs": int(np.isfinite(known).sum()), "largest_weight_change": round(max(changes), 3),
+            "decisions_changed": int(flipped.sum()), "prior_before": unaided.prior, "prior_after": model.prior}
 
 
 def _rids(con: duckdb.DuckDBPyConnection, pairs: Sequence[tuple[str, str]]) -> np.ndarray:
@@ -152,23 +218,13 @@ def _stewarded(levels: pd.DataFrame, probability: np.ndarray, vetoed: np.ndarray
 def _levels(con: duckdb.DuckDBPyConnection, features: str, comparisons: tuple[Comparison, ...]) -> pd.DataFrame:
     """What training and scoring read: the pair, each comparison's level and term frequency."""
     present = {name for (name, *_) in con.execute(f"DESCRIBE {features}").fetchall()}
-    wanted = ["id_l", "id_r", *(c.name for c in comparisons), *(f"tf_{c.name}" for c in comparisons)]
+    wanted = ["id_l", "id_r", "rules", *(c.name for c in comparisons), *(f"tf_{c.name}" for c in comparisons)]
     return con.execute(f"SELECT {', '.join(quote(w) for w in wanted if w in present)} FROM {features}").df()
 
 
 def _all_pairs(con: duckdb.DuckDBPyConnection, link: bool) -> int:
     left, right = con.execute(f"SELECT count(*) FILTER (side = 0), count(*) FILTER (side = 1) FROM {RECORDS}").fetchall()[0]
     return left * right if link else left * (left - 1) // 2
-
-
-def _aligned(ids: np.ndarray, levels: pd.DataFrame, labels: pd.DataFrame | None) -> pd.Series | None:
-    """Labelled pairs (either order) as a 0/1 series aligned with the candidate pairs."""
-    if labels is None:
-        return None
-    left, right = ids[levels["id_l"]], ids[levels["id_r"]]
-    known = {(str(a), str(b)): int(m) for a, b, m in labels[["id_l", "id_r", "is_match"]].itertuples(index=False)}
-    values = [known.get((a, b), known.get((b, a))) for a, b in zip(left, right, strict=True)]
-    return pd.Series(values, index=levels.index, dtype="float")
 
 
 def _best_links(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:

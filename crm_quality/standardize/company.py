@@ -79,6 +79,24 @@ def match_key(value: str | None) -> str | None:
     return " ".join(words) or None
 
 
+def name_words(value: str | None) -> tuple[str, ...]:
+    """The distinct folded words of a name without its legal forms, wherever they stand
+    ('BOSCH GMBH ROBERT' and 'Robert Bosch GmbH' give bosch, robert), sorted: word order
+    does not make two companies. A name that is only a legal form keeps it."""
+    if value is None:
+        return ()
+    words = fold(value.replace("&", " and ")).split()
+    kept, i = [], 0
+    while i < len(words):
+        size = next((n for n in _FORM_LENGTHS if tuple(words[i:i + n]) in _FORMS), 0)
+        if size:
+            i += size
+        else:
+            kept.append(words[i])
+            i += 1
+    return tuple(sorted(set(kept or words)))
+
+
 def normalize_company(value: str | None) -> Company:
     shown = display_name(value)
     return Company(shown, match_key(shown), (CLEANED,) if shown not in (value, None) else ())
