@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     dedup.add_argument("--entity", choices=("contact", "account"), required=True)
     dedup.add_argument("--id-column", required=True, help="the column holding each record's id")
     dedup.add_argument("--out", type=Path, required=True, help="CSV to write: record_id, cluster_id, match_probability")
+    dedup.add_argument("--labels", type=Path, help="CSV of pairs a person decided: id_a,id_b,is_match (1 or 0); "
+                       "the fit learns from them")
     dedup.set_defaults(command=_dedup)
 
     unmerge = commands.add_parser("unmerge", help="keep a golden record's members apart from the next run on")
@@ -156,15 +158,37 @@ def _dedup(args: argparse.Namespace) -> int:
     if problems[0] or problems[1]:
         raise CrmQualityError(f"{path}: column {args.id_column!r} has {problems[0]} empty and "
                               f"{problems[1]} repeated id(s); every record needs its own id")
+    labels = _labels(args.labels) if args.labels else None
     started = time.perf_counter()
-    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(settings))
+    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(settings), labels=labels)
     write_csv(result.clusters, args.out)
     for warning in result.warnings:
         print(f"crm-quality dedup: warning: {warning}", file=sys.stderr)
     clusters = int((result.clusters.groupby("cluster_id").size() > 1).sum())
     print(f"crm-quality dedup: {result.records} records, {clusters} duplicate clusters "
           f"({result.model.trained_by}) in {time.perf_counter() - started:.1f} s -> {args.out}")
+    if result.labels_effect:
+        effect = result.labels_effect
+        print(f"crm-quality dedup: {effect['labelled_pairs']} labelled candidate pairs moved a match weight by up to "
+              f"{effect['largest_weight_change']} bits and changed {effect['decisions_changed']} decisions")
     return 0
+
+
+def _labels(path: Path):
+    """A labels file: id_a, id_b, is_match (1 or 0), one decided pair per line."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise CrmQualityError(f"{path}: no such labels file; give a CSV with columns id_a,id_b,is_match")
+    frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in ("id_a", "id_b", "is_match") if c not in frame.columns]
+    if missing:
+        raise CrmQualityError(f"{path}: missing column(s) {', '.join(missing)}; the header must be id_a,id_b,is_match")
+    bad = frame.index[~frame["is_match"].isin(["0", "1"])]
+    if len(bad):
+        raise CrmQualityError(f"{path}: line {bad[0] + 2}, column is_match: {frame['is_match'][bad[0]]!r} is not 1 or 0; "
+                              "write 1 for the same record, 0 for different ones")
+    return pd.DataFrame({"id_l": frame["id_a"], "id_r": frame["id_b"], "is_match": frame["is_match"].astype(int)})
 
 
 def _generate(args: argparse.Namespace) -> int:

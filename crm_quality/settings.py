@@ -112,6 +112,10 @@ class Settings:
     dedup_rule_pairs: int = 1_000_000
     """Most candidate pairs one blocking rule proposes (its smallest blocks first), so that
     coarse rules stay affordable on millions of records."""
+    dedup_review_low: float = 0.2
+    dedup_review_high: float = 0.8
+    """Candidate pairs with a match probability in [dedup_review_low, dedup_review_high) are
+    borderline: written to dedup.<table>_review for a steward to decide."""
     survivorship: str = ""
     """Survivorship rule overrides, comma-separated table.field=rule (e.g. contacts.email=most_frequent);
     see crm_quality/merge/survivorship.py for the rules and defaults."""
@@ -146,6 +150,9 @@ class Settings:
         for name in ("dedup_match_probability", "dedup_link_density"):
             if not 0 < getattr(self, name) <= 1:
                 raise SettingsError(f"{name} must be above 0 and at most 1, got {getattr(self, name)}")
+        if not 0 <= self.dedup_review_low <= self.dedup_review_high <= 1:
+            raise SettingsError(f"dedup_review_low and dedup_review_high must satisfy 0 <= low <= high <= 1, got "
+                                f"{self.dedup_review_low} and {self.dedup_review_high}")
         if self.dedup_block_cap < 2:
             raise SettingsError(f"dedup_block_cap must be 2 or more, got {self.dedup_block_cap}")
         if self.dedup_rule_pairs < 1:

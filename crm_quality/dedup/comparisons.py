@@ -133,17 +133,18 @@ def family_name(name: str = "last_name") -> Comparison:
 
 
 def email(name: str = "email") -> Comparison:
-    """Exact; the same local part (unless it only spells the surname, which the name comparisons
-    already weigh); a typo."""
+    """Exact; the same local part (unless it spells the surname, which the name comparisons
+    already weigh); one character off (a longer difference is mostly another address built
+    from the same name)."""
     left, right = _sides("email")
     return Comparison(
         name, "email", "email", ("email", "email_local"),
         (("equal", f"{left} = {right}"),
          ("local", "l.email_local = r.email_local AND NOT coalesce(l.email_local_is_name, false)"),
-         ("similarity", _jw(left, right))),
+         ("typo", f"levenshtein({left}, {right}) = 1")),
         (Level("exact", "{equal}", 0.7, True),
          Level("same local part", "{local}", 0.1, True),
-         Level("similarity >= 0.9", "{similarity} >= 0.9", 0.08)))
+         Level("one character off", "{typo}", 0.08)))
 
 
 def phone(name: str = "phone") -> Comparison:
@@ -169,12 +170,20 @@ def birth_date(name: str = "birth_date") -> Comparison:
          Level("same year", "{year}", 0.04)))
 
 
-def code(name: str, column: str) -> Comparison:
-    """A postal code: exact, or one character off."""
-    left, right = _sides(column)
-    return Comparison(name, column, "code", (column,),
-                      (("equal", f"{left} = {right}"), ("typo", f"levenshtein({left}, {right}) = 1")),
-                      (Level("exact", "{equal}", 0.8), Level("one character off", "{typo}", 0.08)))
+def place(name: str = "place") -> Comparison:
+    """Postal code and city as one comparison: two companies in one town share both, so weighing
+    each on its own would count one fact twice. The same postal code and city; the same postal
+    code; a postal code one character off in the same or a similar city; the same or a similar
+    city."""
+    postal, city = _sides("postal_code"), _sides("city")
+    return Comparison(
+        name, "place", "place", ("place", "postal_code", "city"),
+        (("postal", f"{postal[0]} = {postal[1]}"), ("postal_typo", f"levenshtein({postal[0]}, {postal[1]}) = 1"),
+         ("city", f"{city[0]} = {city[1]}"), ("similarity", _jw(city[0], city[1]))),
+        (Level("same postal code and city", "{postal} AND {city}", 0.7),
+         Level("same postal code", "{postal}", 0.1),
+         Level("postal code one off, similar city", "{postal_typo} AND {similarity} >= 0.9", 0.05),
+         Level("same or similar city", "{city} OR {similarity} >= 0.9", 0.08)))
 
 
 def street(name: str = "street") -> Comparison:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from crm_quality.dedup.comparisons import (Comparison, birth_date, code, email, exact, family_name, given_name,
-                                           organisation_name, phone, street, string)
+from crm_quality.dedup.comparisons import (Comparison, birth_date, email, exact, family_name, given_name,
+                                           organisation_name, phone, place, street, string)
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,8 @@ class Entity:
     blocking: tuple[BlockingRule, ...]
     comparisons: tuple[Comparison, ...]
     vetoes: tuple[Veto, ...] = ()
+    matched_against: str | None = None
+    """A table whose records this entity's records are matched to, instead of deduplicated."""
 
 
 PERSON_FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "birth_date", "street",
@@ -50,9 +52,7 @@ PERSON_FIELDS = ("first_name", "last_name", "full_name", "email", "phone", "birt
 ACCOUNT_FIELDS = ("name", "website", "phone", "street", "city", "postal_code", "state", "country")
 
 PERSON_COMPARISONS = (
-    given_name(), family_name(), email(), phone(), birth_date(), street(),
-    code("postal_code", "postal_code"),
-    string("city", "city", (0.9,)),
+    given_name(), family_name(), email(), phone(), birth_date(), street(), place(),
     string("company", "company_key", (0.9,)),
 )
 
@@ -77,7 +77,7 @@ PERSON_BLOCKING = (
     BlockingRule("postal code and first initial", ("postal_code", "left(first_name, 1)")),
 )
 
-NOT_EXACT_EMAIL = ("missing", "none", "similarity >= 0.9", "same local part")
+NOT_EXACT_EMAIL = ("missing", "none", "one character off", "same local part")
 NOT_EXACT_DATE = ("missing", "none", "same year", "day and month swapped or one digit off")
 
 HOUSEHOLD_VETO = Veto(
@@ -98,7 +98,7 @@ CONTACT = Entity("contact", PERSON_FIELDS, PERSON_BLOCKING, PERSON_COMPARISONS,
                  (HOUSEHOLD_VETO, SIMILAR_FIRST_NAME_VETO))
 
 LEAD = Entity("lead", PERSON_FIELDS, PERSON_BLOCKING, PERSON_COMPARISONS,
-              (HOUSEHOLD_VETO, SIMILAR_FIRST_NAME_VETO))
+              (HOUSEHOLD_VETO, SIMILAR_FIRST_NAME_VETO), matched_against="contacts")
 """Leads matched against contacts: the same person, seen from the other table."""
 
 ACCOUNT = Entity(
@@ -116,9 +116,7 @@ ACCOUNT = Entity(
     comparisons=(
         organisation_name(),
         exact("website", "website_domain", term_frequency=True),
-        phone(), street(),
-        code("postal_code", "postal_code"),
-        string("city", "city", (0.9,)),
+        phone(), street(), place(),
         exact("country", "country"),
     ),
     vetoes=(Veto("different names", {"name": ("none",)},

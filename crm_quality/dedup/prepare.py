@@ -28,6 +28,8 @@ DATE_FORMATS = ["%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"]
 ISO; staged tables already hold dates."""
 
 NICKNAMES_VIEW, NAMES_VIEW = "__dedup_nicknames", "__dedup_names"
+PLACE = "nullif(concat_ws(' ', f.postal_code, f.city), '')"
+"""Postal code and city together: a side with neither has no place to compare."""
 STREET_NUMBER = "nullif(regexp_replace(f.street, '[^0-9]', '', 'g'), '')"
 """The house number (all digits of the street): streets compare only when it is the same."""
 
@@ -86,7 +88,7 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
         f.email, CASE WHEN contains(f.email, '@') THEN split_part(f.email, '@', 1) END AS email_local,
         contains(regexp_replace(split_part(f.email, '@', 1), '[^a-z0-9]', '', 'g'), replace(f.last, ' ', ''))
             AS email_local_is_name,
-        f.phone, f.birth_date, coalesce(year(f.birth_date), f.birth_year) AS birth_year,
+        f.phone, f.birth_date, coalesce(year(f.birth_date), f.birth_year) AS birth_year, {PLACE} AS place,
         coalesce(strftime(f.birth_date, '%Y%m%d'), f.birth_text) AS birth_digits, f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country,
         f.company_key
     FROM (SELECT {first} AS first, {last} AS last, {email} AS email,
@@ -113,7 +115,7 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
         domain = "NULL"
     return f"""
         f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.website_domain, f.phone, f.street,
-        {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country
+        {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country
     FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens,
                  {domain} AS website_domain,
                  {_contact_details(column)}

@@ -24,6 +24,7 @@ from crm_quality.dedup.entities import ENTITIES
 from crm_quality.dedup.prepare import prepare_records, weigh_name_words
 from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
+from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
 
@@ -66,6 +67,8 @@ class DedupResult:
     """Each blocking rule used: its pairs and estimated recall."""
     labels_effect: dict | None = None
     """With labelled pairs: how many, and how much they moved the weights and the decisions."""
+    review_pairs: int = 0
+    """Candidate pairs in the review band."""
 
     def cluster_sizes(self) -> dict[str, int]:
         """Cluster size -> how many clusters have it (sizes above 5 counted together)."""
@@ -126,10 +129,12 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         clusters = cluster(ids, levels["id_l"].to_numpy(), levels["id_r"].to_numpy(), probability,
                            options.match_probability, options.link_density, apart=never_rids)
     records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
+    low, high = options.review_band
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
                          clusters, model, [o.message() for o in oversized],
                          blocking=_rule_reports(rules, rule_pairs, levels, scores.probability),
-                         labels_effect=effect)
+                         labels_effect=effect,
+                         review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()))
     for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
@@ -243,43 +248,27 @@ def scored_pairs(con: duckdb.DuckDBPyConnection) -> str:
 
 
 
-CONTACTS_WITH_COMPANY = ("(SELECT c.*, a.name_key AS company_key FROM staged.contacts c "
-                         "LEFT JOIN staged.accounts a USING (account_id))")
-
-
-@dataclass(frozen=True)
-class StagedEntity:
-    """Where an entity's records are in the warehouse."""
-
-    entity: str
-    source: str
-    id_column: str
-    link_to: tuple[str, str] | None = None
-
-
-STAGED_ENTITIES: dict[str, StagedEntity] = {
-    "contacts": StagedEntity("contact", CONTACTS_WITH_COMPANY, "contact_id"),
-    "accounts": StagedEntity("account", "staged.accounts", "account_id"),
-    "leads": StagedEntity("lead", "staged.leads", "lead_id", (CONTACTS_WITH_COMPANY, "contact_id")),
-}
-"""Table -> its entity: contacts and accounts are deduplicated, leads matched to contacts."""
-
-
 def options_from(settings: Settings) -> DedupOptions:
     return DedupOptions(settings.dedup_match_probability, settings.dedup_block_cap, settings.dedup_link_density,
-                        settings.dedup_rule_pairs)
+                        settings.dedup_rule_pairs, (settings.dedup_review_low, settings.dedup_review_high))
 
 
 def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> DedupResult:
-    """Replace dedup.<table>_pairs and dedup.<table>_clusters (together) from the staged table."""
-    staged = STAGED_ENTITIES[table]
+    """Replace dedup.<table>_pairs, _clusters and _review (together) from the staged table. The
+    steward lists are labels for the fit as well as overrides."""
+    staged = DEDUPLICATED[table]
     never, always = (steward_pairs(settings.steward, kind, table) for kind in (NEVER, ALWAYS))
-    result = find_duplicates(con, staged.entity, staged.source, staged.id_column, options_from(settings),
+    options = options_from(settings)
+    result = find_duplicates(con, staged.entity.name, staged.source, staged.id_column, options,
                              link_to=staged.link_to, never=never, always=always)
     con.register("__dedup_clusters", result.clusters)
     build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
     build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")
+    build_table(con, "dedup", f"{table}_review", f"""
+        SELECT * EXCLUDE (rule) FROM {SCORED}
+        WHERE veto IS NULL AND match_probability >= ? AND match_probability < ?
+        ORDER BY abs(match_probability - ?), id_l, id_r""", [*options.review_band, options.match_probability])
     con.unregister("__dedup_clusters")
-    swap_in_many(con, [("dedup", f"{table}_pairs"), ("dedup", f"{table}_clusters")])
+    swap_in_many(con, [("dedup", f"{table}_{part}") for part in ("pairs", "clusters", "review")])
     con.execute(f"DROP TABLE {SCORED}")
     return result

@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from crm_quality.dedup.targets import MERGED
 from crm_quality.errors import CrmQualityError
 from crm_quality.warehouse import qualified, table_exists
 
 COLUMNS = ["table", "id_a", "id_b"]
 NEVER, ALWAYS = "never_merge", "always_merge"
-MERGEABLE = ("contacts", "accounts")
 
 
 def steward_pairs(folder: Path, kind: str, table: str) -> list[tuple[str, str]]:
@@ -29,7 +29,7 @@ def steward_pairs(folder: Path, kind: str, table: str) -> list[tuple[str, str]]:
 def unmerge(con: duckdb.DuckDBPyConnection, folder: Path, golden_id: str) -> tuple[str, int]:
     """Add every pair of the golden record's members to the never-merge list; return the table
     and how many pairs were new. The next run keeps them apart."""
-    for table in MERGEABLE:
+    for table in MERGED:
         if not table_exists(con, "clean", f"{table}_xref"):
             continue
         members = sorted(m for (m,) in con.execute(

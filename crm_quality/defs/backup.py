@@ -14,6 +14,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.operations.backup import back_up
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
@@ -23,7 +24,7 @@ BACKUP = AssetKey(["backups", "warehouse"])
 @multi_asset(
     name="backup",
     specs=[AssetSpec(BACKUP, group_name="backups", kinds={"parquet"},
-                     deps=[AssetKey(["dedup", f"{t}_clusters"]) for t in ("contacts", "accounts", "leads")],
+                     deps=[AssetKey(["dedup", f"{t}_clusters"]) for t in DEDUPLICATED],
                      description="The warehouse exported to Parquet (EXPORT DATABASE) with a manifest of row "
                      "counts and checksums, copied off site when backup_offsite is set, old ones pruned.")],
     check_specs=[AssetCheckSpec("restore_verified", asset=BACKUP, blocking=True,

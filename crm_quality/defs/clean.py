@@ -14,7 +14,8 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
-from crm_quality.merge.clean import MERGED_ENTITIES, account_for_clean_rows, build_clean, orphaned_keys
+from crm_quality.dedup.targets import DEDUPLICATED, MERGED
+from crm_quality.merge.clean import account_for_clean_rows, build_clean, orphaned_keys
 from crm_quality.merge.exports import export_clean_tables
 from crm_quality.schema import TABLES
 from crm_quality.defs.backup import BACKUP
@@ -22,9 +23,9 @@ from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
 CLEAN = {table: AssetKey(["clean", table]) for table in TABLES}
 EXPORTS = AssetKey(["exports", "clean_tables"])
-XREF = {table: AssetKey(["clean", f"{table}_xref"]) for table in MERGED_ENTITIES}
+XREF = {table: AssetKey(["clean", f"{table}_xref"]) for table in MERGED}
 DEPS = [*(AssetKey(["staged", t]) for t in TABLES), BACKUP,
-        *(AssetKey(["dedup", f"{t}_clusters"]) for t in ("contacts", "accounts", "leads"))]
+        *(AssetKey(["dedup", f"{t}_clusters"]) for t in DEDUPLICATED)]
 CHECKS = [check for table in TABLES for check in (
     AssetCheckSpec("every_row_accounted_for", asset=CLEAN[table], blocking=True,
                    description="Every source row is in this table, in quarantine, or merged into a golden "
@@ -39,7 +40,7 @@ CHECKS = [check for table in TABLES for check in (
     specs=[
         *(AssetSpec(key, deps=DEPS, group_name="clean", kinds={"duckdb"},
                     description=f"{table}: " + ("one golden record per duplicate cluster (survivorship "
-                    "rules per field), " if table in MERGED_ENTITIES else "") + "foreign keys repointed "
+                    "rules per field), " if table in MERGED else "") + "foreign keys repointed "
                     "to golden ids; keys that point at no clean record are NULL, kept in _dangling.")
           for table, key in CLEAN.items()),
         *(AssetSpec(key, deps=DEPS, group_name="clean", kinds={"duckdb"},
@@ -57,7 +58,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
     for table, key in CLEAN.items():
         metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table]}
-        if table in MERGED_ENTITIES:
+        if table in MERGED:
             metadata |= {"golden_records": result.golden[table], "records_merged": result.merged[table]}
         yield MaterializeResult(asset_key=key, metadata=metadata)
     for table, key in XREF.items():

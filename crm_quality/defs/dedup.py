@@ -5,7 +5,8 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, AssetsDefinition
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.dedup.evaluate import evaluate_against_truth
-from crm_quality.dedup.run import STAGED_ENTITIES, deduplicate_table
+from crm_quality.dedup.run import deduplicate_table
+from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
 DESCRIPTIONS = {
@@ -17,16 +18,22 @@ DESCRIPTIONS = {
 
 def _dedup_assets(table: str) -> AssetsDefinition:
     pairs, clusters = AssetKey(["dedup", f"{table}_pairs"]), AssetKey(["dedup", f"{table}_clusters"])
-    deps = [AssetKey(["staged", table])]
-    if STAGED_ENTITIES[table].link_to or table == "contacts":
-        deps = sorted({*deps, AssetKey(["staged", "contacts"]), AssetKey(["staged", "accounts"])}, key=str)
+    review = AssetKey(["dedup", f"{table}_review"])
+    deps = [AssetKey(["staged", t]) for t in DEDUPLICATED[table].reads]
 
     @multi_asset(
         name=f"dedup_{table}",
         specs=[
             AssetSpec(pairs, deps=deps, group_name="dedup", kinds={"duckdb"},
                       description=f"{DESCRIPTIONS[table]}: every candidate pair with its comparison "
-                      "levels, similarities, match probability and any veto."),
+                      "levels, similarities, each comparison's match weight (log2 m/u after the "
+                      "term-frequency adjustment), the prior's weight, the match probability they "
+                      "add up to, and any veto."),
+            AssetSpec(review, deps=deps, group_name="dedup", kinds={"duckdb"},
+                      description=f"{DESCRIPTIONS[table]}: borderline pairs for a steward, those whose "
+                      "match probability lies between dedup_review_low and dedup_review_high, nearest "
+                      "the decision first, with their weights. Add the ones decided to never_merge.csv "
+                      "or always_merge.csv: the next run learns from them."),
             AssetSpec(clusters, deps=deps, group_name="dedup", kinds={"duckdb"},
                       description=f"{DESCRIPTIONS[table]}: one row per record with its cluster "
                       "(or matched contact) and the match probability that put it there. On the "
@@ -46,8 +53,14 @@ def _dedup_assets(table: str) -> AssetsDefinition:
             "dagster/row_count": result.candidate_pairs,
             "matched_pairs": result.matched_pairs,
             "trained_by": result.model.trained_by,
+            "prior": result.model.prior,
+            "blocking_rules": MetadataValue.json([r.as_dict() for r in result.blocking]),
+            "match_weights": MetadataValue.json({name: {str(level): round(w, 2) for level, w in levels.items()}
+                                                 for name, levels in result.model.weights.items()}),
+            **({"labels_effect": MetadataValue.json(result.labels_effect)} if result.labels_effect else {}),
             "seconds": round(result.seconds, 2),
         })
+        yield MaterializeResult(asset_key=review, metadata={"dagster/row_count": result.review_pairs})
         yield MaterializeResult(asset_key=clusters, metadata={
             "dagster/row_count": result.records,
             "cluster_sizes": MetadataValue.json(result.cluster_sizes()),
@@ -58,4 +71,4 @@ def _dedup_assets(table: str) -> AssetsDefinition:
     return dedup
 
 
-dedup_assets = [_dedup_assets(table) for table in STAGED_ENTITIES]
+dedup_assets = [_dedup_assets(table) for table in DEDUPLICATED]

@@ -6,6 +6,7 @@ from collections import Counter
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.dedup.targets import MERGED
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.defs.clean import CLEAN
 from crm_quality.report.access_review import FINDINGS, review_access
@@ -36,7 +37,7 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
 
 @asset(key=QUALITY_REPORT, group_name="report", kinds={"html"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["quality", "access_review"]), *CLEAN.values(),
-             *(AssetKey(["dedup", f"{t}_pairs"]) for t in ("contacts", "accounts"))],
+             *(AssetKey(["dedup", f"{t}_pairs"]) for t in MERGED)],
        description="The quality report analysts read (reports/<run id>/index.html and latest.html) and "
        "the stewards' fix lists (reports/<run id>/fix/<rule>.csv).")
 def quality_report(context: AssetExecutionContext, settings: SettingsResource,

@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 import duckdb
 
+from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.golden import Golden, merge_entity
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.errors import CrmQualityError
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in_many, table_exists
 
-MERGED_ENTITIES = ("accounts", "contacts")
-"""Tables whose duplicates are merged into golden records (parents before children)."""
 
 @dataclass(frozen=True)
 class Link:
@@ -35,8 +34,9 @@ class Link:
 
 
 LINKS: dict[str, tuple[Link, ...]] = {
-    "leads": (Link("matched_contact_id", "contacts", "dedup.leads_clusters", "matched_id"),),
-}
+    table: (Link(f"matched_{TABLES[d.entity.matched_against].entity}_id", d.entity.matched_against,
+                 f"dedup.{table}_clusters", "matched_id"),)
+    for table, d in DEDUPLICATED.items() if d.entity.matched_against}
 """A lead that is already a contact is marked with that contact, not deleted."""
 
 MERGED_AWAY = "source_id <> golden_id"
@@ -63,12 +63,12 @@ class CleanResult:
 def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> CleanResult:
     """Replace every clean table, the crosswalks and this run's merge audit, together."""
     started = time.perf_counter()
-    needed = [("staged", t) for t in TABLES] + [("dedup", f"{t}_clusters") for t in (*MERGED_ENTITIES, "leads")]
+    needed = [("staged", t) for t in TABLES] + [("dedup", f"{t}_clusters") for t in DEDUPLICATED]
     missing = [f"{schema}.{table}" for schema, table in needed if not table_exists(con, schema, table)]
     if missing:
         raise CrmQualityError(f"the clean tables are built from {', '.join(missing)}, which the warehouse "
                               "does not have yet: materialize the staged and dedup assets first")
-    merged = {table: merge_entity(con, settings, table) for table in MERGED_ENTITIES}
+    merged = {table: merge_entity(con, settings, table) for table in MERGED}
     built: list[tuple[str, str]] = []
     for table in TABLES:
         source = merged[table].rows if table in merged else qualified("staged", table)
@@ -146,7 +146,7 @@ def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanA
     row of a record merged into another, by source row."""
     raw, clean, quarantined = qualified("raw", table), qualified("clean", table), qualified("quarantine", table)
     merged = (f"SELECT source_row FROM {qualified('clean', table + '_xref')} WHERE {MERGED_AWAY}"
-              if table in MERGED_ENTITIES else "SELECT NULL::BIGINT AS source_row WHERE false")
+              if table in MERGED else "SELECT NULL::BIGINT AS source_row WHERE false")
     row = con.execute(f"""
         WITH source AS (
             SELECT _source_row FROM {raw} UNION SELECT DISTINCT line FROM {qualified('raw', table + '_rejects')}

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
+from crm_quality.dedup.targets import MERGED
 from crm_quality.merge.clean import account_for_clean_rows, merged_records
 from crm_quality.schema import TABLES
 from crm_quality.validate.checks import DIMENSIONS
@@ -115,7 +116,7 @@ def _scores(con: duckdb.DuckDBPyConnection, facts: Facts, previous: str | None, 
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    for table in ("contacts", "accounts"):
+    for table in MERGED:
         clusters = qualified("dedup", f"{table}_clusters")
         if not table_exists(con, "dedup", f"{table}_clusters"):
             continue
@@ -123,8 +124,10 @@ def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
             SELECT CASE WHEN n >= 6 THEN '6+' ELSE CAST(n AS VARCHAR) END, count(*)
             FROM (SELECT count(*) AS n FROM {clusters} GROUP BY cluster_id HAVING n > 1) GROUP BY 1 ORDER BY 1""").fetchall())
         merged = merged_records(con, table) if table_exists(con, "clean", f"{table}_xref") else None
+        review = row_count(con, "dedup", f"{table}_review") if table_exists(con, "dedup", f"{table}_review") else None
         facts.duplicates.append({"table": table, "records": row_count(con, "dedup", f"{table}_clusters"),
-                                 "clusters": sum(sizes.values()), "sizes": sizes, "merged": merged})
+                                 "clusters": sum(sizes.values()), "sizes": sizes, "merged": merged,
+                                 "review": review})
         key, fields = quote(TABLES[table].key), EXAMPLE_FIELDS[table]
         for (cluster_id,) in con.execute(f"""
                 SELECT cluster_id FROM {clusters} GROUP BY cluster_id HAVING count(*) > 1

