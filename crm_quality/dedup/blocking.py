@@ -96,10 +96,11 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[B
             SELECT l.rid AS id_l, r.rid AS id_r, {n} AS rule
             FROM {keyed} l JOIN {keyed} r ON {on}
             WHERE {which} AND l.block_size <= {rule_cap} AND r.block_size <= {rule_cap}""")
+    found = " UNION ALL ".join(selects) or "SELECT 0 AS id_l, 0 AS id_r, 0 AS rule WHERE false"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
         SELECT id_l, id_r, min(rule) AS rule, bit_or(CAST(1 AS BIGINT) << rule) AS rules
-        FROM ({' UNION ALL '.join(selects)}) GROUP BY id_l, id_r""")
+        FROM ({found}) GROUP BY id_l, id_r ORDER BY id_l, id_r""")
     for n in range(len(rules)):
         con.execute(f"DROP TABLE {quote(f'__dedup_keyed_{n}')}")
     if not rules:
@@ -121,7 +122,9 @@ def _affordable_cap(con: duckdb.DuckDBPyConnection, keyed: str, cap: int, budget
 def random_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str, target: int,
                  link: bool = False) -> None:
     """Create the temp table ``pairs`` of about ``target`` random record pairs (rule -1): what
-    two records chosen blindly look like, for the u probabilities. The rids are numbered side
+    two records chosen blindly look like, for the u probabilities. A small table (at most four
+    times ``target`` pairs in all) gives every pair: a level strangers rarely reach is then
+    counted, not guessed from a handful of draws. The rids are numbered side
     0 then side 1 (see prepare.py), so a pair is two hashed positions; the same records give
     the same pairs on every run."""
     left, right = con.execute(
@@ -129,6 +132,14 @@ def random_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str, targe
     if not link:
         left = right = left + right
     offset = left if link else 0
+    every = left * right if link else left * (left - 1) // 2
+    if every <= 4 * target:
+        which = "l.side = 0 AND r.side = 1" if link else "l.rid < r.rid"
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
+            SELECT l.rid AS id_l, r.rid AS id_r, -1 AS rule, CAST(0 AS BIGINT) AS rules
+            FROM {quote(records)} l JOIN {quote(records)} r ON {which} ORDER BY id_l, id_r""")
+        return
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS
         SELECT DISTINCT least(a, b) AS id_l, greatest(a, b) AS id_r, -1 AS rule, CAST(0 AS BIGINT) AS rules

@@ -56,7 +56,8 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
             JOIN {quote(records)} r ON r.rid = p.id_r)
         SELECT x.* {''.join(', ' + f for f in frequencies)}
         FROM (SELECT id_l, id_r, rule, rules, {', '.join([*levels, *similarities])} FROM inputs) x
-        {joins}""")
+        {joins}
+        ORDER BY x.id_l, x.id_r""")
     if frequent:
         con.execute(f"DROP TABLE {shares}")
     return used

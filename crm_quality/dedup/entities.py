@@ -115,6 +115,7 @@ ACCOUNT = Entity(
     ),
     comparisons=(
         organisation_name(),
+        exact("legal_form", "legal_form", m=0.8),
         exact("website", "website_domain", term_frequency=True),
         phone(), street(), place(),
         exact("country", "country"),

@@ -114,9 +114,9 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
     else:
         domain = "NULL"
     return f"""
-        f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.website_domain, f.phone, f.street,
+        f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.legal_form, f.website_domain, f.phone, f.street,
         {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country
-    FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens,
+    FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens, nk.form AS legal_form,
                  {domain} AS website_domain,
                  {_contact_details(column)}
           FROM {source} s {' '.join(joins)}) f"""
@@ -165,9 +165,10 @@ def weigh_name_words(con: duckdb.DuckDBPyConnection, table: str) -> None:
         FROM (SELECT unnest(name_tokens) AS t FROM {quote(table)}) GROUP BY t""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(table)} AS
-        SELECT r.*, coalesce(n.name_token_weights, []) AS name_token_weights, coalesce(n.name_weight, 0) AS name_weight
+        SELECT r.*, coalesce(n.name_token_weights, []) AS name_token_weights,
+               coalesce(list_sum(list_transform(n.name_token_weights, lambda x: x.w)), 0) AS name_weight
         FROM {quote(table)} r LEFT JOIN (
-            SELECT rid, list({{'t': t, 'w': w}}) AS name_token_weights, sum(w) AS name_weight
+            SELECT rid, list({{'t': t, 'w': w}} ORDER BY t) AS name_token_weights
             FROM (SELECT rid, unnest(name_tokens) AS t FROM {quote(table)}) JOIN __dedup_word_weights USING (t)
             GROUP BY rid) n USING (rid)
         ORDER BY rid""")
@@ -179,17 +180,18 @@ def _register_names(con: duckdb.DuckDBPyConnection, source: str, name: str) -> N
     forms, and those words sorted, over the distinct names."""
     if name == "NULL":
         con.register(NAMES_VIEW, pa.table({"value": pa.array([], pa.string()), "key": pa.array([], pa.string()),
-                                           "sorted": pa.array([], pa.string()),
+                                           "sorted": pa.array([], pa.string()), "form": pa.array([], pa.string()),
                                            "tokens": pa.array([], pa.list_(pa.string()))}))
         return
     values = [v for (v,) in con.execute(
         f"SELECT DISTINCT CAST({name} AS VARCHAR) FROM {source} s WHERE {name} IS NOT NULL").fetchall()]
     keys = [normalize_company(v).key for v in values]
-    words = [list(name_words(v)) or None for v in values]
+    words, forms = zip(*(name_words(v) for v in values)) if values else ((), ())
     con.register(NAMES_VIEW, pa.table({
         "value": pa.array(values, pa.string()), "key": pa.array(keys, pa.string()),
         "sorted": pa.array([" ".join(w) if w else None for w in words], pa.string()),
-        "tokens": pa.array(words, pa.list_(pa.string()))}))
+        "tokens": pa.array([list(w) or None for w in words], pa.list_(pa.string())),
+        "form": pa.array(list(forms), pa.string())}))
 
 
 def _register_nicknames(con: duckdb.DuckDBPyConnection) -> None:

@@ -190,6 +190,31 @@ def log_odds(levels: pd.DataFrame, comparisons: tuple[Comparison, ...], model: M
     return out
 
 
+def _without_identical(model: Model, levels: pd.DataFrame, comparisons: tuple[Comparison, ...],
+                       all_pairs: int) -> None:
+    """Take out of u the pairs that agree exactly on everything both records have (but never
+    below the share of candidates that agree exactly here and differ elsewhere). Random pairs
+    are drawn from all pairs, duplicates included: on a small list, or one of large clusters,
+    those duplicates make exact agreement look common among strangers (on a list of names
+    alone, so common that nothing would ever link)."""
+    present = np.zeros(len(levels), dtype=bool)
+    identical = np.ones(len(levels), dtype=bool)
+    for c in comparisons:
+        level = levels[c.name].to_numpy()
+        present |= level >= 0
+        identical &= (level == c.top) | (level < 0)
+    identical &= present
+    pairs = max(all_pairs, 1)
+    for c in comparisons:
+        top = levels[c.name].to_numpy() == c.top
+        count, strangers = int((identical & top).sum()), int((~identical & top).sum())
+        u = dict(model.u[c.name])
+        measured = u[c.top]
+        u[c.top] = max(measured - count / pairs, strangers / pairs, measured / 100)
+        rest = 1 - measured
+        model.u[c.name] = {lvl: (value if lvl == c.top else value * (1 - u[c.top]) / rest) for lvl, value in u.items()}
+
+
 def _with_prior(model: Model, levels: pd.DataFrame, comparisons: tuple[Comparison, ...], all_pairs: int) -> Model:
     """The prior at which the expected matches among the candidates agree with the model
     (blocking is taken to miss few matches)."""
@@ -197,6 +222,7 @@ def _with_prior(model: Model, levels: pd.DataFrame, comparisons: tuple[Compariso
         column = f"tf_{c.name}"
         if column in levels and levels[column].notna().any():
             model.tf_reference[c.name] = float(np.log2(levels[column].dropna().to_numpy(dtype=float)).mean())
+    _without_identical(model, levels, comparisons, all_pairs)
     evidence = sum(log_odds(levels, comparisons, model).values(), np.zeros(len(levels)))
     prior = min(0.5, max(1.0, len(levels) * 0.05) / max(all_pairs, 1))
     for _ in range(100):

@@ -19,8 +19,20 @@ LEGAL_FORMS: tuple[str, ...] = (
     "bv", "b v", "nv", "n v", "vof",
     "sl", "s l", "slu", "s l u", "srl", "s r l", "spa", "s p a",
     "ab", "as", "a s", "aps", "oy", "oyj", "kk", "sp z o o",
+    "aktiengesellschaft", "gesellschaft mit beschrankter haftung", "naamloze vennootschap",
+    "besloten vennootschap", "societe anonyme", "sociedad anonima", "societa per azioni", "aktiebolag",
+    "public limited company", "limited liability company",
 )
 """Legal forms (folded) stripped from the end of a name for matching: 'Acme GmbH' ~ 'ACME'."""
+
+LEGAL_FORM_SPELLINGS: dict[str, str] = {
+    "incorporated": "inc", "corporation": "corp", "limited": "ltd", "company": "co",
+    "aktiengesellschaft": "ag", "gesellschaft mit beschrankter haftung": "gmbh", "naamloze vennootschap": "nv",
+    "besloten vennootschap": "bv", "societe anonyme": "sa", "sociedad anonima": "sa", "societa per azioni": "spa",
+    "aktiebolag": "ab", "public limited company": "plc", "limited liability company": "llc",
+}
+"""Long spellings of a legal form and the short one they mean ('Corporation' is 'Corp.'); a form
+written with dots or spaces ('N.V.', 'L L C') is its letters run together."""
 
 _FORMS = frozenset(tuple(f.replace("&", "and").split()) for f in LEGAL_FORMS)
 _FORM_LENGTHS = sorted({len(f) for f in _FORMS}, reverse=True)
@@ -79,22 +91,27 @@ def match_key(value: str | None) -> str | None:
     return " ".join(words) or None
 
 
-def name_words(value: str | None) -> tuple[str, ...]:
+def name_words(value: str | None) -> tuple[tuple[str, ...], str | None]:
     """The distinct folded words of a name without its legal forms, wherever they stand
     ('BOSCH GMBH ROBERT' and 'Robert Bosch GmbH' give bosch, robert), sorted: word order
-    does not make two companies. A name that is only a legal form keeps it."""
+    does not make two companies. And the legal forms it names, each in one spelling ('Corp.'
+    and 'Corporation' are corp), or None. A name that is only a legal form keeps it as a word."""
     if value is None:
-        return ()
+        return (), None
     words = fold(value.replace("&", " and ")).split()
-    kept, i = [], 0
+    kept, forms, i = [], set(), 0
     while i < len(words):
         size = next((n for n in _FORM_LENGTHS if tuple(words[i:i + n]) in _FORMS), 0)
         if size:
+            form = " ".join(words[i:i + size])
+            forms.add(LEGAL_FORM_SPELLINGS.get(form, form.replace(" ", "")))
             i += size
         else:
             kept.append(words[i])
             i += 1
-    return tuple(sorted(set(kept or words)))
+    if not kept:
+        return tuple(sorted(set(words))), None
+    return tuple(sorted(set(kept))), " ".join(sorted(forms)) or None
 
 
 def normalize_company(value: str | None) -> Company:

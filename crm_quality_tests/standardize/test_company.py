@@ -1,6 +1,6 @@
 import pytest
 
-from crm_quality.standardize.company import display_name, match_key, normalize_company
+from crm_quality.standardize.company import display_name, match_key, name_words, normalize_company
 
 
 @pytest.mark.parametrize("variant", [
@@ -31,3 +31,18 @@ def test_display_form(value, shown):
 def test_blank_is_no_company():
     assert normalize_company("  ") == normalize_company(None)
     assert normalize_company(None).value is None
+
+
+@pytest.mark.parametrize("value, words, form", [
+    ("BOSCH GMBH ROBERT", ("bosch", "robert"), "gmbh"),
+    ("Robert Bosch GmbH", ("bosch", "robert"), "gmbh"),
+    ("Koninklijke Philips N.V.", ("koninklijke", "philips"), "nv"),
+    ("Apple Incorporated", ("apple",), "inc"),
+    ("Apple Inc.", ("apple",), "inc"),
+    ("Siemens Aktiengesellschaft", ("siemens",), "ag"),
+    ("JPMorgan Chase & Co.", ("and", "chase", "jpmorgan"), "co"),
+    ("Acme", ("acme",), None),
+    ("GmbH", ("gmbh",), None),
+])
+def test_name_words_drop_legal_forms_anywhere_and_name_them_in_one_spelling(value, words, form):
+    assert name_words(value) == (words, form)
