@@ -107,7 +107,7 @@ class Settings:
     """Candidate pairs at or above this match probability are duplicates."""
     dedup_block_cap: int = 1000
     """Largest block a blocking rule compares in full; larger ones are skipped with a warning."""
-    dedup_link_density: float = 0.5
+    dedup_link_density: float = 0.2
     """Two groups of duplicates merge only when this share of the links between them match."""
     dedup_rule_pairs: int = 1_000_000
     """Most candidate pairs one blocking rule proposes (its smallest blocks first), so that

@@ -75,6 +75,10 @@ PERSON_BLOCKING = (
     BlockingRule("birth date", ("birth_date",)),
     BlockingRule("street", ("street",)),
     BlockingRule("postal code and first initial", ("postal_code", "left(first_name, 1)")),
+    BlockingRule("city and initials", ("city", "left(first_name, 1)", "left(last_name, 1)")),
+    BlockingRule("first name sound and birth year", ("first_name_sound", "birth_year")),
+    BlockingRule("last name sound and birth year", ("last_name_sound", "birth_year")),
+    BlockingRule("email domain and initials", ("split_part(email, '@', 2)", "left(first_name, 1)", "left(last_name, 1)")),
 )
 
 NOT_EXACT_EMAIL = ("missing", "none", "one character off", "same local part")

@@ -44,7 +44,7 @@ class DedupOptions:
     likelier than not."""
     block_cap: int = 1000
     """Largest block a blocking rule compares in full."""
-    link_density: float = 0.5
+    link_density: float = 0.2
     """Two groups merge only when this share of the links between them are matches."""
     rule_pairs: int = 1_000_000
     """Most pairs one blocking rule proposes, its smallest blocks first."""

@@ -210,7 +210,7 @@ def _without_identical(model: Model, levels: pd.DataFrame, comparisons: tuple[Co
         count, strangers = int((identical & top).sum()), int((~identical & top).sum())
         u = dict(model.u[c.name])
         measured = u[c.top]
-        u[c.top] = max(measured - count / pairs, strangers / pairs, measured / 100)
+        u[c.top] = min(measured, max(measured - count / pairs, strangers / pairs, measured / 100))
         rest = 1 - measured
         model.u[c.name] = {lvl: (value if lvl == c.top else value * (1 - u[c.top]) / rest) for lvl, value in u.items()}
 
