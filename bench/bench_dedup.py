@@ -74,7 +74,7 @@ from crm_quality.cli import main
 said = io.StringIO()
 with contextlib.redirect_stdout(said):
     status = main(["dedup", {str(data)!r}, "--entity", "contact", "--id-column", "contact_id", "--out", {str(out)!r}])
-print(json.dumps({{"said": said.getvalue().strip().split(": ", 1)[-1]}}))
+print(json.dumps({{"said": said.getvalue().splitlines()[0].split(": ", 1)[-1]}}))
 sys.exit(status)
 """
 

@@ -124,7 +124,7 @@ from crm_quality.cli import main
 said = io.StringIO()
 with contextlib.redirect_stdout(said):
     status = main(["dedup", {str(data)!r}, "--entity", {entity!r}, "--id-column", "record_id", "--out", {str(out)!r}])
-print(json.dumps({{"said": said.getvalue().strip().split(": ", 1)[-1].split(" in ")[0]}}))
+print(json.dumps({{"said": said.getvalue().splitlines()[0].split(": ", 1)[-1].split(" in ")[0]}}))
 sys.exit(status)
 """
 

@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_backup  # noqa: E402
 import bench_dedup  # noqa: E402
+import bench_match_quality  # noqa: E402
 import bench_extract  # noqa: E402
 import bench_merge  # noqa: E402
 import bench_standardize  # noqa: E402
@@ -17,5 +18,6 @@ if __name__ == "__main__":
     bench_standardize.main()
     bench_validate.main()
     bench_dedup.main()
+    bench_match_quality.main()
     bench_merge.main()
     bench_backup.main()

@@ -167,6 +167,9 @@ def _dedup(args: argparse.Namespace) -> int:
     clusters = int((result.clusters.groupby("cluster_id").size() > 1).sum())
     print(f"crm-quality dedup: {result.records} records, {clusters} duplicate clusters "
           f"({result.model.trained_by}) in {time.perf_counter() - started:.1f} s -> {args.out}")
+    for rule in result.blocking:
+        recall = "" if rule.recall is None else f", estimated recall {rule.recall:.2f}"
+        print(f"crm-quality dedup: blocking rule '{rule.rule}': {rule.pairs} pairs{recall}")
     if result.labels_effect:
         effect = result.labels_effect
         print(f"crm-quality dedup: {effect['labelled_pairs']} labelled candidate pairs moved a match weight by up to "

@@ -116,6 +116,7 @@ ACCOUNT = Entity(
         BlockingRule("same words", ("name_sorted",)),
         BlockingRule("rare name word", ("unnest(name_tokens)",)),
         BlockingRule("name start", ("left(name_sorted, 5)",)),
+        BlockingRule("country", ("country",)),
     ),
     comparisons=(
         organisation_name(),

@@ -72,7 +72,7 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
     full = fold(column("full_name"))
     first = f"coalesce({fold(column('first_name'))}, split_part({full}, ' ', 1))"
     last = (f"coalesce({fold(column('last_name'))}, "
-            f"CASE WHEN contains({full}, ' ') THEN split_part({full}, ' ', -1) END)")
+            f"CASE WHEN contains({full}, ' ') THEN substr({full}, strpos({full}, ' ') + 1) END)")
     email = f"nullif(lower(trim({column('email')})), '')"
     if "company_key" in columns:
         company, join = fold(column("company_key")), ""

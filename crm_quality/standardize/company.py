@@ -34,6 +34,17 @@ LEGAL_FORM_SPELLINGS: dict[str, str] = {
 """Long spellings of a legal form and the short one they mean ('Corporation' is 'Corp.'); a form
 written with dots or spaces ('N.V.', 'L L C') is its letters run together."""
 
+ABBREVIATIONS: dict[str, str] = {
+    "intl": "international", "natl": "national", "univ": "university", "dept": "department",
+    "inst": "institute", "ctr": "center", "centre": "center", "res": "research", "resch": "research",
+    "lab": "laboratory", "labs": "laboratory", "laboratories": "laboratory", "sci": "science",
+    "eng": "engineering", "tech": "technology", "technologies": "technology", "mfg": "manufacturing",
+    "svc": "services", "svcs": "services", "assoc": "associates", "bros": "brothers", "grp": "group",
+    "hldgs": "holdings", "mgmt": "management", "sys": "systems", "comp": "computer",
+}
+"""Abbreviated words of organisation names (folded) and the word they stand for, so that
+'Intl. Res. Ctr.' and 'International Research Center' share their words."""
+
 _FORMS = frozenset(tuple(f.replace("&", "and").split()) for f in LEGAL_FORMS)
 _FORM_LENGTHS = sorted({len(f) for f in _FORMS}, reverse=True)
 _SMALL_WORDS = frozenset({"and", "of", "the", "for", "de", "la", "et", "und"})
@@ -107,7 +118,7 @@ def name_words(value: str | None) -> tuple[tuple[str, ...], str | None]:
             forms.add(LEGAL_FORM_SPELLINGS.get(form, form.replace(" ", "")))
             i += size
         else:
-            kept.append(words[i])
+            kept.append(ABBREVIATIONS.get(words[i], words[i]))
             i += 1
     if not kept:
         return tuple(sorted(set(words))), None

@@ -46,3 +46,7 @@ def test_blank_is_no_company():
 ])
 def test_name_words_drop_legal_forms_anywhere_and_name_them_in_one_spelling(value, words, form):
     assert name_words(value) == (words, form)
+
+
+def test_name_words_spell_out_abbreviations():
+    assert name_words("Intl. Res. Ctr.")[0] == name_words("International Research Center")[0]
