@@ -160,7 +160,8 @@ def _dedup(args: argparse.Namespace) -> int:
                               f"{problems[1]} repeated id(s); every record needs its own id")
     labels = _labels(args.labels) if args.labels else None
     started = time.perf_counter()
-    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(settings), labels=labels)
+    result = find_duplicates(con, args.entity, "records", args.id_column, options_from(settings), labels=labels,
+                             keep_pairs=False)
     write_csv(result.clusters, args.out)
     for warning in result.warnings:
         print(f"crm-quality dedup: warning: {warning}", file=sys.stderr)

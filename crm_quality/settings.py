@@ -109,7 +109,7 @@ class Settings:
     """Largest block a blocking rule compares in full; larger ones are skipped with a warning."""
     dedup_link_density: float = 0.2
     """Two groups of duplicates merge only when this share of the links between them match."""
-    dedup_rule_pairs: int = 1_000_000
+    dedup_rule_pairs: int = 100_000
     """Most candidate pairs one blocking rule proposes (its smallest blocks first), so that
     coarse rules stay affordable on millions of records."""
     dedup_review_low: float = 0.2

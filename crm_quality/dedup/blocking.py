@@ -82,8 +82,10 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[B
         keyed = quote(f"__dedup_keyed_{n}")
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {keyed} AS
-            SELECT rid, side, {names}, count(*) OVER (PARTITION BY {names}) AS block_size
-            FROM (SELECT rid, side, {keys} FROM {quote(records)}) WHERE {present}""")
+            SELECT * FROM (
+                SELECT rid, side, {names}, count(*) OVER (PARTITION BY {names}) AS block_size
+                FROM (SELECT rid, side, {keys} FROM {quote(records)}) WHERE {present})
+            WHERE block_size > 1""")
         rule_cap = _affordable_cap(con, keyed, cap, budget)
         big = con.execute(f"""
             SELECT count(DISTINCT ({names})), max(block_size), count(*) FROM {keyed}

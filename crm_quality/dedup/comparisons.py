@@ -141,9 +141,10 @@ def email(name: str = "email") -> Comparison:
         name, "email", "email", ("email", "email_local"),
         (("equal", f"{left} = {right}"),
          ("local", "l.email_local = r.email_local AND NOT coalesce(l.email_local_is_name, false)"),
-         ("typo", f"levenshtein({left}, {right}) = 1")),
+         ("typo", f"CASE WHEN abs(length({left}) - length({right})) <= 1 AND {left} <> {right} "
+                  f"AND {_jw(left, right)} >= 0.9 THEN levenshtein({left}, {right}) = 1 ELSE false END")),
         (Level("exact", "{equal}", 0.7, True),
-         Level("same local part", "{local}", 0.1, True),
+         Level("same local part", "{local}", 0.1),
          Level("one character off", "{typo}", 0.08)))
 
 

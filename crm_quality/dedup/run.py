@@ -46,7 +46,7 @@ class DedupOptions:
     """Largest block a blocking rule compares in full."""
     link_density: float = 0.2
     """Two groups merge only when this share of the links between them are matches."""
-    rule_pairs: int = 1_000_000
+    rule_pairs: int = 100_000
     """Most pairs one blocking rule proposes, its smallest blocks first."""
     review_band: tuple[float, float] = (0.2, 0.8)
     """Pairs whose probability falls in [low, high) are borderline: written for review."""
@@ -81,13 +81,14 @@ class DedupResult:
 def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id_column: str,
                     options: DedupOptions = DedupOptions(), labels: pd.DataFrame | None = None,
                     link_to: tuple[str, str] | None = None, never: Sequence[tuple[str, str]] = (),
-                    always: Sequence[tuple[str, str]] = ()) -> DedupResult:
+                    always: Sequence[tuple[str, str]] = (), keep_pairs: bool = True) -> DedupResult:
     """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
     ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
     record of that relation it is instead. Leaves the scored pairs in the temp table
     ``__dedup_scored`` for :func:`scored_pairs`. ``labels`` (id_l, id_r, is_match) train a
     supervised model instead of ECM. Pairs of ids a steward listed as ``never`` (merged) are
-    kept apart, also through other members; ``always`` pairs are matches."""
+    kept apart, also through other members; ``always`` pairs are matches. Without
+    ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written."""
     started = time.perf_counter()
     spec = ENTITIES[entity]
     con.execute("SET enable_progress_bar = false")
@@ -122,7 +123,8 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         effect = _labels_effect(known, model, unaided, scores, score(levels, comparisons, unaided, spec.vetoes),
                                 options.match_probability)
     probability, vetoed = _stewarded(levels, scores.probability, scores.vetoed, never_rids, always_rids)
-    _write_scored(con, scores, probability, vetoed, options.match_probability)
+    if keep_pairs or link_to:
+        _write_scored(con, scores, probability, vetoed, options.match_probability)
     if link_to:
         clusters = _best_links(con)
     else:

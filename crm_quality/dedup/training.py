@@ -91,9 +91,8 @@ def train(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
     for c in comparisons:
         fits = [(fit, n) for fit, n in learned[c.name] if n >= 1]
         if fits:
-            total = sum(n for _, n in fits)
-            averaged = sum(fit * n for fit, n in fits) / total
-            m[c.name] = dict(enumerate(averaged[1:].tolist()))
+            middle = np.median(np.array([fit[1:] for fit, _ in fits]), axis=0)
+            m[c.name] = dict(enumerate((middle / middle.sum()).tolist()))
     blocked = [c for c in comparisons if c.name not in m]
     for c in blocked:
         m[c.name] = c.default_m()
