@@ -1,13 +1,16 @@
 """Fellegi-Sunter parameters estimated from the records in front of us, the way Splink trains.
 
-- u (how often a level shows between two records chosen blindly) is measured on random pairs.
+- u (how often a level shows between two records chosen blindly) is measured on random pairs
+  (every pair of a small table), less the pairs identical on everything: random pairs hold
+  the duplicates too.
 - m (how often it shows between two records of one entity) comes from expectation
   maximisation on the candidate pairs, once per blocking rule: a rule's pairs were selected
-  by agreement on its fields, so only the comparisons that read none of them are learned from
-  it, and each comparison's m is the average over the rules that leave it free, weighted by
-  the matches each rule holds. A comparison that every rule blocks on (a list with nothing
-  but names) is learned from all candidate pairs by a two-class EM that also estimates the
-  non-matches' distribution among candidates, so that blocking's bias falls on u, not m.
+  by agreement on its fields, so only the comparisons that read none of them are learned
+  from it. Each comparison's m is the median over the rules that leave it free: a rule whose
+  pairs are mostly strangers alike in a way the comparisons miss (namesakes sharing an email
+  local part) can fit its "matches" to them, and one such rule must not outvote the rest. A
+  comparison that every rule blocks on (a list with nothing but names) cannot be learned
+  this way and keeps its kind's default m.
 - The prior (the share of all pairs that match) is the fixed point at which the expected
   number of matches among the candidates agrees with the model.
 
@@ -46,7 +49,6 @@ class Model:
     u: dict[str, dict[int, float]]
     trained_by: str = "em"
     """em, em with N labelled pairs, and any comparison whose default m stands, with why."""
-    notes: list[str] = field(default_factory=list)
     tf_reference: dict[str, float] = field(default_factory=dict)
     """Comparison -> the typical log2 frequency of the values its term-frequency levels agree
     on: a value more common than that weighs less, a rarer one more."""
@@ -75,7 +77,7 @@ def train(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
         m = {c.name: c.default_m() for c in comparisons}
         return _with_prior(Model(0.0, m, u, "default weights: fewer than 10 candidate pairs"), levels, comparisons,
                            all_pairs)
-    learned: dict[str, list[tuple[np.ndarray, float]]] = {c.name: [] for c in comparisons}
+    learned: dict[str, list[np.ndarray]] = {c.name: [] for c in comparisons}
     mask = levels["rules"].to_numpy()
     for bit, (_, fields) in enumerate(rules):
         free = [c for c in comparisons if not set(c.fields) & set(fields)]
@@ -84,14 +86,14 @@ def train(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
         chosen = _sample(levels, (mask & (1 << bit)) != 0, labels)
         if chosen.sum() < 10:
             continue
-        m, _, share = _em(levels[chosen], free, u, None if labels is None else labels[chosen], fit_u=False)
-        for c in free:
-            learned[c.name].append((m[c.name], share * chosen.sum()))
+        m, share = _em(levels[chosen], free, u, None if labels is None else labels[chosen])
+        if share * chosen.sum() >= 1:  # a rule holding no match teaches nothing about matches
+            for c in free:
+                learned[c.name].append(m[c.name][1:])
     m: dict[str, dict[int, float]] = {}
     for c in comparisons:
-        fits = [(fit, n) for fit, n in learned[c.name] if n >= 1]
-        if fits:
-            middle = np.median(np.array([fit[1:] for fit, _ in fits]), axis=0)
+        if learned[c.name]:
+            middle = np.median(np.array(learned[c.name]), axis=0)
             m[c.name] = dict(enumerate((middle / middle.sum()).tolist()))
     blocked = [c for c in comparisons if c.name not in m]
     for c in blocked:
@@ -105,16 +107,16 @@ def train(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
             m[c.name] = c.default_m()
             notes.append(f"default m for {c.name}: the fit gave its agreement no weight ({evidence:.1f} bits)")
     by = "em" + (f" with {labelled} labelled pairs" if labelled else "")
-    return _with_prior(Model(0.0, m, u, "; ".join([by, *notes]), notes), levels, comparisons, all_pairs)
+    return _with_prior(Model(0.0, m, u, "; ".join([by, *notes])), levels, comparisons, all_pairs)
 
 
 def _em(levels: pd.DataFrame, comparisons: list[Comparison], u: dict[str, dict[int, float]],
-        labels: np.ndarray | None, fit_u: bool) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], float]:
-    """EM over ``levels`` for ``comparisons``: m per level (index 0 is 'missing', unused), the
-    u used (fitted among these pairs when ``fit_u``), and the share of matches among them."""
+        labels: np.ndarray | None) -> tuple[dict[str, np.ndarray], float]:
+    """EM over ``levels`` for ``comparisons``, u held: m per level (index 0 is 'missing',
+    unused) and the share of matches among these pairs."""
     codes = {c.name: levels[c.name].to_numpy().astype(np.int64) + 1 for c in comparisons}
     m = {c.name: _array(c.default_m(), c.top) for c in comparisons}
-    uu = {c.name: _array(u[c.name], c.top) for c in comparisons}
+    log_u = {c.name: np.log(_array(u[c.name], c.top)) for c in comparisons}
     share = 0.1
     known = None if labels is None else np.isfinite(labels)
     with warnings.catch_warnings():
@@ -122,20 +124,18 @@ def _em(levels: pd.DataFrame, comparisons: list[Comparison], u: dict[str, dict[i
         for _ in range(MAX_ITERATIONS):
             log_ratio = np.zeros(len(levels))
             for c in comparisons:
-                log_ratio += np.log(m[c.name] / uu[c.name])[codes[c.name]]
+                log_ratio += (np.log(m[c.name]) - log_u[c.name])[codes[c.name]]
             odds = np.log(share / (1 - share)) + log_ratio
             posterior = 1 / (1 + np.exp(-np.clip(odds, -700, 700)))
             if known is not None:
                 posterior = np.where(known, labels, posterior)
             updated = {c.name: _weighted_shares(codes[c.name], posterior, c.top) for c in comparisons}
-            if fit_u:
-                uu = {c.name: _weighted_shares(codes[c.name], 1 - posterior, c.top) for c in comparisons}
             change = max(float(np.abs(updated[n] - m[n]).max()) for n in updated)
             m = updated
             share = float(np.clip(posterior.mean(), 1e-6, 1 - 1e-6))
             if change < TOLERANCE:
                 break
-    return m, uu, share
+    return m, share
 
 
 def _weighted_shares(codes: np.ndarray, weights: np.ndarray, top: int) -> np.ndarray:
