@@ -85,9 +85,10 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
     ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
     record of that relation it is instead. Leaves the scored pairs in the temp table
-    ``__dedup_scored`` for :func:`scored_pairs`. ``labels`` (id_l, id_r, is_match) train a
-    supervised model instead of ECM. Pairs of ids a steward listed as ``never`` (merged) are
-    kept apart, also through other members; ``always`` pairs are matches. Without
+    ``__dedup_scored`` for :func:`scored_pairs`. ``labels`` (id_l, id_r, is_match) are held
+    at their class while the model is fitted. Pairs of ids a steward listed as ``never``
+    (merged) are kept apart, also through other members; ``always`` pairs are matches; both
+    lists are labels too. Without
     ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written."""
     started = time.perf_counter()
     spec = ENTITIES[entity]

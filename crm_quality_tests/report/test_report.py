@@ -116,6 +116,21 @@ def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
         assert not cells.str.match(r"[=+\-@]").any(), path
 
 
+
+def test_borderline_pairs_are_listed_for_review_and_examples_show_weights(reported):
+    settings, result, html = reported
+    folder = settings.reports / result.run_id / "review"
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    for table in ("contacts", "accounts", "leads"):
+        review = pd.read_csv(folder / f"{table}_review.csv", dtype=str)
+        assert len(review) == con.execute(f"SELECT count(*) FROM dedup.{table}_review").fetchall()[0][0]
+        assert "match_weight" in review.columns
+        assert not review.stack().str.contains("@").any()  # levels and weights, no personal values
+    rows = _table(html, "duplicates")
+    assert "contacts_review.csv" in _cell(rows, "contacts", "pairs to review")
+    assert re.search(r"prior -?[0-9.]+, first_name \+[0-9.]+", html)  # exact agreements carry their weight
+
+
 CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--window-size=1200,2400"]
 
