@@ -15,6 +15,7 @@ import fcntl
 import logging
 import os
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -139,7 +140,11 @@ def _dedup(args: argparse.Namespace) -> int:
         raise CrmQualityError(f"{path}: no such file; give a CSV or Parquet file of records")
     reader = "read_parquet(?)" if path.suffix.lower() == ".parquet" else "read_csv(?, all_varchar = true)"
     settings = load_settings()
-    con = duckdb.connect(config={"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {})
+    spill = tempfile.TemporaryDirectory(prefix="crm-quality-dedup-")  # not ./.tmp in the caller's folder
+    config = {"temp_directory": spill.name}
+    if settings.duckdb_memory_limit:
+        config["memory_limit"] = settings.duckdb_memory_limit
+    con = duckdb.connect(config=config)
     try:
         con.execute(f"CREATE TABLE records AS SELECT * FROM {reader}", [str(path)])
     except duckdb.Error as error:
