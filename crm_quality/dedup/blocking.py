@@ -3,7 +3,9 @@ DuckDB joins per rule and unioned; never a cross product.
 
 Rules are used only when every field they read has values in the table, so a list with
 nothing but names still gets its pairs from the name rules (for companies, records sharing a
-rare name word). A block larger than the cap (a shared office phone, info@, the most common surname with the
+rare name word).
+
+A block larger than the cap (a shared office phone, info@, the most common surname with the
 most common birthday) would bring a quadratic number of pairs that are almost all
 non-matches: its records are left out of that rule, with a warning naming it. They can still
 meet through the other rules. A rule also has a budget of pairs: on a million people, first
@@ -43,7 +45,6 @@ class RuleReport:
     all matches among the candidates that it finds."""
 
     rule: str
-    fields: tuple[str, ...]
     pairs: int
     recall: float | None = None
 

@@ -88,8 +88,9 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
         f.email, CASE WHEN contains(f.email, '@') THEN split_part(f.email, '@', 1) END AS email_local,
         contains(regexp_replace(split_part(f.email, '@', 1), '[^a-z0-9]', '', 'g'), replace(f.last, ' ', ''))
             AS email_local_is_name,
-        f.phone, f.birth_date, coalesce(year(f.birth_date), f.birth_year) AS birth_year, {PLACE} AS place,
-        coalesce(strftime(f.birth_date, '%Y%m%d'), f.birth_text) AS birth_digits, f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, f.country,
+        f.phone, f.birth_date, coalesce(year(f.birth_date), f.birth_year) AS birth_year,
+        coalesce(strftime(f.birth_date, '%Y%m%d'), f.birth_text) AS birth_digits,
+        f.street, {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country,
         f.company_key
     FROM (SELECT {first} AS first, {last} AS last, {email} AS email,
                  {_date(column('birth_date'))} AS birth_date, {_year(column('birth_date'))} AS birth_year,
@@ -114,7 +115,8 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
     else:
         domain = "NULL"
     return f"""
-        f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.legal_form, f.website_domain, f.phone, f.street,
+        f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.legal_form,
+        f.website_domain, f.phone, f.street,
         {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country
     FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens, nk.form AS legal_form,
                  {domain} AS website_domain,

@@ -168,9 +168,9 @@ def _rule_reports(rules, rule_pairs: list[int], levels: pd.DataFrame, probabilit
     share of the expected matches among all candidates."""
     mask = levels["rules"].to_numpy()
     expected = float(probability.sum())
-    return [RuleReport(rule.name, fields, pairs,
+    return [RuleReport(rule.name, pairs,
                        float(probability[(mask & (1 << bit)) != 0].sum()) / expected if expected else None)
-            for bit, ((rule, fields), pairs) in enumerate(zip(rules, rule_pairs, strict=True))]
+            for bit, ((rule, _), pairs) in enumerate(zip(rules, rule_pairs, strict=True))]
 
 
 def _known(levels: pd.DataFrame, labels: pd.DataFrame | None, ids: np.ndarray, never: np.ndarray,
