@@ -184,7 +184,7 @@ def place(name: str = "place") -> Comparison:
         (Level("same postal code and city", "{postal} AND {city}", 0.7),
          Level("same postal code", "{postal}", 0.1),
          Level("postal code one off, similar city", "{postal_typo} AND {similarity} >= 0.9", 0.05),
-         Level("same or similar city", "{city} OR {similarity} >= 0.9", 0.08)))
+         Level("same or similar city", "{city} OR {similarity} >= 0.9", 0.08, True)))
 
 
 def street(name: str = "street") -> Comparison:
