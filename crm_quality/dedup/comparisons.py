@@ -202,24 +202,36 @@ def street(name: str = "street") -> Comparison:
         (Level("exact", "{equal}", 0.7), Level("same number, similar street", "{similarity} >= 0.75", 0.15)))
 
 
+def _compact(column: str) -> str:
+    return f"regexp_replace({column}, '[^\\p{{L}}\\p{{N}}]', '', 'g')"
+
+
 def organisation_name(name: str = "name") -> Comparison:
     """Company names: the same key, the same words in any order, then overlap of words weighted
     by their rarity (a shared 'Quitzon' counts, a shared 'International' barely) as a share of
-    both names (dice) or of the shorter one (containment), or a close spelling of the words."""
+    both names (dice) or of the shorter one (containment), one name the initials of the other
+    (IBM), or a close spelling: of the sorted words, or of the letters and digits alone, which
+    junk characters inside a word ('H^els') do not split."""
     left, right = _sides("name_key")
     tokens = "r.name_tokens"
     shared = (f"coalesce(list_sum(list_transform(list_filter(l.name_token_weights, lambda x: list_contains({tokens}, x.t)), "
               "lambda x: x.w)), 0)")
     return Comparison(
-        name, "name_key", "organisation_name", ("name_key", "name_sorted", "name_tokens", "name_sound"),
+        name, "name_key", "organisation_name",
+        ("name_key", "name_sorted", "name_tokens", "name_sound", "name_short"),
         (("equal", f"{left} = {right}"),
+         ("short_form", "l.name_short = r.name_short AND l.name_is_short <> r.name_is_short"),
          ("same_words", "l.name_sorted = r.name_sorted"),
          ("dice", f"2 * {shared} / nullif(l.name_weight + r.name_weight, 0)"),
          ("containment", f"{shared} / nullif(least(l.name_weight, r.name_weight), 0)"),
-         ("similarity", _jw("l.name_sorted", "r.name_sorted"))),
+         ("similarity", _jw("l.name_sorted", "r.name_sorted")),
+         ("spelling", f"1 - levenshtein({_compact(left)}, {_compact(right)}) / "
+                      f"greatest(length({_compact(left)}), length({_compact(right)}), 1)")),
         (Level("exact", "{equal}", 0.5, True),
          Level("same words", "{same_words}", 0.15, True),
-         Level("rare words shared, spelling close", "{dice} >= 0.8 OR {similarity} >= 0.95", 0.12, True),
+         Level("rare words shared, spelling close",
+               "{dice} >= 0.8 OR {similarity} >= 0.95 OR {spelling} >= 0.9", 0.12, True),
          Level("one name inside the other", "{containment} >= 0.8", 0.08),
-         Level("most rare words shared", "{dice} >= 0.6 OR {similarity} >= 0.9", 0.06),
+         Level("one name the short form of the other", "{short_form}", 0.05),
+         Level("most rare words shared", "{dice} >= 0.6 OR {similarity} >= 0.9 OR {spelling} >= 0.8", 0.06),
          Level("some rare words shared", "{dice} >= 0.4", 0.04)))

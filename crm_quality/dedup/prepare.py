@@ -11,7 +11,7 @@ import pyarrow as pa
 
 from crm_quality.dedup.entities import Entity
 from crm_quality.dedup.nicknames import canonical_first_names
-from crm_quality.standardize.company import name_words, normalize_company
+from crm_quality.standardize.company import name_words, normalize_company, short_form
 from crm_quality.standardize.url import normalize_url
 from crm_quality.warehouse import literal, quote
 
@@ -116,9 +116,10 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
         domain = "NULL"
     return f"""
         f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.legal_form,
-        f.website_domain, f.phone, f.street,
+        f.name_short, f.name_is_short, f.website_domain, f.phone, f.street,
         {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country
     FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens, nk.form AS legal_form,
+                 nk.short AS name_short, nk.is_short AS name_is_short,
                  {domain} AS website_domain,
                  {_contact_details(column)}
           FROM {source} s {' '.join(joins)}) f"""
@@ -183,17 +184,20 @@ def _register_names(con: duckdb.DuckDBPyConnection, source: str, name: str) -> N
     if name == "NULL":
         con.register(NAMES_VIEW, pa.table({"value": pa.array([], pa.string()), "key": pa.array([], pa.string()),
                                            "sorted": pa.array([], pa.string()), "form": pa.array([], pa.string()),
-                                           "tokens": pa.array([], pa.list_(pa.string()))}))
+                                           "tokens": pa.array([], pa.list_(pa.string())),
+                                           "short": pa.array([], pa.string()), "is_short": pa.array([], pa.bool_())}))
         return
     values = [v for (v,) in con.execute(
         f"SELECT DISTINCT CAST({name} AS VARCHAR) FROM {source} s WHERE {name} IS NOT NULL").fetchall()]
     keys = [normalize_company(v).key for v in values]
     words, forms = zip(*(name_words(v) for v in values)) if values else ((), ())
+    shorts, is_short = zip(*(short_form(v) for v in values)) if values else ((), ())
     con.register(NAMES_VIEW, pa.table({
         "value": pa.array(values, pa.string()), "key": pa.array(keys, pa.string()),
         "sorted": pa.array([" ".join(w) if w else None for w in words], pa.string()),
         "tokens": pa.array([list(w) or None for w in words], pa.list_(pa.string())),
-        "form": pa.array(list(forms), pa.string())}))
+        "form": pa.array(list(forms), pa.string()),
+        "short": pa.array(list(shorts), pa.string()), "is_short": pa.array(list(is_short), pa.bool_())}))
 
 
 def _register_nicknames(con: duckdb.DuckDBPyConnection) -> None:

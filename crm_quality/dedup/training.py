@@ -9,8 +9,9 @@
   from it. Each comparison's m is the median over the rules that leave it free: a rule whose
   pairs are mostly strangers alike in a way the comparisons miss (namesakes sharing an email
   local part) can fit its "matches" to them, and one such rule must not outvote the rest. A
-  comparison that every rule blocks on (a list with nothing but names) cannot be learned
-  this way and keeps its kind's default m.
+  comparison that some rules leave free but none beside another keeps its kind's default m.
+  A list whose every rule reads what it compares (nothing but names) is fitted over all its
+  candidates at once, and its prior is the matches that fit counts.
 - The prior (the share of all pairs that match) is the fixed point at which the expected
   number of matches among the candidates agrees with the model.
 
@@ -90,6 +91,8 @@ def train(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
         if share * chosen.sum() >= 1:  # a rule holding no match teaches nothing about matches
             for c in free:
                 learned[c.name].append(m[c.name][1:])
+    if not any(learned.values()):
+        return _lone_fit(levels, u, all_pairs, comparisons, labels)
     m: dict[str, dict[int, float]] = {}
     for c in comparisons:
         if learned[c.name]:
@@ -101,13 +104,36 @@ def train(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
     if blocked:
         notes.append(f"default m for {', '.join(c.name for c in blocked)}: no blocking rule leaves it free "
                      "beside another comparison to learn from")
+    _fall_back_without_evidence(m, u, comparisons, notes)
+    by = "em" + (f" with {labelled} labelled pairs" if labelled else "")
+    return _with_prior(Model(0.0, m, u, "; ".join([by, *notes])), levels, comparisons, all_pairs)
+
+
+def _lone_fit(levels: pd.DataFrame, u: dict[str, dict[int, float]], all_pairs: int,
+              comparisons: tuple[Comparison, ...], labels: np.ndarray | None) -> Model:
+    """A list whose every blocking rule reads the fields it compares (nothing but a name) has
+    no pairs chosen independently of them: EM runs over all the candidates at once. m then
+    overstates partial agreement a little (the candidates were chosen for it), and the prior is
+    the number of matches that fit counts among the candidates, not the fixed point, whose
+    evidence, weighed against strangers rather than against candidates, would drive it to
+    nothing."""
+    chosen = _sample(levels, np.ones(len(levels), dtype=bool), labels)
+    fitted, share = _em(levels[chosen], list(comparisons), u, None if labels is None else labels[chosen])
+    m = {c.name: dict(enumerate(fitted[c.name][1:].tolist())) for c in comparisons}
+    notes = ["em over all candidate pairs: every blocking rule reads the fields compared"]
+    _fall_back_without_evidence(m, u, comparisons, notes)
+    model = _with_prior(Model(0.0, m, u, "; ".join(notes)), levels, comparisons, all_pairs)
+    model.prior = min(0.5, max(share * len(levels), 0.5) / max(all_pairs, 1))
+    return model
+
+
+def _fall_back_without_evidence(m: dict[str, dict[int, float]], u: dict[str, dict[int, float]],
+                                comparisons: tuple[Comparison, ...], notes: list[str]) -> None:
     for c in comparisons:
         evidence = np.log2(m[c.name][c.top] / u[c.name][c.top])
         if evidence < MIN_EVIDENCE:
             m[c.name] = c.default_m()
             notes.append(f"default m for {c.name}: the fit gave its agreement no weight ({evidence:.1f} bits)")
-    by = "em" + (f" with {labelled} labelled pairs" if labelled else "")
-    return _with_prior(Model(0.0, m, u, "; ".join([by, *notes])), levels, comparisons, all_pairs)
 
 
 def _em(levels: pd.DataFrame, comparisons: list[Comparison], u: dict[str, dict[int, float]],

@@ -47,7 +47,8 @@ ABBREVIATIONS: dict[str, str] = {
 
 _FORMS = frozenset(tuple(f.replace("&", "and").split()) for f in LEGAL_FORMS)
 _FORM_LENGTHS = sorted({len(f) for f in _FORMS}, reverse=True)
-_SMALL_WORDS = frozenset({"and", "of", "the", "for", "de", "la", "et", "und"})
+CONNECTING_WORDS = frozenset({"and", "of", "the", "for", "de", "la", "et", "und"})
+"""Left lower case inside a name, and skipped by its short form (Bank of America is BA)."""
 _MIXED_CASE_FORMS = {"gmbh": "GmbH", "ggmbh": "gGmbH", "inc": "Inc", "inc.": "Inc.", "corp.": "Corp."}
 _SPACE = re.compile(r"\s+")
 
@@ -76,9 +77,9 @@ def _title_word(word: str, position: int) -> str:
     lower = word.lower()
     if lower in _MIXED_CASE_FORMS:
         return _MIXED_CASE_FORMS[lower]
-    if position and lower in _SMALL_WORDS:
+    if position and lower in CONNECTING_WORDS:
         return lower
-    if len(word) <= 3 and lower not in _SMALL_WORDS:
+    if len(word) <= 3 and lower not in CONNECTING_WORDS:
         return word
     return word.capitalize()
 
@@ -107,8 +108,31 @@ def name_words(value: str | None) -> tuple[tuple[str, ...], str | None]:
     ('BOSCH GMBH ROBERT' and 'Robert Bosch GmbH' give bosch, robert), sorted: word order
     does not make two companies. And the legal forms it names, each in one spelling ('Corp.'
     and 'Corporation' are corp), or None. A name that is only a legal form keeps it as a word."""
+    words, forms = _split_forms(value)
+    if value is not None and not words:
+        return tuple(sorted(set(fold(value.replace("&", " and ")).split()))), None
+    return tuple(sorted(set(words))), " ".join(sorted(forms)) or None
+
+
+def short_form(value: str | None) -> tuple[str | None, bool]:
+    """What a name is shortened to, and whether the name already is that short form:
+    'International Business Machines Corp.' gives ('ibm', False), 'IBM' and 'BP plc' give
+    ('ibm', True) and ('bp', True), 'Procter & Gamble' and 'P&G' both give 'pg'."""
+    words = [w for w in _split_forms(value)[0] if w not in CONNECTING_WORDS]
+    if len(words) == 1 and 2 <= len(words[0]) <= 5:
+        return words[0], True
+    if len(words) >= 2 and all(len(w) == 1 for w in words):
+        return "".join(words), True
+    if len(words) >= 2:
+        return "".join(w[0] for w in words), False
+    return None, False
+
+
+def _split_forms(value: str | None) -> tuple[list[str], set[str]]:
+    """A name's folded words in order, abbreviations spelt out, and apart from them its legal
+    forms in one spelling each."""
     if value is None:
-        return (), None
+        return [], set()
     words = fold(value.replace("&", " and ")).split()
     kept, forms, i = [], set(), 0
     while i < len(words):
@@ -120,9 +144,7 @@ def name_words(value: str | None) -> tuple[tuple[str, ...], str | None]:
         else:
             kept.append(ABBREVIATIONS.get(words[i], words[i]))
             i += 1
-    if not kept:
-        return tuple(sorted(set(words))), None
-    return tuple(sorted(set(kept))), " ".join(sorted(forms)) or None
+    return kept, forms
 
 
 def normalize_company(value: str | None) -> Company:

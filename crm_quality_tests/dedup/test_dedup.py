@@ -231,7 +231,29 @@ def test_a_company_list_of_names_and_countries_clusters_legal_form_variants():
         assert clusters[list(apart)].nunique() == 2, [names[i] for i in apart]
     truth = pd.Series([i[1:] for i in frame.record_id], index=frame.record_id)
     scores = evaluate(clusters[clusters.index.str[0] != "v"], truth[truth.index.str[0] != "v"])
-    assert scores.pair_precision >= 0.95 and scores.pair_recall >= 0.65, scores  # measured 0.98 and 0.72
+    assert scores.pair_precision >= 0.95 and scores.pair_recall >= 0.8, scores  # measured 0.97 and 0.88
+
+
+def test_a_list_of_nothing_but_names_learns_from_its_candidates_and_links_short_forms():
+    """With a name alone, every candidate was chosen by the name: EM runs over them all, and
+    the prior is the matches it counts there (the fixed point would fall to nothing)."""
+    clean, corrupted = (pd.read_csv(DNB / name, dtype=str, index_col=0)
+                        for name in ("dnb_test_names.csv", "dnb_adjusted_test_names.csv"))
+    variants = {"v1": "International Business Machines Corp.", "v2": "IBM Corporation", "v3": "IBM",
+                "v4": "Robert Bosch GmbH", "v5": "BOSCH GMBH ROBERT", "v6": "Bosch Rexroth AG",
+                "v7": "Acme International Corp.", "v8": "Zenith International Inc"}
+    frame = pd.concat([pd.DataFrame({"record_id": tag + table.index.astype(str), "name": table.company_name.values})
+                       for tag, table in (("a", clean), ("b", corrupted))]
+                      + [pd.DataFrame(list(variants.items()), columns=["record_id", "name"])], ignore_index=True)
+    result = _dedupe_frame(frame, "record_id", "account")
+    assert result.model.trained_by.startswith("em over all candidate pairs"), result.model.trained_by
+    clusters = result.clusters.set_index("record_id")["cluster_id"]
+    assert clusters[["v1", "v2", "v3"]].nunique() == 1 and clusters[["v4", "v5"]].nunique() == 1
+    for apart in (("v4", "v6"), ("v7", "v8")):
+        assert clusters[list(apart)].nunique() == 2, [variants[i] for i in apart]
+    truth = pd.Series([i[1:] for i in frame.record_id], index=frame.record_id)
+    scores = evaluate(clusters[clusters.index.str[0] != "v"], truth[truth.index.str[0] != "v"])
+    assert scores.pair_precision >= 0.9 and scores.pair_recall >= 0.65, scores  # measured 0.92 and 0.69
 
 
 def test_nicknames_swapped_names_and_day_month_swaps_match():

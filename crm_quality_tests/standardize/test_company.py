@@ -1,6 +1,6 @@
 import pytest
 
-from crm_quality.standardize.company import display_name, match_key, name_words, normalize_company
+from crm_quality.standardize.company import display_name, match_key, name_words, normalize_company, short_form
 
 
 @pytest.mark.parametrize("variant", [
@@ -50,3 +50,12 @@ def test_name_words_drop_legal_forms_anywhere_and_name_them_in_one_spelling(valu
 
 def test_name_words_spell_out_abbreviations():
     assert name_words("Intl. Res. Ctr.")[0] == name_words("International Research Center")[0]
+
+
+@pytest.mark.parametrize(("value", "short"), [
+    ("International Business Machines Corp.", ("ibm", False)), ("IBM Corporation", ("ibm", True)),
+    ("Bank of America", ("ba", False)), ("Procter & Gamble", ("pg", False)), ("P&G", ("pg", True)),
+    ("BP plc", ("bp", True)), ("Microsoft", (None, False)), ("GmbH", (None, False)), (None, (None, False)),
+])
+def test_short_form_is_the_initials_of_a_long_name_or_a_short_name_itself(value, short):
+    assert short_form(value) == short
