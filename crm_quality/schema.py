@@ -208,6 +208,9 @@ TABLES: dict[str, Table] = {
 """The six CRM tables, in load order (referenced tables first)."""
 
 TABLE_NAMES: tuple[str, ...] = tuple(TABLES)
+PICKLIST_NAMES: tuple[str, ...] = tuple(dict.fromkeys(f.picklist for t in TABLES.values() for f in t.fields
+                                                      if f.picklist))
+"""The picklists the schema's fields name; a source mapping or settings file declares their values."""
 
 LINEAGE_COLUMNS: tuple[str, ...] = ("_source_file", "_source_row", "_loaded_at")
 """Columns the extract adds to every raw row so it can be traced to its file and line."""

@@ -8,6 +8,7 @@ overrides (command-line flags). An unknown or ill-typed setting stops with a mes
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import re
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import pycountry
 import yaml
 
 from crm_quality.errors import SettingsError
+from crm_quality.standardize.picklist import Picklist, overlay
 
 ENV_PREFIX = "CRM_QUALITY_"
 CONFIG_ENV = "CRM_QUALITY_CONFIG"
@@ -69,6 +71,10 @@ class Settings:
     mapping: str = "sample"
     """How the export's objects and columns map onto the canonical schema: a shipped mapping
     (sample, salesforce, hubspot) or the path of your own YAML file (crm_quality/sources/mapping.py)."""
+    picklists: dict = field(default_factory=dict)
+    """Your CRM's picklists, laid over the mapping's: per picklist, values: to add (a stage
+    with its probability, closed and won), synonyms: {value: [spellings]}, and replace: true to
+    drop the mapping's values (crm_quality/standardize/picklist.py)."""
     source_format: str = "auto"
     """csv, parquet, or auto (whichever file exists for a table)."""
     source_encoding: str = "utf-8"
@@ -137,6 +143,7 @@ class Settings:
 
         check_overrides(self.survivorship)
         load_mapping(self.mapping)
+        self.picklist_catalogue()
         if self.source_format not in ("auto", "csv", "parquet"):
             raise SettingsError(
                 f"source_format is {self.source_format!r}; use one of: auto, csv, parquet"
@@ -206,6 +213,20 @@ class Settings:
                 f"nightly_cron {self.nightly_cron!r} must have five fields, e.g. '0 2 * * *'"
             )
 
+    def picklist_catalogue(self) -> dict[str, Picklist]:
+        """The picklists in force: the mapping's, with this settings' picklists laid over them."""
+        from crm_quality.schema import PICKLIST_NAMES
+        from crm_quality.sources.mapping import load_mapping
+
+        def fail(message: str) -> SettingsError:
+            return SettingsError(f"setting picklists: {message}")
+
+        unknown = [name for name in self.picklists if name not in PICKLIST_NAMES]
+        if unknown:
+            raise fail(f"unknown picklist(s) {', '.join(map(repr, unknown))}; the schema's picklists are: "
+                       f"{', '.join(PICKLIST_NAMES)}")
+        return overlay(load_mapping(self.mapping).picklists, self.picklists, fail)
+
     def as_of_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(ZoneInfo(self.timezone)).date()
 
@@ -219,6 +240,11 @@ class Settings:
 def is_secret(name: str) -> bool:
     """Secrets (passwords, webhook URLs) stay out of run configuration, the UI and logs."""
     return bool(_FIELDS[name].metadata.get("secret"))
+
+
+def as_text(name: str, value: Any) -> str:
+    """A setting's value as text that reads back as the same value (run configuration is text)."""
+    return json.dumps(value) if _FIELDS[name].type == "dict" else str(value)
 
 
 def _as_raw(settings: Settings) -> dict[str, Any]:
@@ -236,6 +262,11 @@ def _coerce(name: str, value: Any, origin: str) -> Any:
             if not isinstance(value, (str, Path)) or str(value) == "":
                 raise ValueError
             return Path(value)
+        if expected == "dict":
+            parsed = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(parsed, dict):
+                raise ValueError
+            return parsed
         if expected == "str":
             if not isinstance(value, str):
                 raise ValueError

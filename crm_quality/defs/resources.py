@@ -13,7 +13,7 @@ from dagster import ConfigurableResource, InitResourceContext
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.tags import worker_tags
-from crm_quality.settings import Settings, is_secret, load_settings
+from crm_quality.settings import Settings, as_text, is_secret, load_settings
 
 WAREHOUSE_POOL = "warehouse"
 """DuckDB allows one writing process: every asset that writes the warehouse joins this pool,
@@ -29,7 +29,7 @@ class SettingsResource(ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: Settings) -> SettingsResource:
         return cls(
-            values={f.name: str(getattr(settings, f.name)) for f in dataclasses.fields(settings)
+            values={f.name: as_text(f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings)
                     if not is_secret(f.name)}
         )
 

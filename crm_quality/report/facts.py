@@ -11,12 +11,15 @@ import duckdb
 from crm_quality.dedup.targets import MERGED
 from crm_quality.merge.clean import account_for_clean_rows, merged_records
 from crm_quality.schema import TABLES
+from crm_quality.standardize.picklist import UNKNOWN
 from crm_quality.validate.checks import DIMENSIONS
 from crm_quality.warehouse import qualified, quote, row_count, table_exists
 
 TREND_RUNS = 20
 """Runs shown in the trend chart."""
 EXAMPLE_CLUSTERS = 3
+UNKNOWN_VALUES_SHOWN = 200
+"""Picklist values no declaration knows that the report lists (the fix list holds every row)."""
 RECENT_RUNS = 10
 """Runs the report lists from the runs log (earlier runs; this one is recorded as it ends)."""
 EXAMPLE_FIELDS: dict[str, tuple[str, ...]] = {
@@ -38,6 +41,8 @@ class Facts:
     duplicates: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
     quarantine: list[tuple[str, str, int]] = field(default_factory=list)
+    unknown_values: list[dict] = field(default_factory=list)
+    """Picklist values no declaration knows, with their rows, per table and field."""
     accounting: list[dict] = field(default_factory=list)
     sizes: list[tuple[str, str, int]] = field(default_factory=list)
     access: list[dict] = field(default_factory=list)
@@ -72,6 +77,11 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
         f"SELECT '{t}', reason, count(*) FROM (SELECT unnest(_reasons) AS reason FROM {qualified('quarantine', t)}) "
         f"GROUP BY reason" for t in TABLES if table_exists(con, "quarantine", t)) + " ORDER BY 3 DESC, 1, 2").fetchall()]
     _accounting(con, facts)
+    if table_exists(con, "quality", "issues"):
+        facts.unknown_values = _rows(con, """
+            SELECT table_name, field, value, count(*) AS rows FROM quality.issues
+            WHERE run_id = ? AND rule = ? GROUP BY ALL ORDER BY table_name, field, rows DESC, value
+            LIMIT ?""", [run_id, UNKNOWN, UNKNOWN_VALUES_SHOWN])
     facts.sizes = [tuple(r) for r in con.execute("""
         SELECT schema_name, table_name, estimated_size FROM duckdb_tables()
         WHERE schema_name IN ('raw', 'staged', 'quarantine', 'dedup', 'clean', 'quality') AND NOT temporary

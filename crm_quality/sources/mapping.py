@@ -12,6 +12,10 @@ not have is mapped to ``null`` on purpose; any other field left out is empty. Co
 ``ids: salesforce``, 15-character Salesforce Ids are widened to their 18-character form, so that
 references written either way meet.
 
+A mapping also declares its CRM's ``picklists``: each picklist's allowed values (a stage with
+its default probability and whether it is closed and won) and the other spellings that mean
+them (see ``crm_quality/standardize/picklist.py``). A picklist it leaves out is free text.
+
 Shipped mappings live in ``crm_quality/sources/mappings/``; a user's own is any file path.
 Every mistake is reported with the file and line it is on.
 """
@@ -26,11 +30,12 @@ import duckdb
 import yaml
 
 from crm_quality.errors import SettingsError, SourceError
-from crm_quality.schema import EXTRAS, LINEAGE_COLUMNS, TABLES
+from crm_quality.schema import EXTRAS, LINEAGE_COLUMNS, PICKLIST_NAMES, TABLES
+from crm_quality.standardize.picklist import Picklist, declare
 from crm_quality.warehouse import qualified, quote
 
 SHIPPED = Path(__file__).parent / "mappings"
-TOP_LEVEL = {"name", "description", "ids", "tables"}
+TOP_LEVEL = {"name", "description", "ids", "tables", "picklists"}
 TABLE_KEYS = {"object", "optional", "columns"}
 ID_FORMATS = ("plain", "salesforce")
 
@@ -66,6 +71,7 @@ class Mapping:
     path: Path
     tables: dict[str, TableMapping]
     ids: str = "plain"
+    picklists: dict[str, Picklist] = field(default_factory=dict)
 
     def where(self, table: str, canonical: str | None = None) -> str:
         """``file, line N`` of a table's (or one field's) entry, for error messages."""
@@ -121,7 +127,20 @@ def _parse(path: Path, root: yaml.Node | None) -> Mapping:
         raise fail(top["tables"][0], f"no entry for table(s) {', '.join(missing)}; add them (optional: true "
                    "when the CRM export may lack one)")
     name = _scalar(top["name"][1], fail) if "name" in top else path.stem
-    return Mapping(name=name, path=path, tables=tables, ids=ids)
+    picklists = _picklists(top["picklists"][1], fail) if "picklists" in top else {}
+    return Mapping(name=name, path=path, tables=tables, ids=ids, picklists=picklists)
+
+
+def _picklists(node: yaml.Node, fail) -> dict[str, Picklist]:
+    if not isinstance(node, yaml.MappingNode):
+        raise fail(node, "picklists must map each picklist's name to its values:")
+    picklists = {}
+    for name, (key_node, value) in _entries(node, fail).items():
+        if name not in PICKLIST_NAMES:
+            raise fail(key_node, f"unknown picklist {name!r}; the schema's picklists are: {', '.join(PICKLIST_NAMES)}")
+        declaration = yaml.constructor.SafeConstructor().construct_object(value, deep=True)
+        picklists[name] = declare(name, declaration, lambda message, at=key_node: fail(at, message))
+    return picklists
 
 
 def _table(table: str, key_node: yaml.Node, value: yaml.Node, fail) -> TableMapping:

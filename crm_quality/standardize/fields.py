@@ -23,7 +23,7 @@ from crm_quality.standardize.person_name import CLEANED as PERSON_NAME_CLEANED
 from crm_quality.standardize.person_name import normalize_full_name, normalize_person_name
 from crm_quality.standardize.phone import normalize_phone
 from crm_quality.standardize.phone_fast_path import normalize_phones_in_bulk
-from crm_quality.standardize.picklist import normalize_picklist
+from crm_quality.standardize.picklist import Picklist, normalize_picklist
 from crm_quality.standardize.address import normalize_postal_code, normalize_state
 from crm_quality.standardize.rules import fix, flag
 from crm_quality.standardize.url import normalize_url
@@ -84,8 +84,8 @@ def _integer(value: str | None) -> tuple:
     return (None if number.value is None else int(number.value)), number.rules
 
 
-def _picklist(value: str | None, name: str) -> tuple:
-    choice = normalize_picklist(name, value)
+def _picklist(value: str | None, picklist: Picklist) -> tuple:
+    choice = normalize_picklist(picklist, value)
     return choice.value, choice.rules
 
 
@@ -122,10 +122,13 @@ SQL_KINDS = frozenset({"id", "text", "street", "city", "date", "timestamp"})
 NAME_PARTS = ("salutation", "first_name", "last_name")
 
 
-def normalizer_for(field: Field, lowercase_email_local_part: bool = True) -> Normalizer | None:
-    """The Python normalizer of a field, with its per-field parameters bound."""
+def normalizer_for(field: Field, lowercase_email_local_part: bool = True,
+                   picklists: dict[str, Picklist] | None = None) -> Normalizer | None:
+    """The Python normalizer of a field, with its per-field parameters bound; a picklist field
+    whose picklist nobody declared has none (it is free text)."""
     if field.kind == "picklist":
-        return Normalizer(partial(_picklist, name=field.picklist))
+        picklist = (picklists or {}).get(field.picklist)
+        return Normalizer(partial(_picklist, picklist=picklist)) if picklist else None
     if field.kind == "email":
         case = {"lowercase_local_part": lowercase_email_local_part}
         return replace(NORMALIZERS["email"], function=partial(_value_and_rules, normalize_email, **case),

@@ -134,6 +134,7 @@ class _Stager:
     def __init__(self, con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
                  stack: ExitStack) -> None:
         self.con, self.settings, self.table, self.spec = con, settings, table, TABLES[table]
+        self.picklists = settings.picklist_catalogue()
         self.stack = stack
         self.pool: ProcessPoolExecutor | None = None
         self.normalizing = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="normalize"))
@@ -166,7 +167,7 @@ class _Stager:
         for f in self.spec.fields:
             if f.name in NAME_PARTS and f.name in self.spec.columns:
                 continue
-            if f.kind in SQL_KINDS:
+            if f.kind in SQL_KINDS or (f.kind == "picklist" and f.picklist not in self.picklists):
                 self._plan_sql_field(f)
             else:
                 self._plan_mapped_field(f, country)
@@ -301,7 +302,7 @@ class _Stager:
         self._add(f.name, f"CAST({value} AS {f.sql_type})", rules, f)
 
     def _plan_mapped_field(self, f: Field, country_map: _Mapping | None) -> None:
-        normalizer = normalizer_for(f, self.settings.lowercase_email_local_part)
+        normalizer = normalizer_for(f, self.settings.lowercase_email_local_part, self.picklists)
         if f.name == "country" and country_map is not None:
             mapping = country_map
         else:

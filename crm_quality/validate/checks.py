@@ -19,7 +19,7 @@ from crm_quality.schema import TABLES, Table
 from crm_quality.settings import Settings
 from crm_quality.standardize.address import POSTAL_RULES
 from crm_quality.standardize.dates import WINDOWS
-from crm_quality.standardize.picklist import PICKLISTS
+from crm_quality.standardize.picklist import Picklist
 from crm_quality.standardize.quarantine import IDENTIFYING_FIELDS
 from crm_quality.warehouse import literal, qualified, quote
 
@@ -66,7 +66,7 @@ def is_error(check: Check, settings: Settings) -> bool:
 def checks_for(table: str, settings: Settings) -> list[Check]:
     spec = TABLES[table]
     return [*_completeness(spec, settings), *_accuracy(spec, settings), *_readable(spec),
-            *_uniqueness(spec), *_consistency(spec), *_timeliness(spec, settings)]
+            *_uniqueness(spec), *_consistency(spec, settings), *_timeliness(spec, settings)]
 
 
 def _staged(spec: Table) -> str:
@@ -92,6 +92,7 @@ def _completeness(spec: Table, settings: Settings) -> list[Check]:
 def _accuracy(spec: Table, settings: Settings) -> list[Check]:
     checks: list[Check] = []
     as_of = settings.as_of_date()
+    picklists = settings.picklist_catalogue()
     for f in spec.fields:
         column = {"column": f.name}
         if f.kind == "email":
@@ -104,8 +105,8 @@ def _accuracy(spec: Table, settings: Settings) -> list[Check]:
             codes = sorted(c.alpha_2 for c in pycountry.countries)
             checks.append(Check(spec.name, f"{f.name}_code", "accuracy", f"{f.name} is an ISO alpha-2 code",
                                 "ExpectColumnValuesToBeInSet", {**column, "value_set": codes}))
-        elif f.kind == "picklist":
-            allowed = list(PICKLISTS[f.picklist].values)
+        elif f.kind == "picklist" and f.picklist in picklists:
+            allowed = list(picklists[f.picklist].values)
             checks.append(Check(spec.name, f"{f.name}_allowed", "accuracy", f"{f.name} is one of {allowed}",
                                 "ExpectColumnValuesToBeInSet", {**column, "value_set": allowed}))
         elif f.kind in ("money", "integer"):
@@ -182,27 +183,42 @@ def _known_ids(table: str) -> str:
             f"UNION ALL SELECT {key} FROM {qualified('quarantine', table)} WHERE {key} IS NOT NULL)")
 
 
-def _consistency(spec: Table) -> list[Check]:
+def _stage_agrees_with_flags(spec: Table, stages: Picklist) -> Check:
+    """Closed and won flags, and a closed deal's probability, as the stage picklist declares them."""
+    def among(values: tuple[str, ...]) -> str:
+        return f"t.stage IN ({', '.join(literal(v) for v in values)})" if values else "false"
+
+    closed, won = among(stages.closed), among(stages.won)
+    final = {v: p for v, p in stages.probability if v in stages.closed}
+    probability = (f"OR ({among(tuple(final))} AND t.probability <> CASE t.stage "
+                   + " ".join(f"WHEN {literal(v)} THEN {p}" for v, p in final.items()) + " END)") if final else ""
+    return Check(
+        spec.name, "stage_agrees_with_flags", "consistency",
+        f"closed stages ({', '.join(stages.closed)}) are closed, won only when won "
+        f"({', '.join(stages.won) or 'none'}), at their declared probability; other stages are open",
+        source=_staged(spec), predicate=f"""{among(stages.values)} AND (
+            ({closed}) IS DISTINCT FROM coalesce(t.is_closed, {closed})
+            OR ({won}) IS DISTINCT FROM coalesce(t.is_won, {won})
+            {probability})""")
+
+
+def _consistency(spec: Table, settings: Settings) -> list[Check]:
     checks = [
         Check(spec.name, f"{f.name}_resolves", "consistency", f"{f.name} names an existing {f.references} row",
               source=_staged(spec),
               predicate=f"t.{quote(f.name)} IS NOT NULL AND t.{quote(f.name)} NOT IN {_known_ids(f.references)}")
         for f in spec.foreign_keys
     ]
-    if spec.name == "opportunities":
-        checks.append(Check(
-            spec.name, "stage_agrees_with_flags", "consistency",
-            "closed stages are closed (won only when won, probability 100 or 0), open stages are open",
-            source=_staged(spec), predicate="""
-                (t.stage IN ('Closed Won', 'Closed Lost')) IS DISTINCT FROM coalesce(t.is_closed, t.stage IN ('Closed Won', 'Closed Lost'))
-                OR (t.stage = 'Closed Won') IS DISTINCT FROM coalesce(t.is_won, t.stage = 'Closed Won')
-                OR (t.stage = 'Closed Won' AND t.probability <> 100)
-                OR (t.stage = 'Closed Lost' AND t.probability <> 0)"""))
-    if spec.name == "leads":
+    stages = settings.picklist_catalogue().get("opportunity_stage")
+    if spec.name == "opportunities" and stages is not None and stages.closed:
+        checks.append(_stage_agrees_with_flags(spec, stages))
+    statuses = settings.picklist_catalogue().get("lead_status")
+    if spec.name == "leads" and statuses is not None and statuses.converted:
+        converted = ", ".join(literal(v) for v in statuses.converted)
         checks.append(Check(
             spec.name, "converted_lead_has_contact", "consistency",
-            "a converted lead points at an existing contact", source=_staged(spec),
-            predicate=f"t.status = 'Converted' AND (t.converted_contact_id IS NULL "
+            f"a converted lead ({', '.join(statuses.converted)}) points at an existing contact", source=_staged(spec),
+            predicate=f"t.status IN ({converted}) AND (t.converted_contact_id IS NULL "
                       f"OR t.converted_contact_id NOT IN {_known_ids('contacts')})"))
     if spec.name == "activities":
         checks.append(Check(

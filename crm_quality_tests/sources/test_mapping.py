@@ -82,6 +82,12 @@ def test_a_salesforce_export_with_bom_15_character_ids_tasks_and_events_runs_thr
     assert "rose@edge.com" in emails
     assert con.execute("SELECT count(*) FROM clean.opportunities").fetchall()[0][0] == len(
         _csv_rows(SALESFORCE / "Opportunity.csv"))
+    picklist_rules = con.execute("""SELECT rule, field, value FROM quality.issues WHERE rule LIKE 'picklist.%'
+                                    UNION ALL SELECT rule, field, before FROM quality.changes
+                                    WHERE rule LIKE 'picklist.%'""").fetchall()
+    assert picklist_rules == [], "every standard Salesforce value is kept as written"
+    assert {s for (s,) in con.execute("SELECT stage FROM clean.opportunities").fetchall()} == {
+        r["StageName"] for r in _csv_rows(SALESFORCE / "Opportunity.csv")}
 
 
 @needs_datasets
@@ -118,7 +124,9 @@ HUBSPOT = {
                  ["201", "Ann", "Lee", "ann@acme.com", "4155550101", "101", "9", "2025-01-05 09:00"],
                  ["202", "Anne", "Lee", "ANN@acme.com ", "", "102", "9", "2025-03-05 09:00"]],
     "deals": [["Record ID", "Deal Name", "Deal Stage", "Amount", "Close Date", "Associated Company ID", "Pipeline"],
-              ["301", "Acme renewal", "Closed Won", "12000", "2025-06-30", "102", "default"]],
+              ["301", "Acme renewal", "Closed Won", "12000", "2025-06-30", "102", "default"],
+              ["302", "Acme pilot", "Verbal Commit", "3000", "2025-07-31", "101", "default"],
+              ["303", "Acme upsell", "contractsent", "5000", "2025-08-31", "101", "default"]],
 }
 
 
@@ -135,8 +143,16 @@ def test_a_hubspot_export_runs_through_with_companies_contacts_and_deals(tmp_pat
         == [("101", "acme.com", "+14155550100", "US"), ("102", "acme.com", "+14155550100", "US")]
     assert con.execute("SELECT contact_id, email, account_id FROM staged.contacts ORDER BY 1").fetchall() == [
         ("201", "ann@acme.com", "101"), ("202", "ann@acme.com", "102")]
-    [(deal_account,)] = con.execute("SELECT account_id FROM clean.opportunities").fetchall()
-    assert deal_account in {a for (a,) in con.execute("SELECT account_id FROM clean.accounts").fetchall()}
+    assert {a for (a,) in con.execute("SELECT account_id FROM clean.opportunities").fetchall()} <= {
+        a for (a,) in con.execute("SELECT account_id FROM clean.accounts").fetchall()}
+    assert con.execute("SELECT opportunity_id, stage FROM clean.opportunities ORDER BY 1").fetchall() == [
+        ("301", "Closed Won"), ("302", "Verbal Commit"), ("303", "Contract Sent")], \
+        "a pipeline's own stage is kept as written; an internal value becomes its label"
+    assert con.execute("SELECT record_id, field, value FROM quality.issues WHERE rule = 'picklist.unknown_value'"
+                       ).fetchall() == [("302", "stage", "Verbal Commit")]
+    page = (tmp_path / "reports" / "latest.html").read_text()
+    unknown = page[page.index('<table id="unknown-values">'):]
+    assert "<td>opportunities</td><td>stage</td><td>Verbal Commit</td><td class=\"n\">1</td>" in unknown[:unknown.index("</table>")]
     assert con.execute("SELECT count(*) FROM raw.leads").fetchall()[0][0] == 0, "leads are optional"
     assert json.loads(con.execute("SELECT _extras FROM raw.accounts LIMIT 1").fetchall()[0][0]) == {
         "Lifecycle Stage": "customer"}

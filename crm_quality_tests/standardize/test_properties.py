@@ -3,12 +3,13 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
+from crm_quality.sources.mapping import load_mapping
 from crm_quality.standardize.address import normalize_postal_code, normalize_state
 from crm_quality.standardize.company import match_key, normalize_company
 from crm_quality.standardize.country import normalize_country
 from crm_quality.standardize.number import parse_boolean, parse_money, parse_number
 from crm_quality.standardize.person_name import normalize_full_name, normalize_person_name
-from crm_quality.standardize.picklist import PICKLISTS, normalize_picklist
+from crm_quality.standardize.picklist import normalize_picklist
 from crm_quality.standardize.url import normalize_url
 
 TEXT = st.one_of(st.none(), st.text(max_size=60),
@@ -60,10 +61,13 @@ def test_numbers(value):
         assert parse_boolean(str(flag.value)).value == flag.value
 
 
-@given(TEXT, st.sampled_from(sorted(PICKLISTS)))
-def test_picklists(value, name):
-    choice = normalize_picklist(name, value)
-    assert normalize_picklist(name, choice.value).value == choice.value
+PICKLISTS = [p for name in ("sample", "salesforce", "hubspot") for p in load_mapping(name).picklists.values()]
+
+
+@given(TEXT, st.sampled_from(PICKLISTS))
+def test_picklists(value, picklist):
+    choice = normalize_picklist(picklist, value)
+    assert normalize_picklist(picklist, choice.value).value == choice.value
 
 
 @given(st.text())

@@ -9,9 +9,10 @@ import duckdb
 import pandas as pd
 import pytest
 
+from crm_quality.sources.mapping import load_mapping
 from crm_quality.standardize import dates
 from crm_quality.standardize.fields import NORMALIZERS, person_names
-from crm_quality.standardize.picklist import PICKLISTS, UNKNOWN, normalize_picklist
+from crm_quality.standardize.picklist import normalize_picklist
 from crm_quality.warehouse import execute
 
 DATASETS = Path(__file__).parents[2].parent / "shared" / "datasets"
@@ -34,20 +35,23 @@ def test_every_value_through_every_normalizer_without_an_exception(path):
             context = ("US",) * len(normalizer.context)
             result = normalizer.function(value, *context)
             assert isinstance(result[-1], tuple), (kind, value)
-    for name in PICKLISTS:
+    for picklist in load_mapping("salesforce").picklists.values():
         for value in values:
-            normalize_picklist(name, None if pd.isna(value) else value)
+            normalize_picklist(picklist, None if pd.isna(value) else value)
     for row in frame.head(200).itertuples(index=False):
         for first, last in zip(row[:-1], row[1:], strict=True):
             person_names(None, None if pd.isna(first) else first, None if pd.isna(last) else last)
 
 
-def test_salesforce_standard_picklist_values_map_onto_ours():
+def test_the_salesforce_samples_picklist_values_are_all_standard_and_kept_as_written():
     folder = DATASETS / "salesforce_dev_org_sample"
-    stages = read(folder / "Opportunity.csv").StageName.dropna().unique()
-    statuses = read(folder / "Lead.csv").Status.dropna().unique()
-    assert all(UNKNOWN not in normalize_picklist("opportunity_stage", s).rules for s in stages), stages
-    assert all(UNKNOWN not in normalize_picklist("lead_status", s).rules for s in statuses), statuses
+    picklists = load_mapping("salesforce").picklists
+    columns = {("Account", "Industry"): "industry", ("Lead", "Industry"): "industry", ("Lead", "Status"): "lead_status",
+               ("Lead", "LeadSource"): "lead_source", ("Contact", "LeadSource"): "lead_source",
+               ("Opportunity", "LeadSource"): "lead_source", ("Opportunity", "StageName"): "opportunity_stage"}
+    for (table, column), name in columns.items():
+        for value in read(folder / f"{table}.csv")[column].dropna().unique():
+            assert normalize_picklist(picklists[name], value).rules == (), (table, column, value)
 
 
 def test_salesforce_phones_and_emails():

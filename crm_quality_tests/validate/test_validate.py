@@ -3,6 +3,7 @@ meant for it, results and scores are kept, and ERROR checks block what comes aft
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -162,3 +163,21 @@ def test_data_docs_carry_no_values_from_the_data(tmp_path):
     assert outcome.unexpected_count == 1
     pages = [p.read_text(encoding="utf-8") for p in (tmp_path / "docs").rglob("*.html")]
     assert pages and not any("alert(1)" in page for page in pages)
+
+
+def test_stage_flags_and_probabilities_are_checked_against_the_declared_stages(validated, tmp_path):
+    """A team whose 'Closed Won' stands at 90 % (say, pending payment) declares so; the check reads it."""
+    settings, _ = validated
+    stages = {"replace": True, "values": [
+        {"Prospecting": {"probability": 10}}, {"Qualification": {"probability": 20}}, {"Proposal": {"probability": 50}},
+        {"Negotiation": {"probability": 75}}, {"Closed Won": {"probability": 90, "won": True}},
+        {"Closed Lost": {"probability": 0, "closed": True}}]}
+    custom = settings.replace(picklists={"opportunity_stage": stages}, warehouse=tmp_path / "copy.duckdb",
+                              reports=tmp_path / "reports")
+    shutil.copy(settings.warehouse, custom.warehouse)
+    with connect(custom.warehouse) as con:
+        checked = validate_table(con, custom, "opportunities", "custom-stages", build_docs=False)
+        won_at_100 = con.execute("SELECT count(*) FROM staged.opportunities WHERE stage = 'Closed Won' "
+                                 "AND probability = 100").fetchone()[0]
+    [flags] = [r for r in checked.results if r.check.name == "stage_agrees_with_flags"]
+    assert won_at_100 > 0 and flags.outcome.unexpected_count == won_at_100  # none fail at the shipped 100 %
