@@ -2,9 +2,12 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SAMPLE := data/sample
+# The deployment's folder: the sample export, warehouse, reports, exports, backups and the
+# Dagster home all lie in it (CRM_QUALITY_HOME=/srv/crm make run for a second deployment).
+export CRM_QUALITY_HOME ?= data
+SAMPLE := $(CRM_QUALITY_HOME)/sample
 SAMPLE_CONTACTS ?= 2000
-export DAGSTER_HOME := $(CURDIR)/data/dagster
+export DAGSTER_HOME := $(abspath $(CRM_QUALITY_HOME))/dagster
 
 SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
 
@@ -44,6 +47,7 @@ test: install sample chromium postgresql
 	$(BIN)/python -m pytest -n auto --dist loadscope
 
 ui: install sample
+	$(BIN)/python -c "from pathlib import Path; from crm_quality.defs.instance import prepare_home; prepare_home(Path('$(DAGSTER_HOME)'))"
 	$(BIN)/dagster dev -w workspace.yaml
 
 $(VENV)/.bench-installed: pyproject.toml | install
@@ -54,4 +58,5 @@ bench: install $(VENV)/.bench-installed
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) data/sample data/warehouse.duckdb data/warehouse.duckdb.wal data/reports
+	rm -rf $(VENV) $(SAMPLE) $(CRM_QUALITY_HOME)/warehouse.duckdb $(CRM_QUALITY_HOME)/warehouse.duckdb.wal \
+		$(CRM_QUALITY_HOME)/reports

@@ -11,9 +11,7 @@ or a blocking check) exits with status 1.
 from __future__ import annotations
 
 import argparse
-import fcntl
 import logging
-import os
 import sys
 import tempfile
 import time
@@ -50,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(command=_generate)
 
     run = commands.add_parser("run", help="materialize every asset, as the nightly job does")
+    run.add_argument("--home", help="the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)")
     run.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE)")
     run.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     run.add_argument("--reports", help="reports folder (CRM_QUALITY_REPORTS)")
@@ -68,10 +67,12 @@ def _parser() -> argparse.ArgumentParser:
 
     unmerge = commands.add_parser("unmerge", help="keep a golden record's members apart from the next run on")
     unmerge.add_argument("golden_id", help="a golden_id from clean.contacts_xref or clean.accounts_xref")
+    unmerge.add_argument("--home", help="the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)")
     unmerge.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     unmerge.set_defaults(command=_unmerge)
 
     backup = commands.add_parser("backup", help="back the warehouse up, verify the backup restores, prune old ones")
+    backup.add_argument("--home", help="the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)")
     backup.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     backup.set_defaults(command=_backup)
 
@@ -87,7 +88,7 @@ def _backup(args: argparse.Namespace) -> int:
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect
 
-    settings = load_settings(overrides={"warehouse": args.warehouse} if args.warehouse else {})
+    settings = load_settings(overrides={"home": args.home, "warehouse": args.warehouse})
     if not settings.warehouse.is_file():
         raise CrmQualityError(f"{settings.warehouse}: no warehouse to back up; run `crm-quality run` first")
     with connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit) as con:
@@ -116,7 +117,7 @@ def _unmerge(args: argparse.Namespace) -> int:
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect
 
-    settings = load_settings(overrides={"warehouse": args.warehouse} if args.warehouse else {})
+    settings = load_settings(overrides={"home": args.home, "warehouse": args.warehouse})
     if not settings.warehouse.is_file():
         raise CrmQualityError(f"{settings.warehouse}: no warehouse yet; run `crm-quality run` first")
     with connect(settings.warehouse, read_only=True) as con:
@@ -216,17 +217,18 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from crm_quality.definitions import build_definitions
+    from crm_quality.defs.instance import open_instance
     from crm_quality.defs.runs import cli_run_tags, on_run_end
     from crm_quality.settings import load_settings
     from crm_quality.sources import describe_source
     from crm_quality.warehouse import run_lock
 
     settings = load_settings(
-        overrides={"source": args.source, "warehouse": args.warehouse, "reports": args.reports,
+        overrides={"home": args.home, "source": args.source, "warehouse": args.warehouse, "reports": args.reports,
                    "mapping": args.mapping}
     )
     job = build_definitions(settings).resolve_job_def("nightly")
-    instance = _dagster_instance()
+    instance = open_instance(settings.dagster_home)
     log = logging.getLogger("crm_quality.run")
     print(f"crm-quality run: {describe_source(settings)} (mapping {settings.mapping}) -> {settings.warehouse}")
     started = time.perf_counter()
@@ -270,21 +272,6 @@ def _wait_for_runs_in_progress(instance, settings, log: logging.Logger) -> None:
                       "the warehouse takes one run at a time", flush=True)
                 waited.add(run.run_id)
         time.sleep(RUN_WAIT_POLL_SECONDS)
-
-
-def _dagster_instance():
-    """The instance of ``DAGSTER_HOME`` (an ephemeral one without it), opened under a file lock:
-    Dagster creates its SQLite storage on first open, and two runs started at once on a new home
-    would both create it and one would fail."""
-    from dagster import DagsterInstance
-
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        return DagsterInstance.ephemeral()
-    Path(home).mkdir(parents=True, exist_ok=True)
-    with open(Path(home) / ".crm-quality-open.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        return DagsterInstance.get()
 
 
 def _progress_logger():

@@ -24,30 +24,36 @@ from crm_quality.errors import SettingsError
 from crm_quality.standardize.picklist import Picklist, overlay
 
 ENV_PREFIX = "CRM_QUALITY_"
+IN_HOME = {"source": "sample", "warehouse": "warehouse.duckdb", "reports": "reports", "exports": "exports",
+           "backups": "backups", "inbox": "inbox", "steward": "steward"}
+"""Paths that lie in the deployment's home unless set explicitly, and their names there."""
 CONFIG_ENV = "CRM_QUALITY_CONFIG"
 DEFAULT_CONFIG_FILE = "crm_quality.yaml"
 
 
 @dataclass(frozen=True)
 class Settings:
-    source: Path = Path("data/sample")
-    """Folder holding the CRM export: one CSV or Parquet file per table."""
-    warehouse: Path = Path("data/warehouse.duckdb")
-    """The DuckDB file every asset writes."""
-    reports: Path = Path("data/reports")
-    """Where quality reports and fix lists are written."""
-    exports: Path = Path("data/exports")
-    """Where the clean tables are exported as Parquet and CSV."""
-    backups: Path = Path("data/backups")
-    """Where warehouse backups are written, one folder per backup."""
+    home: Path = Path("data")
+    """The deployment's folder: every path below that is not set explicitly lies inside it, so
+    that two deployments with different homes never touch each other's files."""
+    source: Path = None
+    """Folder holding the CRM export: one CSV or Parquet file per table (default: home/sample)."""
+    warehouse: Path = None
+    """The DuckDB file every asset writes (default: home/warehouse.duckdb)."""
+    reports: Path = None
+    """Where quality reports and fix lists are written (default: home/reports)."""
+    exports: Path = None
+    """Where the clean tables are exported as Parquet and CSV (default: home/exports)."""
+    backups: Path = None
+    """Where warehouse backups are written, one folder per backup (default: home/backups)."""
     backup_offsite: str = ""
     """A second folder (another disk, a mounted share) every backup is copied to; empty for none."""
     backup_keep_daily: int = 7
     """Backups kept: the newest of each of this many most recent days..."""
     backup_keep_weekly: int = 4
     """...and the newest of each of this many most recent weeks."""
-    inbox: Path = Path("data/inbox")
-    """Folder the export sensor watches: each new subfolder holding a complete export (a file per
+    inbox: Path = None
+    """Folder (default: home/inbox) the export sensor watches: each new subfolder holding a complete export (a file per
     table, none still being written) starts one run of the nightly job on it."""
     export_settle_seconds: int = 60
     """An export counts as complete once none of its files has changed for this long."""
@@ -63,8 +69,9 @@ class Settings:
     smtp_password: str = field(default="", metadata={"secret": True})
     """Best set as CRM_QUALITY_SMTP_PASSWORD; never shown in the Dagster UI or logs."""
     smtp_starttls: bool = False
-    steward: Path = Path("data/steward")
-    """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
+    steward: Path = None
+    """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b); default:
+    home/steward."""
     source_url: str = field(default="", metadata={"secret": True})
     """A SQLAlchemy URL (postgresql+psycopg://user:password@host/db) to read the CRM tables from
     instead of the source folder; it may hold a password, so set it as CRM_QUALITY_SOURCE_URL."""
@@ -141,6 +148,9 @@ class Settings:
         from crm_quality.merge.survivorship import check_overrides
         from crm_quality.sources.mapping import load_mapping
 
+        for name, inside in IN_HOME.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, self.home / inside)
         check_overrides(self.survivorship)
         load_mapping(self.mapping)
         self.picklist_catalogue()
@@ -227,6 +237,11 @@ class Settings:
                        f"{', '.join(PICKLIST_NAMES)}")
         return overlay(load_mapping(self.mapping).picklists, self.picklists, fail)
 
+    @property
+    def dagster_home(self) -> Path:
+        """The Dagster instance of command-line runs: DAGSTER_HOME when set, else home/dagster."""
+        return Path(os.environ.get("DAGSTER_HOME") or self.home / "dagster")
+
     def as_of_date(self) -> date:
         return date.fromisoformat(self.as_of) if self.as_of else datetime.now(ZoneInfo(self.timezone)).date()
 
@@ -248,7 +263,9 @@ def as_text(name: str, value: Any) -> str:
 
 
 def _as_raw(settings: Settings) -> dict[str, Any]:
-    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)}
+    """The settings as given: a path still at its place in the home is left to follow the home."""
+    return {f.name: getattr(settings, f.name) for f in dataclasses.fields(settings)
+            if not (f.name in IN_HOME and getattr(settings, f.name) == settings.home / IN_HOME[f.name])}
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

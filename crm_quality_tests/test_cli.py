@@ -61,3 +61,34 @@ def test_a_bad_setting_exits_2_without_a_traceback(tmp_path):
 def test_generate_refuses_a_tiny_export(tmp_path):
     out = crm_quality("generate", "--out", "x", "--contacts", "5", cwd=tmp_path)
     assert out.returncode == 2 and "at least 50" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_two_deployments_on_one_machine_keep_to_their_own_homes(tmp_path, sample_dir):
+    """Run one deployment, correct a merge there, then run a second on the same export: each
+    home holds its own warehouse, reports, exports, backups, steward list and Dagster runs, and
+    the second run touched nothing of the first."""
+    homes = {name: tmp_path / name for name in ("first", "second")}
+    out = crm_quality("run", "--source", str(sample_dir), "--home", str(homes["first"]), cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    with duckdb.connect(str(homes["first"] / "warehouse.duckdb"), read_only=True) as con:
+        [(golden,)] = con.execute("""SELECT golden_id FROM clean.contacts_xref GROUP BY golden_id
+                                     HAVING count(*) > 1 ORDER BY golden_id LIMIT 1""").fetchall()
+    out = crm_quality("unmerge", golden, cwd=tmp_path, env={"CRM_QUALITY_HOME": str(homes["first"])})
+    assert out.returncode == 0, out.stderr
+    first_files = {p: p.stat().st_mtime_ns for p in homes["first"].rglob("*")
+                   if p.is_file() and "dagster" not in p.parts and not p.name.startswith("warehouse.duckdb")}
+
+    out = crm_quality("run", "--source", str(sample_dir), cwd=tmp_path, env={"CRM_QUALITY_HOME": str(homes["second"])})
+    assert out.returncode == 0, out.stderr
+
+    assert {p: p.stat().st_mtime_ns for p in first_files if p.exists()} == first_files, \
+        "the second deployment changed or deleted none of the first one's files"
+    for name, home in homes.items():
+        for folder in ("reports", "exports", "backups", "dagster"):
+            assert any((home / folder).iterdir()), (name, folder)
+        with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+            backups = [Path(p) for (p,) in con.execute("SELECT path FROM quality.backups").fetchall()]
+        assert backups and all(p.is_dir() and p.parent == home / "backups" for p in backups), name
+    assert (homes["first"] / "steward" / "never_merge.csv").is_file()
+    assert not (homes["second"] / "steward").exists()
+    assert not (tmp_path / "data").exists(), "nothing was written to the default home"

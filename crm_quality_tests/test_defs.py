@@ -46,15 +46,12 @@ def test_loading_definitions_does_not_import_great_expectations():
 
 
 def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
-    """data/dagster/dagster.yaml (DAGSTER_HOME for `make run` and `make ui`)."""
-    import shutil
-    from pathlib import Path
-
+    """crm_quality/defs/dagster.yaml, written into every deployment's Dagster home."""
     from dagster import DagsterInstance
 
-    home = tmp_path / "dagster"
-    home.mkdir()
-    shutil.copy(Path(__file__).parents[1] / "data" / "dagster" / "dagster.yaml", home)
+    from crm_quality.defs.instance import prepare_home
+
+    home = prepare_home(tmp_path / "dagster")
     with DagsterInstance.from_config(str(home)) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1

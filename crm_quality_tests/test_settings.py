@@ -14,6 +14,18 @@ def test_defaults_point_into_data(tmp_path, monkeypatch):
     assert settings.reports == Path("data/reports")
 
 
+def test_every_path_lies_in_the_home_unless_set_explicitly(monkeypatch):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    settings = load_settings(env={"CRM_QUALITY_HOME": "/srv/crm-b", "CRM_QUALITY_BACKUPS": "/mnt/backups"},
+                             config_file=None)
+    assert (settings.warehouse, settings.reports, settings.exports, settings.steward, settings.inbox) == (
+        Path("/srv/crm-b/warehouse.duckdb"), Path("/srv/crm-b/reports"), Path("/srv/crm-b/exports"),
+        Path("/srv/crm-b/steward"), Path("/srv/crm-b/inbox"))
+    assert settings.backups == Path("/mnt/backups") and settings.dagster_home == Path("/srv/crm-b/dagster")
+    moved = settings.replace(home="/srv/crm-c")
+    assert moved.warehouse == Path("/srv/crm-c/warehouse.duckdb") and moved.backups == Path("/mnt/backups")
+
+
 def test_yaml_then_environment_then_overrides(tmp_path):
     config = tmp_path / "crm.yaml"
     config.write_text("source: /exports/crm\nmax_reject_share: 0.2\ntimezone: Europe/Berlin\n")

@@ -21,6 +21,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from crm_quality.defs.instance import prepare_home
 from crm_quality.defs.tags import PID, PROCESS_STARTED
 from crm_quality.operations.process import alive, identity
 from crm_quality_tests.sources.conftest import free_port
@@ -42,9 +43,7 @@ class Dagster:
     def __init__(self, folder: Path, sample_dir: Path) -> None:
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        home = folder / "dagster_home"
-        home.mkdir()
-        shutil.copy(ROOT / "data" / "dagster" / "dagster.yaml", home)
+        home = prepare_home(folder / "dagster_home")
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
                     "DAGSTER_HOME": str(home), "CRM_QUALITY_SOURCE": str(sample_dir),
                     "CRM_QUALITY_WAREHOUSE": str(folder / "warehouse.duckdb"),

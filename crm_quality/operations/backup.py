@@ -6,6 +6,9 @@ order of the same rows gives). It is written under a ``.partial`` name and renam
 complete, copied the same way to the off-site folder when one is set, and verified by
 importing it into a scratch database and comparing every table with the manifest.
 
+A backups folder may be shared (two deployments pointed at one disk): a warehouse prunes only
+the backups its own ``quality.backups`` lists, and clears only its own half-written ones.
+
 Rows are exported in no particular order (tables are keyed, the checksums ignore order), which
 keeps the export fast within DuckDB's memory limit; the scratch database is in memory, spilling
 to a scratch folder past the limit, since the check is of what the backup holds.
@@ -13,6 +16,7 @@ to a scratch folder past the limit, since the check is of what the backup holds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -69,8 +73,9 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     """Export the warehouse to ``folder``/<timestamp>/ with its manifest; copy it off site."""
     taken_at = datetime.now(timezone.utc)
     target = folder / taken_at.strftime(STAMP)
-    partial = target.with_name(target.name + ".partial")
-    _drop_partials(folder)
+    owner = _owner(con)
+    partial = target.with_name(f"{target.name}.{owner}.partial")
+    _drop_partials(folder, owner)
     partial.parent.mkdir(parents=True, exist_ok=True)
     tables = fingerprints(con)
     con.execute("SET preserve_insertion_order = false")
@@ -83,8 +88,8 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     copy = None
     if offsite is not None:
         copy = offsite / target.name
-        staging = copy.with_name(copy.name + ".partial")
-        _drop_partials(offsite)
+        staging = copy.with_name(f"{copy.name}.{owner}.partial")
+        _drop_partials(offsite, owner)
         shutil.copytree(target, staging)
         staging.rename(copy)
     size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
@@ -105,15 +110,30 @@ def back_up(con: duckdb.DuckDBPyConnection, settings: Settings) -> VerifiedBacku
     taken = take_backup(con, settings.backups, offsite)
     checked = verify_restore(taken.path, settings.duckdb_memory_limit)
     record(con, taken, checked)
-    pruned = prune(settings.backups, settings.backup_keep_daily, settings.backup_keep_weekly)
+    own = own_backups(con)
+    pruned = prune(settings.backups, settings.backup_keep_daily, settings.backup_keep_weekly, own)
     if offsite is not None:
-        pruned += prune(offsite, settings.backup_keep_daily, settings.backup_keep_weekly)
+        pruned += prune(offsite, settings.backup_keep_daily, settings.backup_keep_weekly, own)
     return VerifiedBackup(taken, checked, pruned)
 
 
-def _drop_partials(folder: Path) -> None:
-    """Half-written backups of a killed run (there is one writer, so none is in progress)."""
-    for partial in folder.glob("*.partial"):
+def own_backups(con: duckdb.DuckDBPyConnection) -> set[Path]:
+    """Every backup (and off-site copy) this warehouse has taken, as quality.backups lists them."""
+    con.execute(BACKUPS_SQL)
+    return {Path(p).resolve() for row in con.execute("SELECT path, offsite_path FROM quality.backups").fetchall()
+            for p in row if p}
+
+
+def _owner(con: duckdb.DuckDBPyConnection) -> str:
+    """A short name for the warehouse file, marking the half-written backups it leaves."""
+    [(path,)] = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    return hashlib.sha256(str(Path(path or "memory").resolve()).encode()).hexdigest()[:12]
+
+
+def _drop_partials(folder: Path, owner: str) -> None:
+    """This warehouse's half-written backups, left by a killed run (it has one writer, so none is
+    in progress); another deployment's may be in progress and are left alone."""
+    for partial in folder.glob(f"*.{owner}.partial"):
         shutil.rmtree(partial, ignore_errors=True)
 
 
@@ -169,10 +189,11 @@ def read_manifest(backup: Path) -> dict:
     return json.loads(path.read_text())
 
 
-def prune(folder: Path, keep_daily: int, keep_weekly: int) -> list[Path]:
-    """Delete the backups that are neither the newest of one of the last ``keep_daily`` days
-    nor the newest of one of the last ``keep_weekly`` ISO weeks; return what was deleted."""
-    backups = [p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file()]
+def prune(folder: Path, keep_daily: int, keep_weekly: int, own: set[Path]) -> list[Path]:
+    """Delete the backups among ``own`` that are neither the newest of one of the last
+    ``keep_daily`` days nor the newest of one of the last ``keep_weekly`` ISO weeks; return what
+    was deleted. Folders not in ``own`` (another warehouse's) are neither counted nor touched."""
+    backups = [p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file() and p.resolve() in own]
     stamped = sorted(((p, _taken_at(p)) for p in backups), key=lambda pair: pair[1], reverse=True)
     keep: set[Path] = set()
     for period, count in ((lambda t: t.date(), keep_daily), (lambda t: t.isocalendar()[:2], keep_weekly)):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import ipaddress
 import json
-import shutil
 import socketserver
 import ssl
 import threading
@@ -22,7 +21,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-PROJECT_DAGSTER_YAML = Path(__file__).parents[2] / "data" / "dagster" / "dagster.yaml"
+from crm_quality.defs.instance import prepare_home
+
 
 
 class Webhook(ThreadingHTTPServer):
@@ -165,7 +165,4 @@ def smtp_with_tls(smtp_certificate) -> Iterator[Smtp]:
 @pytest.fixture
 def dagster_home(tmp_path: Path) -> Path:
     """A Dagster home configured like the project's (warehouse pool limited to one)."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    shutil.copy(PROJECT_DAGSTER_YAML, home)
-    return home
+    return prepare_home(tmp_path / "dagster_home")

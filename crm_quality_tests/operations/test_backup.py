@@ -12,7 +12,8 @@ import duckdb
 import pytest
 from dagster import AssetKey, materialize
 
-from crm_quality.operations.backup import MANIFEST, OLD_STAMP, STAMP, fingerprints, prune, take_backup, verify_restore
+from crm_quality.operations.backup import (MANIFEST, OLD_STAMP, STAMP, back_up, fingerprints, prune, take_backup,
+                                           verify_restore)
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings
@@ -114,9 +115,31 @@ def test_retention_keeps_the_newest_of_each_recent_day_and_week(tmp_path):
             stamp = (start - timedelta(days=days, hours=hour)).strftime(STAMP if days % 2 else OLD_STAMP)
             (tmp_path / stamp).mkdir()
             (tmp_path / stamp / MANIFEST).write_text("{}")
-    removed = prune(tmp_path, keep_daily=7, keep_weekly=4)
+    removed = prune(tmp_path, keep_daily=7, keep_weekly=4, own={p.resolve() for p in tmp_path.iterdir()})
     kept = sorted(datetime.strptime(p.name, STAMP if "." in p.name else OLD_STAMP) for p in tmp_path.iterdir())
     assert len(kept) + len(removed) == 80
     days = {k.date() for k in kept}
     assert {(start - timedelta(days=d)).date() for d in range(7)} <= days
     assert len({k.isocalendar()[:2] for k in kept}) >= 4 and len(kept) <= 7 + 4
+
+
+def test_two_warehouses_sharing_a_backups_folder_prune_only_their_own(tmp_path):
+    """Retention keeps one backup a day here: each warehouse keeps its own newest, and neither
+    deletes the other's backups nor its half-written one."""
+    cons = {}
+    for name in ("a", "b"):
+        cons[name] = duckdb.connect(str(tmp_path / f"{name}.duckdb"))
+        cons[name].execute(f"CREATE SCHEMA quality; CREATE SCHEMA staged; "
+                           f"CREATE TABLE staged.{name} AS SELECT range AS i FROM range(5)")
+    settings = {name: make_settings(tmp_path / name, tmp_path, backups=tmp_path / "shared", backup_keep_daily=1,
+                                    backup_keep_weekly=0) for name in cons}
+    in_progress = tmp_path / "shared" / "20261203T010000.000000Z.0123456789ab.partial"
+    in_progress.mkdir(parents=True)
+    taken = {name: [] for name in cons}
+    for name in ("a", "b", "a", "b"):
+        done = back_up(cons[name], settings[name])
+        assert all(p.parent == tmp_path / "shared" for p in done.pruned)
+        taken[name].append(done.backup.path)
+    kept = {p for p in (tmp_path / "shared").iterdir() if (p / MANIFEST).is_file()}
+    assert kept == {taken["a"][1], taken["b"][1]}, "each warehouse's newest backup, and only those"
+    assert in_progress.is_dir(), "another deployment's half-written backup is left alone"

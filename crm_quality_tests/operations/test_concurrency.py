@@ -99,9 +99,9 @@ def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(t
 def test_runs_started_at_once_on_a_new_dagster_home_both_open_it(tmp_path):
     """Dagster creates its SQLite storage on first open; unguarded, racing openers fail."""
     home = tmp_path / "new_home"
-    opener = "from crm_quality.cli import _dagster_instance\nwith _dagster_instance() as i: print(i.get_runs_count())"
-    env = {**os.environ, "DAGSTER_HOME": str(home)}
-    openers = [subprocess.Popen([sys.executable, "-c", opener], env=env, stdout=subprocess.PIPE,
+    opener = ("from pathlib import Path\nfrom crm_quality.defs.instance import open_instance\n"
+              f"with open_instance(Path({str(home)!r})) as i: print(i.get_runs_count())")
+    openers = [subprocess.Popen([sys.executable, "-c", opener], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(6)]
     for opened in openers:
         out, err = opened.communicate(timeout=120)

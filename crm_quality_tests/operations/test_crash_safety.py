@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from crm_quality.defs.instance import prepare_home
 from crm_quality.warehouse import qualified, warehouse_tables
 
 pytestmark = pytest.mark.heavy
@@ -98,9 +99,7 @@ def _changed_export(sample_dir: Path, to: Path) -> Path:
 def states(tmp_path_factory, sample):
     """A warehouse after one night (before) and the tables the next night leaves (after)."""
     tmp = tmp_path_factory.mktemp("crash")
-    home = tmp / "home"
-    home.mkdir()
-    shutil.copy(Path(__file__).parents[2] / "data" / "dagster" / "dagster.yaml", home)
+    home = prepare_home(tmp / "home")
     before = tmp / "before.duckdb"
     code, output = _run(Path(sample.out), _environment(tmp, home, before))
     assert code == 0, output
