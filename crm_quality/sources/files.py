@@ -10,13 +10,14 @@ file as a whole stops the extract with a message that names the file and the fix
 from __future__ import annotations
 
 import csv
+import re
 from datetime import datetime
 from pathlib import Path
 
 import duckdb
 
 from crm_quality.errors import SourceError
-from crm_quality.sources.mapping import apply_mapping, check_columns, load_mapping
+from crm_quality.sources.mapping import align_header, apply_mapping, check_columns, load_mapping
 from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, combine_parts, empty_table, part_name
 from crm_quality.settings import Settings
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
@@ -102,7 +103,12 @@ def _csv_header(path: Path, settings: Settings) -> list[str]:
             f"{path}, line 1 (header): not {settings.source_encoding}: re-export the file as "
             "UTF-8 or set CRM_QUALITY_SOURCE_ENCODING (utf-8, utf-16, latin-1)"
         ) from None
-    header = next(csv.reader([text.rstrip("\r\n")], delimiter=settings.csv_delimiter), [])
+    try:
+        header = next(csv.reader([text.rstrip("\r\n")], delimiter=settings.csv_delimiter), [])
+    except csv.Error:
+        ending = line_ending_problem(path)
+        raise SourceError(f"{path}, line {ending[0] if ending else 1}: the header cannot be read: "
+                          f"{ending[1] if ending else 'it is not a line of CSV'}") from None
     if not any(name.strip() for name in header):
         raise SourceError(f"{path}, line 1: no header line; the first line must name the columns")
     return header
@@ -115,63 +121,117 @@ def _encoding(settings: Settings) -> str:
 def _extract_csv(
     con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime, target: str
 ) -> Extracted:
-    columns = _csv_header(path, settings)
+    mapping = load_mapping(settings.mapping)
+    columns, trailing = _named_columns(path, _csv_header(path, settings), mapping, table)
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         raise SourceError(
             f"{path}, line 1 (header): column(s) {', '.join(map(repr, duplicated))} appear more "
             "than once; give each column its own name"
         )
-    check_columns(load_mapping(settings.mapping), table, columns, f"{path}, line 1 (header)")
-
-    # Parse exactly as declared (no sniffing), so that a bad line is rejected, not guessed at.
-    options = (
-        "columns = ?, header = true, auto_detect = false, delim = ?, quote = '\"', escape = '\"', "
-        "encoding = ?, strict_mode = true, null_padding = false"
-    )
-    option_params = [{c: "VARCHAR" for c in columns}, settings.csv_delimiter, _encoding(settings)]
-    scan_table = f"rejects_scan_{target}"
-    error_table = f"rejects_errors_{target}"
-    try:
-        building = build_table(
-            con,
-            "raw",
-            target,
-            f"""SELECT *, ? AS _source_file, (1 + row_number() OVER ())::BIGINT AS _source_row,
-                       ?::TIMESTAMPTZ AS _loaded_at
-                FROM read_csv(?, {options}, store_rejects = true,
-                              rejects_scan = {quote(scan_table)}, rejects_table = {quote(error_table)})""",
-            [str(path), loaded_at, str(path), *option_params],
-        )
-    except duckdb.Error as error:
-        raise SourceError(
-            f"{path}: the CSV cannot be loaded ({_first_line(error)}); check the delimiter, "
-            "quoting and encoding settings"
-        ) from None
-    _count_line_breaks_into_lines(con, building, columns)
+    check_columns(mapping, table, columns, f"{path}, line 1 (header)")
+    read = [*columns, *trailing]
+    building = _read_csv(con, settings, path, target, read, loaded_at)
+    if _rejected_as_too_long(con, target):
+        building = _read_csv(con, settings, path, target, read, loaded_at, max_line_size=path.stat().st_size + 1)
+    _count_line_breaks_into_lines(con, building, read)
     build_table(
         con,
         "raw",
         f"{target}_rejects",
         f"""SELECT ?::VARCHAR AS source_file, line::BIGINT AS line, column_name,
                    error_type::VARCHAR AS error_type, error_message, csv_line
-            FROM {quote(error_table)}
+            FROM {quote(_errors(target))}
             QUALIFY row_number() OVER (PARTITION BY line ORDER BY column_idx) = 1
             ORDER BY line""",
         [str(path)],
     )
-    con.execute(f"DROP TABLE IF EXISTS {quote(error_table)}")
-    con.execute(f"DROP TABLE IF EXISTS {quote(scan_table)}")
+    _drop_reject_tables(con, target)
 
     rejected = row_count(con, "raw", f"{BUILDING_PREFIX}{target}_rejects")
     if rejected:
         _shift_lines_past_rejects(con, building, f"{BUILDING_PREFIX}{target}_rejects")
-    apply_mapping(con, load_mapping(settings.mapping), table, building, columns)
+    _drop_trailing_columns(con, path, building, trailing, len(columns))
+    apply_mapping(con, mapping, table, building, columns)
     rows = row_count(con, "raw", building)
     if rejected > settings.max_reject_share * (rows + rejected):
         raise SourceError(_too_many_rejects(con, path, target, rows, rejected, settings))
     swap_in(con, "raw", [target, f"{target}_rejects"])
     return Extracted(table, path, rows, rejected, tuple(columns))
+
+
+def _named_columns(path: Path, header: list[str], mapping, table: str) -> tuple[list[str], list[str]]:
+    """The header's names as the mapping spells them, and placeholders for the unnamed columns
+    at its end: Excel and several CRMs end every line with a delimiter. An unnamed column
+    before a named one is an error (nothing says what it holds)."""
+    named = len(header)
+    while named > 1 and not header[named - 1].strip():
+        named -= 1
+    unnamed = [n + 1 for n, name in enumerate(header[:named]) if not name.strip()]
+    if unnamed:
+        raise SourceError(
+            f"{path}, line 1 (header): column(s) {', '.join(map(str, unnamed))} have no name; name every "
+            "column the export holds")
+    return align_header(mapping, table, header[:named]), [f"__unnamed_{n + 1}" for n in range(named, len(header))]
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, target: str, columns: list[str],
+              loaded_at: datetime, max_line_size: int | None = None) -> str:
+    """Parse exactly as declared (no sniffing), so that a bad line is rejected, not guessed at;
+    the lines it rejects land in the reject tables."""
+    _drop_reject_tables(con, target)
+    options = (
+        "columns = ?, header = true, auto_detect = false, delim = ?, quote = '\"', escape = '\"', "
+        "encoding = ?, strict_mode = true, null_padding = false"
+        + (f", max_line_size = {int(max_line_size)}" if max_line_size else "")
+    )
+    option_params = [{c: "VARCHAR" for c in columns}, settings.csv_delimiter, _encoding(settings)]
+    try:
+        return build_table(
+            con,
+            "raw",
+            target,
+            f"""SELECT *, ? AS _source_file, (1 + row_number() OVER ())::BIGINT AS _source_row,
+                       ?::TIMESTAMPTZ AS _loaded_at
+                FROM read_csv(?, {options}, store_rejects = true,
+                              rejects_scan = {quote(_scan(target))}, rejects_table = {quote(_errors(target))})""",
+            [str(path), loaded_at, str(path), *option_params],
+        )
+    except duckdb.Error as error:
+        raise SourceError(_reader_failure(path, error, settings)) from None
+
+
+def _scan(target: str) -> str:
+    return f"rejects_scan_{target}"
+
+
+def _errors(target: str) -> str:
+    return f"rejects_errors_{target}"
+
+
+def _drop_reject_tables(con: duckdb.DuckDBPyConnection, target: str) -> None:
+    con.execute(f"DROP TABLE IF EXISTS {quote(_errors(target))}")
+    con.execute(f"DROP TABLE IF EXISTS {quote(_scan(target))}")
+
+
+def _rejected_as_too_long(con: duckdb.DuckDBPyConnection, target: str) -> bool:
+    """Whether a record was longer than the reader's default line limit (a pasted email thread):
+    then the file is read again with a limit the size of the file, which no record exceeds."""
+    return con.execute(f"SELECT count(*) FROM {quote(_errors(target))} WHERE error_type = 'LINE SIZE OVER MAXIMUM'"
+                       ).fetchone()[0] > 0
+
+
+def _drop_trailing_columns(con: duckdb.DuckDBPyConnection, path: Path, building: str, trailing: list[str],
+                           named: int) -> None:
+    """Drop the unnamed columns after the last named one, which must be empty on every line."""
+    for column in trailing:
+        [(line,)] = con.execute(f"SELECT min(_source_row) FROM {qualified('raw', building)} "
+                                f"WHERE trim({quote(column)}) <> ''").fetchall()
+        if line is not None:
+            raise SourceError(
+                f"{path}, line {line}: a value after the last named column (column {column.rsplit('_', 1)[1]}; the "
+                f"header names {named}); name that column in the header, or re-export without it")
+        con.execute(f"ALTER TABLE {qualified('raw', building)} DROP COLUMN {quote(column)}")
 
 
 def _count_line_breaks_into_lines(
@@ -254,8 +314,13 @@ def _extract_parquet(
         raise SourceError(
             f"{path}: cannot be read as Parquet ({_first_line(error)}); re-export the file"
         ) from None
+    found, columns = columns, align_header(load_mapping(settings.mapping), table, columns)
+    duplicated = sorted({c for c in columns if columns.count(c) > 1})
+    if duplicated:
+        raise SourceError(f"{path} (schema): column(s) {', '.join(map(repr, duplicated))} appear more than once "
+                          "once names are trimmed and case set aside; give each column its own name")
     check_columns(load_mapping(settings.mapping), table, columns, f"{path} (schema)")
-    as_text = ", ".join(f"{quote(c)}::VARCHAR AS {quote(c)}" for c in columns)
+    as_text = ", ".join(f"{quote(c)}::VARCHAR AS {quote(name)}" for c, name in zip(found, columns, strict=True))
     build_table(
         con,
         "raw",
@@ -272,4 +337,46 @@ def _extract_parquet(
 
 
 def _first_line(error: Exception) -> str:
-    return str(error).strip().splitlines()[0]
+    """DuckDB's own words for a failure: its first line that says something (never a lone '^'
+    pointing into a query), without the error class."""
+    lines = [line.strip() for line in str(error).splitlines() if re.search(r"[A-Za-z]{3}", line)]
+    return re.sub(r"^[A-Za-z ]*Error: ", "", lines[0]) if lines else type(error).__name__
+
+
+def _reader_failure(path: Path, error: Exception, settings: Settings) -> str:
+    """A reader failure as our message: the file, the line when DuckDB knows it, what is wrong
+    in words a person exporting a CRM knows, and what to do."""
+    text = str(error)
+    line = re.search(r"CSV Error on Line: (\d+)", text)
+    where = f"{path}, line {line.group(1)}" if line else str(path)
+    if "state machine reached an invalid state" in text and (ending := line_ending_problem(path)):
+        return f"{path}, line {ending[0]}: the CSV cannot be read: {ending[1]}"
+    if "state machine reached an invalid state" in text:
+        return (f"{where}: the CSV cannot be read: it does not follow the CSV rules it was read with "
+                f"(delimiter {settings.csv_delimiter!r}, values quoted with \", a quote inside one doubled). "
+                "Check CRM_QUALITY_CSV_DELIMITER, or re-export the file as standard CSV")
+    if isinstance(error, duckdb.IOException) or "No such file" in text or "Permission denied" in text:
+        return (f"{where}: the file cannot be read ({_first_line(error)}); check that it exists and that "
+                "the user running the pipeline may read it")
+    return (f"{where}: the CSV cannot be read ({_first_line(error)}); check the delimiter, quoting and "
+            "encoding settings (CRM_QUALITY_CSV_DELIMITER, CRM_QUALITY_SOURCE_ENCODING), or re-export the file")
+
+
+def line_ending_problem(path: Path, sample_bytes: int = 1 << 24) -> tuple[int, str] | None:
+    """The first line whose ending the reader cannot follow, and what to do: a carriage return
+    alone (old Mac files, or one inside an unquoted value), or lines ending in CR LF and in LF
+    alone in one file. Looks at the first ``sample_bytes`` of the file."""
+    with path.open("rb") as handle:
+        head = handle.read(sample_bytes)
+    lone_cr = re.search(rb"\r(?!\n)", head)
+    if lone_cr and lone_cr.end() < len(head):
+        return (head.count(b"\n", 0, lone_cr.start()) + 1,
+                "a carriage return (CR) that ends no line: the file uses CR alone as line ending, or a value "
+                "holds one without quotes. Re-save the file with LF or CR LF line endings and quote such values")
+    crlf = head.find(b"\r\n")
+    lone_lf = re.search(rb"(?<!\r)\n", head)
+    if crlf >= 0 and lone_lf:
+        return (head.count(b"\n", 0, max(crlf, lone_lf.start())) + 1,
+                "its lines end both in CR LF (Windows) and in LF alone. Re-save the file with one kind of line "
+                "ending (e.g. with dos2unix) and run again")
+    return None

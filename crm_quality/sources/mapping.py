@@ -219,6 +219,17 @@ def _scalar(node: yaml.Node, fail):
     return yaml.constructor.SafeConstructor().construct_object(node)
 
 
+def align_header(mapping: Mapping, table: str, found: list[str]) -> list[str]:
+    """The export's column names as the mapping spells them: trimmed, and matched to the name
+    the mapping (or the canonical schema) expects regardless of case ('Contact_ID ' is
+    contact_id). Names nobody expects are kept, trimmed, for ``_extras``."""
+    spec = mapping.tables[table]
+    expected = (TABLES[table].columns if spec.identity
+                else [c.name for sources in spec.columns.values() for c in sources])
+    by_case = {name.casefold(): name for name in expected}
+    return [name if name in expected else by_case.get(name.strip().casefold(), name.strip()) for name in found]
+
+
 def check_columns(mapping: Mapping, table: str, found: list[str], where: str) -> None:
     """Every column the mapping names for ``table`` is among ``found`` (the export's columns),
     unless marked optional; ``where`` names the file or database table for the message."""
@@ -244,7 +255,7 @@ def _require_canonical(table: str, found: list[str], where: str) -> None:
                for name in missing]
     raise SourceError(
         f"{where}: required column(s) missing for table {table!r}: {', '.join(details)}; found columns: "
-        f"{', '.join(found)}. Add the column to the export, or choose a mapping (--mapping) that maps the "
+        f"{', '.join(map(repr, found))}. Add the column to the export, or choose a mapping (--mapping) that maps the "
         "CRM's column names onto it")
 
 

@@ -84,10 +84,77 @@ def test_missing_required_column_names_file_line_and_column(tmp_path):
         extract_users(tmp_path)
 
 
-def test_missing_column_that_differs_only_in_case_suggests_the_rename(tmp_path):
-    users_file(tmp_path / "export", "", header=HEADER.replace("is_active", "IS_ACTIVE"))
-    with pytest.raises(SourceError, match=r"'is_active' \(found 'IS_ACTIVE': rename it\)"):
+def test_header_names_are_matched_trimmed_and_regardless_of_case(tmp_path):
+    header = " , ".join(name.upper() if n % 2 else name for n, name in enumerate(TABLES["users"].columns))
+    users_file(tmp_path / "export", "USR-1,Ann,a@x.com,admin,TRUE,,,\n", header=" " + header + " ")
+    con, extracted = extract_users(tmp_path)
+    assert extracted.rows == 1
+    assert con.execute("SELECT user_id, full_name, is_active, _extras FROM raw.users").fetchall() == [
+        ("USR-1", "Ann", "TRUE", None)]
+
+
+def test_lines_that_all_end_with_a_delimiter_load_without_the_empty_column(tmp_path):
+    """Excel and several CRMs end every line, the header's too, with one more delimiter."""
+    users_file(tmp_path / "export", "USR-1,Ann,a@x.com,admin,TRUE,,,,\nUSR-2,Bo,b@x.com,admin,FALSE,,,,\n",
+               header=HEADER + ",")
+    con, extracted = extract_users(tmp_path)
+    assert (extracted.rows, extracted.rejected) == (2, 0)
+    assert con.execute("SELECT user_id, is_active, _extras FROM raw.users ORDER BY 1").fetchall() == [
+        ("USR-1", "TRUE", None), ("USR-2", "FALSE", None)]
+
+
+def test_a_value_under_no_header_name_is_an_error_naming_its_line(tmp_path):
+    users_file(tmp_path / "export", "USR-1,Ann,a@x.com,admin,TRUE,,,,\nUSR-2,Bo,b@x.com,admin,FALSE,,,,oops\n",
+               header=HEADER + ",")
+    with pytest.raises(SourceError, match=r"users\.csv, line 3: a value after the last named column \(column 9; "
+                                          r"the header names 8\); name that column in the header"):
         extract_users(tmp_path)
+
+
+def test_an_unnamed_column_among_named_ones_is_an_error(tmp_path):
+    users_file(tmp_path / "export", "USR-1,,Ann,a@x.com,admin,TRUE,,,\n", header=HEADER.replace(",", ",,", 1))
+    with pytest.raises(SourceError, match=r"users\.csv, line 1 \(header\): column\(s\) 2 have no name"):
+        extract_users(tmp_path)
+
+
+def test_a_text_field_of_sixteen_megabytes_loads_as_written(tmp_path):
+    """An email thread pasted into a field: longer than the reader's default line limit."""
+    thread = "Re: renewal\n" + "x" * (16 << 20) + "\nregards"
+    users_file(tmp_path / "export", f'USR-1,"{thread}",a@x.com,admin,TRUE,,,\nUSR-2,Bo,b@x.com,admin,TRUE,,,\n')
+    con, extracted = extract_users(tmp_path)
+    assert (extracted.rows, extracted.rejected) == (2, 0)
+    assert con.execute("SELECT full_name = ?, _source_row FROM raw.users ORDER BY 2", [thread]).fetchall() == [
+        (True, 2), (False, 5)]
+
+
+ROWS = ["USR-1,Ann,a@x.com,admin,TRUE,,,2026-01-01", "USR-2,Bo,b@x.com,admin,TRUE,,,2026-01-02",
+        "USR-3,Cy,c@x.com,admin,TRUE,,,2026-01-03"]
+
+
+@pytest.mark.parametrize("text, message", [
+    (HEADER + "\r\n" + ROWS[0] + "\r\n" + ROWS[1] + "\n" + ROWS[2] + "\r\n",
+     r"users\.csv, line 3: the CSV cannot be read: its lines end both in CR LF \(Windows\) and in LF alone\. "
+     r"Re-save the file with one kind of line ending \(e\.g\. with dos2unix\)"),
+    (HEADER + "\n" + ROWS[0] + "\n" + ROWS[1].replace("Bo", "B\ro") + "\n",
+     r"users\.csv, line 3: the CSV cannot be read: a carriage return \(CR\) that ends no line"),
+    ("\r".join([HEADER, *ROWS]) + "\r",
+     r"users\.csv, line 1: the header cannot be read: a carriage return \(CR\) that ends no line: the file uses "
+     r"CR alone as line ending"),
+    (HEADER + "\n" + ROWS[0] + '\nUSR-2,"Bo,b@x.com,admin,TRUE,,,y\n',
+     r"users\.csv: 1 of 2 records cannot be read.*First at line 3, column 'full_name': unquoted value "
+     r"\(Value with unterminated quote found\.\)\. Fix: a quote character appears inside an unquoted value"),
+    ("\x00\x01\x02" * 100,
+     r"users\.csv, line 1 \(header\): required column\(s\) missing for table 'users'.*found columns: "
+     r"'\\x00\\x01\\x02"),
+])
+def test_reader_failures_name_the_file_line_and_what_to_do(tmp_path, text, message):
+    """Every failure we can provoke in the CSV reader, as one line of ours, never DuckDB's fragment."""
+    path = tmp_path / "export" / "users.csv"
+    path.parent.mkdir()
+    path.write_bytes(text.encode())
+    with pytest.raises(SourceError, match=message) as raised:
+        extract_users(tmp_path)
+    assert "\n" not in str(raised.value) and not str(raised.value).rstrip().endswith("^")
 
 
 def test_ragged_lines_are_rejected_with_file_line_and_column(tmp_path):
