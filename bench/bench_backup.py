@@ -29,7 +29,7 @@ from crm_quality.warehouse import connect
 s = load_settings(overrides={{"warehouse": {str(FULL)!r}}}, config_file=None, env={{}})
 if not Path({str(FULL)!r}).exists():
     shutil.copyfile({str(DEDUPED)!r}, {str(FULL) + '.part'!r})
-    with connect({str(FULL) + '.part'!r}, memory_limit=s.duckdb_memory_limit) as con:
+    with connect({str(FULL) + '.part'!r}, memory_limit=s.warehouse.memory_limit) as con:
         build_clean(con, s, "bench")
     Path({str(FULL) + '.part'!r}).replace({str(FULL)!r})
 """

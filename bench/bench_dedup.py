@@ -53,7 +53,7 @@ s = load_settings(overrides={{"source": {str(export)!r}, "warehouse": {str(wareh
 if __name__ == "__main__" and not Path({str(data)!r}).exists():
     if not (Path({str(export)!r}) / "_truth" / "summary.json").exists():
         generate({str(export)!r}, contacts={size}, seed=1, as_of=date(2026, 11, 1))
-    with connect(s.warehouse) as con:
+    with connect(s.warehouse.path) as con:
         for t in ("accounts", "contacts"):
             extract_table(con, s, t, datetime.now(timezone.utc))
             stage_table(con, s, t, "bench")

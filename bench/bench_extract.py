@@ -39,7 +39,7 @@ from crm_quality.sources.files import extract_table
 from crm_quality.warehouse import connect
 s = load_settings(overrides={{"source": {str(WORK / 'export')!r}, "warehouse": {str(WORK / 'ours.duckdb')!r}}},
                   config_file=None, env={{}})
-con = connect(s.warehouse)
+con = connect(s.warehouse.path)
 done = [extract_table(con, s, t, datetime.now(timezone.utc)) for t in TABLES]
 print(json.dumps({{"rows": sum(e.rows for e in done), "rejected": sum(e.rejected for e in done),
                   "lineage": "file+line"}}))

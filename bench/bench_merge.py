@@ -34,7 +34,7 @@ from crm_quality.warehouse import connect
 {SETTINGS}
 if not Path({str(DEDUPED)!r}).exists():
     shutil.copyfile({str(STAGED)!r}, {str(DEDUPED) + '.part'!r})
-    with connect({str(DEDUPED) + '.part'!r}, memory_limit=s.duckdb_memory_limit) as con:
+    with connect({str(DEDUPED) + '.part'!r}, memory_limit=s.warehouse.memory_limit) as con:
         for table in ("contacts", "accounts", "leads"):
             deduplicate_table(con, s, table)
     Path({str(DEDUPED) + '.part'!r}).replace({str(DEDUPED)!r})
@@ -50,7 +50,7 @@ import json
 from crm_quality.merge.clean import build_clean
 from crm_quality.warehouse import connect
 {SETTINGS}
-with connect(s.warehouse, memory_limit=s.duckdb_memory_limit) as con:
+with connect(s.warehouse.path, memory_limit=s.warehouse.memory_limit) as con:
     result = build_clean(con, s, "bench")
 print(json.dumps({{"golden_contacts": result.golden["contacts"], "merged_contacts": result.merged["contacts"],
                   "dangling_keys_cleared": sum(result.dangling.values())}}))
@@ -78,7 +78,7 @@ from crm_quality.merge.clean import account_for_clean_rows, orphaned_keys
 from crm_quality.schema import TABLES
 from crm_quality.warehouse import connect
 {SETTINGS}
-with connect(s.warehouse, read_only=True) as con:
+with connect(s.warehouse.path, read_only=True) as con:
     balanced = all(account_for_clean_rows(con, t).balanced for t in TABLES)
     orphans = sum(sum(orphaned_keys(con, t).values()) for t in TABLES)
 print(json.dumps({{"every_row_accounted": balanced, "orphan_keys": orphans}}))

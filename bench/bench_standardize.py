@@ -54,7 +54,7 @@ from crm_quality.standardize.stage import stage_table
 from crm_quality.warehouse import connect
 {SETTINGS}
 if __name__ == "__main__":
-    with connect(s.warehouse, memory_limit=s.duckdb_memory_limit) as con:
+    with connect(s.warehouse.path, memory_limit=s.warehouse.memory_limit) as con:
         results = [stage_table(con, s, t, "bench") for t in TABLES]
     python = sum(r.python_seconds for r in results)
     sql = sum(r.sql_seconds for r in results)
@@ -72,7 +72,7 @@ from crm_quality.schema import TABLES
 from crm_quality.standardize.stage import account_for_rows
 from crm_quality.warehouse import connect
 {SETTINGS}
-with connect(s.warehouse) as con:
+with connect(s.warehouse.path) as con:
     balanced = all(account_for_rows(con, t).balanced for t in TABLES)
     found = set(con.execute(
         "SELECT table_name, source_row FROM quality.issues UNION "

@@ -43,12 +43,12 @@ from crm_quality.validate.run import validate_table
 from crm_quality.warehouse import connect
 s = load_settings(overrides={{"warehouse": {str(WORK / 'validate.duckdb')!r}, "as_of": "2026-11-01",
                              "reports": {str(WORK / 'reports')!r}}}, config_file=None, env={{}})
-with connect(s.warehouse, memory_limit=s.duckdb_memory_limit) as con:
+with connect(s.warehouse.path, memory_limit=s.warehouse.memory_limit) as con:
     done = [validate_table(con, s, t, "bench") for t in TABLES]
 checks = [r for v in done for r in v.results]
 print(json.dumps({{"checks": len(checks), "failing": sum(not r.outcome.success for r in checks),
                   "unexpected": sum(r.outcome.unexpected_count for r in checks),
-                  "gx_max_rows": s.gx_max_rows}}))
+                  "gx_max_rows": s.validate.gx_max_rows}}))
 """
 
 BASELINE = f"""

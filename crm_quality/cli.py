@@ -23,6 +23,7 @@ from crm_quality.errors import CrmQualityError
 
 RUN_WAIT_POLL_SECONDS = 2
 """How often a command-line run looks again whether the run it waits for has finished."""
+HOME_HELP = "the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +49,7 @@ def _parser() -> argparse.ArgumentParser:
     generate.set_defaults(command=_generate)
 
     run = commands.add_parser("run", help="materialize every asset, as the nightly job does")
-    run.add_argument("--home", help="the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)")
+    run.add_argument("--home", help=HOME_HELP)
     run.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE)")
     run.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     run.add_argument("--reports", help="reports folder (CRM_QUALITY_REPORTS)")
@@ -67,12 +68,12 @@ def _parser() -> argparse.ArgumentParser:
 
     unmerge = commands.add_parser("unmerge", help="keep a golden record's members apart from the next run on")
     unmerge.add_argument("golden_id", help="a golden_id from clean.contacts_xref or clean.accounts_xref")
-    unmerge.add_argument("--home", help="the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)")
+    unmerge.add_argument("--home", help=HOME_HELP)
     unmerge.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     unmerge.set_defaults(command=_unmerge)
 
     backup = commands.add_parser("backup", help="back the warehouse up, verify the backup restores, prune old ones")
-    backup.add_argument("--home", help="the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)")
+    backup.add_argument("--home", help=HOME_HELP)
     backup.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     backup.set_defaults(command=_backup)
 
@@ -80,7 +81,30 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("backup", type=Path, help="a backup folder, e.g. data/backups/20261123T020000Z")
     restore.add_argument("--to", type=Path, required=True, help="the new DuckDB file (must not exist)")
     restore.set_defaults(command=_restore)
+
+    shown = commands.add_parser("settings", help="print every setting in force and where its value came from")
+    shown.add_argument("--home", help=HOME_HELP)
+    shown.set_defaults(command=_settings)
     return parser
+
+
+def _settings(args: argparse.Namespace) -> int:
+    from crm_quality.settings import GROUPS, PLACES, as_text, is_secret, load_settings
+
+    settings = load_settings(overrides={"home": args.home})
+    rows = []
+    for group in (None, *GROUPS):
+        for key, place in PLACES.items():
+            if place.group != group:
+                continue
+            value = settings.get(key)
+            shown = ("(set)" if value else "(not set)") if is_secret(key) else as_text(key, value)
+            rows.append((place.dotted, shown, key, settings.origin(key)))
+    width = [max(len(row[n]) for row in rows) for n in range(3)]
+    print(f"{'setting':<{width[0]}}  {'value':<{width[1]}}  {'key':<{width[2]}}  from")
+    for row in rows:
+        print(f"{row[0]:<{width[0]}}  {row[1]:<{width[1]}}  {row[2]:<{width[2]}}  {row[3]}")
+    return 0
 
 
 def _backup(args: argparse.Namespace) -> int:
@@ -89,9 +113,9 @@ def _backup(args: argparse.Namespace) -> int:
     from crm_quality.warehouse import connect
 
     settings = load_settings(overrides={"home": args.home, "warehouse": args.warehouse})
-    if not settings.warehouse.is_file():
-        raise CrmQualityError(f"{settings.warehouse}: no warehouse to back up; run `crm-quality run` first")
-    with connect(settings.warehouse, memory_limit=settings.duckdb_memory_limit) as con:
+    if not settings.warehouse.path.is_file():
+        raise CrmQualityError(f"{settings.warehouse.path}: no warehouse to back up; run `crm-quality run` first")
+    with connect(settings.warehouse.path, memory_limit=settings.warehouse.memory_limit) as con:
         done = back_up(con, settings)
     taken, checked = done.backup, done.verification
     if not checked.ok:
@@ -106,7 +130,7 @@ def _restore(args: argparse.Namespace) -> int:
     from crm_quality.settings import load_settings
 
     read_manifest(args.backup)
-    checked = restore(args.backup, args.to, load_settings().duckdb_memory_limit)
+    checked = restore(args.backup, args.to, load_settings().warehouse.memory_limit)
     print(f"crm-quality restore: {args.backup} -> {args.to}, every table as in the manifest "
           f"(checked in {checked.seconds:.1f} s)")
     return 0
@@ -118,11 +142,11 @@ def _unmerge(args: argparse.Namespace) -> int:
     from crm_quality.warehouse import connect
 
     settings = load_settings(overrides={"home": args.home, "warehouse": args.warehouse})
-    if not settings.warehouse.is_file():
-        raise CrmQualityError(f"{settings.warehouse}: no warehouse yet; run `crm-quality run` first")
-    with connect(settings.warehouse, read_only=True) as con:
-        table, added = unmerge(con, settings.steward, args.golden_id)
-    print(f"crm-quality unmerge: {added} pair(s) of {table} added to {settings.steward / (NEVER + '.csv')}; "
+    if not settings.warehouse.path.is_file():
+        raise CrmQualityError(f"{settings.warehouse.path}: no warehouse yet; run `crm-quality run` first")
+    with connect(settings.warehouse.path, read_only=True) as con:
+        table, added = unmerge(con, settings.dedup.steward, args.golden_id)
+    print(f"crm-quality unmerge: {added} pair(s) of {table} added to {settings.dedup.steward / (NEVER + '.csv')}; "
           "the next run keeps them apart")
     return 0
 
@@ -143,8 +167,8 @@ def _dedup(args: argparse.Namespace) -> int:
     settings = load_settings()
     spill = tempfile.TemporaryDirectory(prefix="crm-quality-dedup-")  # not ./.tmp in the caller's folder
     config = {"temp_directory": spill.name}
-    if settings.duckdb_memory_limit:
-        config["memory_limit"] = settings.duckdb_memory_limit
+    if settings.warehouse.memory_limit:
+        config["memory_limit"] = settings.warehouse.memory_limit
     con = duckdb.connect(config=config)
     try:
         con.execute(f"CREATE TABLE records AS SELECT * FROM {reader}", [str(path)])
@@ -230,10 +254,11 @@ def _run(args: argparse.Namespace) -> int:
     job = build_definitions(settings).resolve_job_def("nightly")
     instance = open_instance(settings.dagster_home)
     log = logging.getLogger("crm_quality.run")
-    print(f"crm-quality run: {describe_source(settings)} (mapping {settings.mapping}) -> {settings.warehouse}")
+    print(f"crm-quality run: {describe_source(settings)} (mapping {settings.source.mapping}) "
+          f"-> {settings.warehouse.path}")
     started = time.perf_counter()
-    waiting = f"crm-quality run: waiting for another crm-quality run on {settings.warehouse} to finish"
-    with instance, run_lock(settings.warehouse, on_wait=lambda: print(waiting, flush=True)):
+    waiting = f"crm-quality run: waiting for another crm-quality run on {settings.warehouse.path} to finish"
+    with instance, run_lock(settings.warehouse.path, on_wait=lambda: print(waiting, flush=True)):
         _wait_for_runs_in_progress(instance, settings, log)
         result = job.with_logger_defs({"progress": _progress_logger()}).execute_in_process(
             instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=cli_run_tags()
@@ -244,10 +269,10 @@ def _run(args: argparse.Namespace) -> int:
         print(f"crm-quality run: FAILED after {elapsed:.1f} s: {summary.error}", file=sys.stderr)
         return 1
     print(f"crm-quality run: done in {elapsed:.1f} s (run {result.run_id})")
-    print(f"warehouse: {settings.warehouse.resolve()}")
-    print(f"report:    {(settings.reports / 'latest.html').resolve()}")
-    print(f"fix lists: {(settings.reports / result.run_id / 'fix').resolve()}")
-    print(f"exports:   {settings.exports.resolve()}")
+    print(f"warehouse: {settings.warehouse.path.resolve()}")
+    print(f"report:    {(settings.report.folder / 'latest.html').resolve()}")
+    print(f"fix lists: {(settings.report.folder / result.run_id / 'fix').resolve()}")
+    print(f"exports:   {settings.report.exports.resolve()}")
     return 0
 
 

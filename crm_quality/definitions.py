@@ -11,7 +11,7 @@ from crm_quality.defs.extract import raw_assets
 from crm_quality.defs.report import report_assets
 from crm_quality.defs.jobs import nightly_job, nightly_schedule
 from crm_quality.defs.resources import resources_for
-from crm_quality.defs.sensors import export_sensor, run_sensors
+from crm_quality.defs.sensors import abandoned_runs, export_sensor, run_end_sensors
 from crm_quality.defs.standardize import standardize_assets
 from crm_quality.defs.upkeep import upkeep_assets
 from crm_quality.defs.validate import validation_checks
@@ -25,7 +25,7 @@ def build_definitions(settings: Settings) -> Definitions:
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings)],
-        sensors=[export_sensor(settings), *run_sensors],
+        sensors=[export_sensor(settings), abandoned_runs, *run_end_sensors(settings)],
         resources=resources_for(settings),
         # Every step writes the warehouse, one at a time (the pool), so a process per step would buy
         # no parallelism and cost a Python start-up for each of some forty steps; and a run that is

@@ -252,15 +252,15 @@ def scored_pairs(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def options_from(settings: Settings) -> DedupOptions:
-    return DedupOptions(settings.dedup_match_probability, settings.dedup_block_cap, settings.dedup_link_density,
-                        settings.dedup_rule_pairs, (settings.dedup_review_low, settings.dedup_review_high))
+    return DedupOptions(settings.dedup.match_probability, settings.dedup.block_cap, settings.dedup.link_density,
+                        settings.dedup.rule_pairs, (settings.dedup.review_low, settings.dedup.review_high))
 
 
 def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> DedupResult:
     """Replace dedup.<table>_pairs, _clusters and _review (together) from the staged table. The
     steward lists are labels for the fit as well as overrides."""
     staged = DEDUPLICATED[table]
-    never, always = (steward_pairs(settings.steward, kind, table) for kind in (NEVER, ALWAYS))
+    never, always = (steward_pairs(settings.dedup.steward, kind, table) for kind in (NEVER, ALWAYS))
     options = options_from(settings)
     result = find_duplicates(con, staged.entity.name, staged.source, staged.id_column, options,
                              link_to=staged.link_to, never=never, always=always)

@@ -83,7 +83,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
        kinds={"parquet", "csv"}, pool=WAREHOUSE_POOL,
        description="The clean tables as Parquet and formula-safe CSV files in the exports folder.")
 def clean_exports(settings: SettingsResource, warehouse: DuckDBResource) -> MaterializeResult:
-    folder = settings.get().exports
+    folder = settings.get().report.exports
     with warehouse.get_connection() as con:
         files = export_clean_tables(con, folder)
     return MaterializeResult(metadata={"folder": MetadataValue.path(str(folder)),

@@ -45,7 +45,7 @@ def _dedup_assets(table: str) -> AssetsDefinition:
     def dedup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
         with warehouse.get_connection() as con:
             result = deduplicate_table(con, settings.get(), table)
-            truth = evaluate_against_truth(con, settings.get().source / "_truth", table, context.run.run_id)
+            truth = evaluate_against_truth(con, settings.get().source.folder / "_truth", table, context.run.run_id)
         for warning in result.warnings:
             context.log.warning(warning)
         scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}

@@ -17,7 +17,7 @@ def nightly_schedule(settings: Settings) -> ScheduleDefinition:
     return ScheduleDefinition(
         name="nightly_schedule",
         job=nightly_job,
-        cron_schedule=settings.nightly_cron,
-        execution_timezone=settings.timezone,
+        cron_schedule=settings.operations.nightly_cron,
+        execution_timezone=settings.operations.timezone,
         default_status=DefaultScheduleStatus.RUNNING,
     )

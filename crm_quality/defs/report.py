@@ -46,7 +46,7 @@ def quality_report(context: AssetExecutionContext, settings: SettingsResource,
     timings = [(s.step_key, s.end_time - s.start_time) for s in context.instance.get_run_step_stats(context.run.run_id)
                if s.start_time and s.end_time]
     with warehouse.get_connection() as con:
-        report = write_report(con, values.reports, values.show_personal_data, timings=timings)
+        report = write_report(con, values.report.folder, values.privacy.show_personal_data, timings=timings)
     return MaterializeResult(metadata={
         "overall_score": report.facts.overall if report.facts.overall is not None else float("nan"),
         "report": MetadataValue.path(str(report.page)),

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import dataclasses
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import duckdb
 
-from dagster import ConfigurableResource, InitResourceContext
+from dagster import ConfigurableResource, DagsterRun, InitResourceContext
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.tags import worker_tags
-from crm_quality.settings import Settings, as_text, is_secret, load_settings
+from crm_quality.settings import PLACES, Settings, as_text, is_secret, load_settings
 
 WAREHOUSE_POOL = "warehouse"
 """DuckDB allows one writing process: every asset that writes the warehouse joins this pool,
@@ -29,14 +28,21 @@ class SettingsResource(ConfigurableResource):
     @classmethod
     def from_settings(cls, settings: Settings) -> SettingsResource:
         return cls(
-            values={f.name: as_text(f.name, getattr(settings, f.name)) for f in dataclasses.fields(settings)
-                    if not is_secret(f.name)}
+            values={key: as_text(key, settings.get(key)) for key in PLACES
+                    if not is_secret(key) and settings.get(key) is not None}
         )
+
+    @classmethod
+    def of_run(cls, run: DagsterRun, settings: Settings) -> Settings:
+        """The settings a run ran with: its own run configuration (as launched from the UI, a
+        sensor or the schedule), else ``settings``, those the definitions were built with."""
+        values = run.run_config.get("resources", {}).get("settings", {}).get("config", {}).get("values")
+        return cls(values=values).get() if values else settings
 
     def get(self) -> Settings:
         """The run's settings, with the secrets read where they live: the environment or file."""
         own = load_settings()
-        secrets = {f.name: getattr(own, f.name) for f in dataclasses.fields(own) if is_secret(f.name)}
+        secrets = {key: own.get(key) for key in PLACES if is_secret(key)}
         return load_settings(overrides={**self.values, **secrets}, config_file=None, env={})
 
 
@@ -65,7 +71,7 @@ def resources_for(settings: Settings) -> dict[str, ConfigurableResource]:
     return {
         "settings": SettingsResource.from_settings(settings),
         "warehouse": WarehouseResource(
-            database=str(settings.warehouse),
-            connection_config={"memory_limit": settings.duckdb_memory_limit} if settings.duckdb_memory_limit else {},
+            database=str(settings.warehouse.path),
+            connection_config={"memory_limit": limit} if (limit := settings.warehouse.memory_limit) else {},
         ),
     }

@@ -124,7 +124,7 @@ def _record(summary: RunSummary, settings: Settings, log: logging.Logger) -> Non
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
-            with connect(settings.warehouse) as con:
+            with connect(settings.warehouse.path) as con:
                 record_runs(con, [summary])
             return
         except duckdb.IOException as error:

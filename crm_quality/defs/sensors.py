@@ -27,20 +27,21 @@ from crm_quality.defs.resources import SettingsResource
 from crm_quality.defs.runs import fail_abandoned_runs, on_run_end
 from crm_quality.defs.tags import LAUNCHED_BY
 from crm_quality.operations.inbox import scan
-from crm_quality.settings import Settings, load_settings
+from crm_quality.settings import Settings
 
 EXPORT_TAG = "crm_quality/export"
 
 
 def export_sensor(settings: Settings) -> SensorDefinition:
-    """One run per new complete export in ``settings.inbox``; the cursor holds the fingerprints of
+    """One run per new complete export in ``settings.source.inbox``; the cursor holds the fingerprints of
     the exports already seen, so a re-delivered or half-written export never starts a run."""
 
     @sensor(name="new_export", job=nightly_job, minimum_interval_seconds=30,
             default_status=DefaultSensorStatus.RUNNING,
-            description=f"Starts the nightly job when a complete export lands in a subfolder of {settings.inbox}.")
+            description=f"Starts the nightly job when a complete export lands in a subfolder of "
+                        f"{settings.source.inbox}.")
     def new_export(context: SensorEvaluationContext):
-        ready, waiting = scan(settings.inbox, settings.export_settle_seconds, time.time_ns())
+        ready, waiting = scan(settings.source.inbox, settings.source.export_settle_seconds, time.time_ns())
         seen = set(json.loads(context.cursor)) if context.cursor else set()
         new = [export for export in ready if export.fingerprint not in seen]
         cursor = json.dumps(sorted(export.fingerprint for export in ready))
@@ -48,7 +49,7 @@ def export_sensor(settings: Settings) -> SensorDefinition:
             context.log.info(f"{folder.path}: not complete yet, {folder.reason}")
         if not new:
             return SensorResult(skip_reason=SkipReason(
-                f"no new complete export in {settings.inbox}"
+                f"no new complete export in {settings.source.inbox}"
                 + (f" ({len(waiting)} still being written)" if waiting else "")), cursor=cursor)
         latest = new[-1]
         for older in new[:-1]:
@@ -67,19 +68,26 @@ def _ours(context: RunStatusSensorContext) -> bool:
     return context.dagster_run.tags.get(LAUNCHED_BY) != "cli"
 
 
-@run_failure_sensor(name="on_run_failure", monitored_jobs=[nightly_job], default_status=DefaultSensorStatus.RUNNING,
-                    description="Records a failed run in quality.runs and alerts: log, webhook, email.")
-def on_run_failure(context: RunFailureSensorContext) -> None:
-    if _ours(context):
-        on_run_end(context.instance, context.dagster_run.run_id, load_settings(), context.log)
+def run_end_sensors(settings: Settings) -> list[SensorDefinition]:
+    """Record and alert on runs the daemon launched, with the settings each run ran with."""
 
+    @run_failure_sensor(name="on_run_failure", monitored_jobs=[nightly_job], default_status=DefaultSensorStatus.RUNNING,
+                        description="Records a failed run in quality.runs and alerts: log, webhook, email.")
+    def on_run_failure(context: RunFailureSensorContext) -> None:
+        if _ours(context):
+            on_run_end(context.instance, context.dagster_run.run_id,
+                       SettingsResource.of_run(context.dagster_run, settings), context.log)
 
-@run_status_sensor(name="on_run_success", run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
-                   default_status=DefaultSensorStatus.RUNNING,
-                   description="Records a finished run in quality.runs; alerts when one of its ERROR checks failed.")
-def on_run_success(context: RunStatusSensorContext) -> None:
-    if _ours(context):
-        on_run_end(context.instance, context.dagster_run.run_id, load_settings(), context.log)
+    @run_status_sensor(name="on_run_success", run_status=DagsterRunStatus.SUCCESS, monitored_jobs=[nightly_job],
+                       default_status=DefaultSensorStatus.RUNNING,
+                       description="Records a finished run in quality.runs; alerts when one of its ERROR checks "
+                                   "failed.")
+    def on_run_success(context: RunStatusSensorContext) -> None:
+        if _ours(context):
+            on_run_end(context.instance, context.dagster_run.run_id,
+                       SettingsResource.of_run(context.dagster_run, settings), context.log)
+
+    return [on_run_failure, on_run_success]
 
 
 @sensor(name="abandoned_runs", minimum_interval_seconds=30, default_status=DefaultSensorStatus.RUNNING,
@@ -90,6 +98,3 @@ def abandoned_runs(context: SensorEvaluationContext) -> SkipReason:
     for run in abandoned:
         context.log.warning(f"run {run.run_id} of {run.job_name}: its process was killed; marked failed, slot freed")
     return SkipReason(f"{len(abandoned)} killed run(s) failed" if abandoned else "no killed runs")
-
-
-run_sensors = [abandoned_runs, on_run_failure, on_run_success]

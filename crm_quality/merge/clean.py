@@ -4,7 +4,9 @@ merge audit quality.merges. All of it is swapped in together, in one transaction
 
 A foreign key that points at no clean record (its parent was quarantined, or never existed)
 is set to NULL, and the id it held is kept in the row's ``_dangling`` list, so that nothing
-points at a missing record and nothing is silently forgotten.
+points at a missing record and nothing is silently forgotten. A key into a table the export
+does not hold at all (HubSpot's owners without a users export) is kept as written. Custom fields
+the team's rules promote become columns of their own, read from each clean row's ``_extras``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.golden import Golden, merge_entity
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
+from crm_quality.sources.raw import exported_sql
+from crm_quality.validate.rules import load_rules, promoted_sql
 from crm_quality.errors import CrmQualityError
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in_many, table_exists
 
@@ -69,15 +73,17 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
         raise CrmQualityError(f"the clean tables are built from {', '.join(missing)}, which the warehouse "
                               "does not have yet: materialize the staged and dedup assets first")
     merged = {table: merge_entity(con, settings, table) for table in MERGED}
+    rules = load_rules(settings.validate.rules) if settings.validate.rules else ()
     built: list[tuple[str, str]] = []
     for table in TABLES:
         source = merged[table].rows if table in merged else qualified("staged", table)
-        build_table(con, "clean", table, _repointed(table, source, merged))
+        build_table(con, "clean", table, promoted_sql(rules, table, _repointed(table, source, merged),
+                                                      TABLES[table].key))
         built.append(("clean", table))
     for table, golden in merged.items():
         build_table(con, "clean", f"{table}_xref", f"SELECT * FROM {golden.xref} ORDER BY source_id")
         built.append(("clean", f"{table}_xref"))
-    swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.change_log_runs))
+    swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.warehouse.change_log_runs))
     result = CleanResult(
         rows={t: row_count(con, "clean", t) for t in TABLES},
         merged={t: merged_records(con, t) for t in merged},
@@ -109,8 +115,9 @@ def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:
         parent_key = quote(TABLES[parent].key)
         joins.append(f"LEFT JOIN (SELECT {parent_key} AS id FROM {qualified('clean', BUILDING_PREFIX + parent)}) "
                      f"p{n} ON p{n}.id = {value}")
-        columns.append(f"CASE WHEN p{n}.id IS NOT NULL THEN {value} END AS {quote(column)}")
-        dangling.append(f"CASE WHEN {value} IS NOT NULL AND p{n}.id IS NULL "
+        judged = exported_sql(parent)
+        columns.append(f"CASE WHEN p{n}.id IS NOT NULL OR NOT {judged} THEN {value} END AS {quote(column)}")
+        dangling.append(f"CASE WHEN {value} IS NOT NULL AND p{n}.id IS NULL AND {judged} "
                         f"THEN {{'field': '{column}', 'id': {value}}} END")
     replaced = [c for c in zip(references, columns, strict=True) if c[0] in spec.columns]
     added = [column for name, column in zip(references, columns, strict=True) if name not in spec.columns]
@@ -169,7 +176,8 @@ def merged_records(con: duckdb.DuckDBPyConnection, table: str) -> int:
 
 
 def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
-    """Per foreign key of clean.<table>, how many rows point at no record of the clean parent."""
+    """Per foreign key of clean.<table>, how many rows point at no record of the clean parent
+    (a key into a table the export does not hold is not judged)."""
     spec = TABLES[table]
     references = [(f.name, f.references) for f in spec.foreign_keys]
     references += [(link.column, link.references) for link in LINKS.get(table, ())]
@@ -178,7 +186,7 @@ def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:
         counts[column] = _count(con, f"""
             SELECT count(*) FROM {qualified('clean', table)} c
             ANTI JOIN {qualified('clean', parent)} p ON p.{quote(TABLES[parent].key)} = c.{quote(column)}
-            WHERE c.{quote(column)} IS NOT NULL""")
+            WHERE c.{quote(column)} IS NOT NULL AND {exported_sql(parent)}""")
     return counts
 
 

@@ -35,7 +35,7 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str)
     """Merge ``staged.<table>``'s duplicate clusters (``dedup.<table>_clusters``)."""
     spec = TABLES[table]
     key = quote(spec.key)
-    rules = rules_for(table, settings.survivorship)
+    rules = rules_for(table, settings.merge.survivorship)
     fields = [f for f in spec.fields if f.name != spec.key]
     members, golden = quote(f"__merge_members_{table}"), quote(f"__merge_golden_{table}")
     filled = " + ".join(f"CAST(s.{quote(f.name)} IS NOT NULL AS INTEGER)" for f in fields)
@@ -100,4 +100,4 @@ def _flags_of(f: Field) -> str:
 
 
 def _owners(settings: Settings) -> list[str]:
-    return [o.strip() for o in settings.survivorship_owner_priority.split(",") if o.strip()]
+    return list(settings.merge.owner_priority)

@@ -12,6 +12,7 @@ The defaults below can be changed per field without code: the ``survivorship`` s
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from crm_quality.errors import SettingsError
 from crm_quality.schema import Field, Table
@@ -45,11 +46,13 @@ DEFAULT_RULES: dict[str, dict[str, str]] = {
         "email": "most_recent", "phone": "most_recent", "birth_date": "most_frequent",
         "title": "most_recent", "street": "most_recent", "city": "most_recent",
         "postal_code": "most_recent", "state": "most_recent", "country": "most_recent",
-        "account_id": "most_recent", "lead_source": "most_complete", "owner_id": "most_recent",
+        "account_id": "most_recent", "lead_source": "most_complete", "lifecycle_stage": "most_recent",
+        "owner_id": "most_recent",
         "created_at": "earliest", "last_modified_at": "latest",
     },
     "accounts": {
         "name": "most_frequent", "website": "most_recent", "industry": "most_frequent",
+        "type": "most_frequent", "rating": "most_recent",
         "phone": "most_recent", "street": "most_recent", "city": "most_recent",
         "postal_code": "most_recent", "state": "most_recent", "country": "most_recent",
         "annual_revenue": "most_recent", "employees": "most_recent", "owner_id": "most_recent",
@@ -64,10 +67,11 @@ FLAG_PREFIXES: dict[str, str] = {"company_name": "company"}
 """A field's flags are the rule ids starting with its kind (company names use 'company.')."""
 
 
-def rules_for(table: str, overrides: str) -> dict[str, str]:
-    """Field -> rule name for ``table``: the defaults with the ``survivorship`` setting applied."""
+def rules_for(table: str, overrides: Sequence[str]) -> dict[str, str]:
+    """Field -> rule name for ``table``: the defaults with the ``survivorship`` setting's
+    ``table.field=rule`` entries applied."""
     rules = dict(DEFAULT_RULES[table])
-    for entry in filter(None, (e.strip() for e in overrides.split(","))):
+    for entry in overrides:
         target, _, rule = entry.partition("=")
         name, _, field = target.strip().partition(".")
         rule = rule.strip()
@@ -82,7 +86,7 @@ def rules_for(table: str, overrides: str) -> dict[str, str]:
     return rules
 
 
-def check_overrides(overrides: str) -> None:
+def check_overrides(overrides: Sequence[str]) -> None:
     """Raise SettingsError for a ``survivorship`` setting that names an unknown field or rule."""
     for table in DEFAULT_RULES:
         rules_for(table, overrides)

@@ -53,9 +53,9 @@ def send(alert: Alert, settings: Settings, log: logging.Logger) -> list[Delivery
     """Log the alert, then post and mail it where settings say; return what each channel did."""
     log.error(alert.text())
     deliveries = [Delivery("log", True)]
-    if settings.alert_webhook_url:
-        deliveries.append(_post(alert, settings.alert_webhook_url))
-    if settings.smtp_host:
+    if settings.operations.alert_webhook_url:
+        deliveries.append(_post(alert, settings.operations.alert_webhook_url))
+    if settings.operations.smtp_host:
         deliveries.append(_mail(alert, settings))
     for delivery in deliveries:
         if not delivery.ok:
@@ -83,19 +83,20 @@ def _mail(alert: Alert, settings: Settings) -> Delivery:
     authorities (or ``SSL_CERT_FILE``), since the login's password crosses it."""
     message = EmailMessage()
     message["Subject"] = alert.subject
-    message["From"] = settings.alert_email_from
-    message["To"] = settings.alert_email_to
+    message["From"] = settings.operations.alert_email_from
+    message["To"] = ", ".join(settings.operations.alert_email_to)
     message.set_content(alert.text())
-    where = f"{settings.smtp_host}:{settings.smtp_port}"
+    where = f"{settings.operations.smtp_host}:{settings.operations.smtp_port}"
     try:
-        with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=TIMEOUT_SECONDS) as server:
-            if settings.smtp_starttls:
+        operations = settings.operations
+        with smtplib.SMTP(operations.smtp_host, operations.smtp_port, timeout=TIMEOUT_SECONDS) as server:
+            if settings.operations.smtp_starttls:
                 server.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                server.login(settings.smtp_user, settings.smtp_password)
+            if settings.operations.smtp_user:
+                server.login(settings.operations.smtp_user, settings.operations.smtp_password)
             server.send_message(message)
     except smtplib.SMTPAuthenticationError:
-        return Delivery("email", False, f"{where} refused the login of smtp_user {settings.smtp_user!r}")
+        return Delivery("email", False, f"{where} refused the login of smtp_user {settings.operations.smtp_user!r}")
     except (smtplib.SMTPException, OSError) as error:
         return Delivery("email", False, f"cannot send through {where}: {error}")
     return Delivery("email", True, where)

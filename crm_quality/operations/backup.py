@@ -106,14 +106,15 @@ class VerifiedBackup:
 def back_up(con: duckdb.DuckDBPyConnection, settings: Settings) -> VerifiedBackup:
     """Take a backup (and its off-site copy), verify it by a restore, log both in
     quality.backups and prune old backups in each folder: the pipeline's and `crm-quality backup`'s."""
-    offsite = Path(settings.backup_offsite) if settings.backup_offsite else None
-    taken = take_backup(con, settings.backups, offsite)
-    checked = verify_restore(taken.path, settings.duckdb_memory_limit)
+    offsite = Path(settings.operations.backup_offsite) if settings.operations.backup_offsite else None
+    taken = take_backup(con, settings.operations.backups, offsite)
+    checked = verify_restore(taken.path, settings.warehouse.memory_limit)
     record(con, taken, checked)
     own = own_backups(con)
-    pruned = prune(settings.backups, settings.backup_keep_daily, settings.backup_keep_weekly, own)
+    keep = (settings.operations.backup_keep_daily, settings.operations.backup_keep_weekly)
+    pruned = prune(settings.operations.backups, *keep, own)
     if offsite is not None:
-        pruned += prune(offsite, settings.backup_keep_daily, settings.backup_keep_weekly, own)
+        pruned += prune(offsite, *keep, own)
     return VerifiedBackup(taken, checked, pruned)
 
 

@@ -35,9 +35,9 @@ def review_access(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: st
     owners = " UNION ALL ".join(
         f"SELECT trim(owner_id) AS user_id FROM {qualified('raw', table)}"
         for table, spec in TABLES.items() if "owner_id" in spec.columns)
-    stale_before = settings.as_of_date() - timedelta(days=settings.access_inactive_days)
-    privileged = [r.strip() for r in settings.privileged_roles.split(",") if r.strip()]
-    details = {name: text.format(owned="' || owned || '", days=settings.access_inactive_days,
+    stale_before = settings.as_of_date() - timedelta(days=settings.privacy.access_inactive_days)
+    privileged = list(settings.privacy.privileged_roles)
+    details = {name: text.format(owned="' || owned || '", days=settings.privacy.access_inactive_days,
                                  role="' || role || '") for name, text in FINDINGS.items()}
     con.execute(ACCESS_REVIEW_SQL)
     with transaction(con):

@@ -41,6 +41,9 @@ class Facts:
     duplicates: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
     quarantine: list[tuple[str, str, int]] = field(default_factory=list)
+    columns: list[dict] = field(default_factory=list)
+    """Per table, the export's columns no mapping names (carried in _extras), and those that
+    appeared or disappeared since the previous run."""
     unknown_values: list[dict] = field(default_factory=list)
     """Picklist values no declaration knows, with their rows, per table and field."""
     accounting: list[dict] = field(default_factory=list)
@@ -77,6 +80,10 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
         f"SELECT '{t}', reason, count(*) FROM (SELECT unnest(_reasons) AS reason FROM {qualified('quarantine', t)}) "
         f"GROUP BY reason" for t in TABLES if table_exists(con, "quarantine", t)) + " ORDER BY 3 DESC, 1, 2").fetchall()]
     _accounting(con, facts)
+    if table_exists(con, "quality", "source_columns"):
+        facts.columns = _rows(con, """
+            SELECT table_name, appeared, disappeared, unmapped FROM quality.source_columns
+            WHERE run_id = ? ORDER BY table_name""", [run_id])
     if table_exists(con, "quality", "issues"):
         facts.unknown_values = _rows(con, """
             SELECT table_name, field, value, count(*) AS rows FROM quality.issues

@@ -125,7 +125,7 @@ def generate(
     out = Path(out)
     (out / "_truth").mkdir(parents=True, exist_ok=True)
     for name, frame in tables.items():
-        _write_csv(frame[list(TABLES[name].columns)], out / f"{name}.csv")
+        _write_csv(frame[[c for c in TABLES[name].columns if c in frame]], out / f"{name}.csv")
     for name, frame in truth.items():
         _write_csv(frame, out / "_truth" / f"{name}.csv")
     _write_csv(defects, out / "_truth" / "defects.csv")

@@ -13,7 +13,7 @@ from crm_quality.sources.raw import Extracted
 
 def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, loaded_at: datetime) -> Extracted:
     """Load ``table`` from the configured source into ``raw.<table>``, atomically."""
-    if settings.source_url:
+    if settings.source.url:
         from crm_quality.sources.database import extract_table_from_database
 
         return extract_table_from_database(con, settings, table, loaded_at)
@@ -24,11 +24,11 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
 
 def describe_source(settings: Settings) -> str:
     """Where the run reads from, for people: the folder, or the database URL without its password."""
-    if not settings.source_url:
-        return str(settings.source)
+    if not settings.source.url:
+        return str(settings.source.folder)
     import sqlalchemy as sa
 
     try:
-        return sa.make_url(settings.source_url).render_as_string(hide_password=True)
+        return sa.make_url(settings.source.url).render_as_string(hide_password=True)
     except sa.exc.ArgumentError:
         return "(CRM_QUALITY_SOURCE_URL, not a database URL)"

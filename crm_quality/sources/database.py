@@ -30,9 +30,9 @@ def extract_table_from_database(
     con: duckdb.DuckDBPyConnection, settings: Settings, table: str, loaded_at: datetime
 ) -> Extracted:
     """Load one table (from each object the mapping names) into ``raw.<table>``, atomically."""
-    mapping = load_mapping(settings.mapping)
+    mapping = load_mapping(settings.source.mapping)
     spec = mapping.tables[table]
-    engine = _engine(settings.source_url)
+    engine = _engine(settings.source.url)
     shown = engine.url.render_as_string(hide_password=True)
     try:
         with engine.connect() as db:

@@ -40,14 +40,14 @@ _REJECT_HINTS = {
 def source_files(settings: Settings, table: str) -> list[Path]:
     """The export files holding ``table``: ``<source>/<object>.csv`` or ``.parquet`` for each
     object the mapping names; an object the mapping says the export may lack is left out."""
-    folder = Path(settings.source)
-    spec = load_mapping(settings.mapping).tables[table]
+    folder = Path(settings.source.folder)
+    spec = load_mapping(settings.source.mapping).tables[table]
     if not folder.is_dir():
         raise SourceError(
             f"source folder {folder} does not exist: set CRM_QUALITY_SOURCE (or --source) to the "
             "folder holding the CRM export, or run `crm-quality generate --out data/sample`"
         )
-    formats = ("csv", "parquet") if settings.source_format == "auto" else (settings.source_format,)
+    formats = ("csv", "parquet") if settings.source.format == "auto" else (settings.source.format,)
     paths = []
     for name in spec.objects:
         candidates = [folder / f"{name}.{fmt}" for fmt in formats]
@@ -73,8 +73,8 @@ def extract_table(
     """Load one table's export file(s) into ``raw.<table>`` (and its rejects), atomically."""
     paths = source_files(settings, table)
     if not paths:
-        objects = load_mapping(settings.mapping).tables[table].objects
-        return empty_table(con, table, f"{settings.source}: no {' or '.join(objects)} file")
+        objects = load_mapping(settings.source.mapping).tables[table].objects
+        return empty_table(con, table, f"{settings.source.folder}: no {' or '.join(objects)} file")
     parts = [_extract_file(con, settings, path, table, loaded_at,
                            table if len(paths) == 1 else part_name(table, n)) for n, path in enumerate(paths)]
     return parts[0] if len(parts) == 1 else combine_parts(con, table, parts)
@@ -100,11 +100,11 @@ def _csv_header(path: Path, settings: Settings) -> list[str]:
         text = first_line.decode(encoding)
     except UnicodeDecodeError:
         raise SourceError(
-            f"{path}, line 1 (header): not {settings.source_encoding}: re-export the file as "
+            f"{path}, line 1 (header): not {settings.source.encoding}: re-export the file as "
             "UTF-8 or set CRM_QUALITY_SOURCE_ENCODING (utf-8, utf-16, latin-1)"
         ) from None
     try:
-        header = next(csv.reader([text.rstrip("\r\n")], delimiter=settings.csv_delimiter), [])
+        header = next(csv.reader([text.rstrip("\r\n")], delimiter=settings.source.csv_delimiter), [])
     except csv.Error:
         ending = line_ending_problem(path)
         raise SourceError(f"{path}, line {ending[0] if ending else 1}: the header cannot be read: "
@@ -115,13 +115,13 @@ def _csv_header(path: Path, settings: Settings) -> list[str]:
 
 
 def _encoding(settings: Settings) -> str:
-    return settings.source_encoding.lower().replace("_", "-")
+    return settings.source.encoding.lower().replace("_", "-")
 
 
 def _extract_csv(
     con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, table: str, loaded_at: datetime, target: str
 ) -> Extracted:
-    mapping = load_mapping(settings.mapping)
+    mapping = load_mapping(settings.source.mapping)
     columns, trailing = _named_columns(path, _csv_header(path, settings), mapping, table)
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
@@ -154,7 +154,7 @@ def _extract_csv(
     _drop_trailing_columns(con, path, building, trailing, len(columns))
     apply_mapping(con, mapping, table, building, columns)
     rows = row_count(con, "raw", building)
-    if rejected > settings.max_reject_share * (rows + rejected):
+    if rejected > settings.source.max_reject_share * (rows + rejected):
         raise SourceError(_too_many_rejects(con, path, target, rows, rejected, settings))
     swap_in(con, "raw", [target, f"{target}_rejects"])
     return Extracted(table, path, rows, rejected, tuple(columns))
@@ -185,7 +185,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, settings: Settings, path: Path, ta
         "encoding = ?, strict_mode = true, null_padding = false"
         + (f", max_line_size = {int(max_line_size)}" if max_line_size else "")
     )
-    option_params = [{c: "VARCHAR" for c in columns}, settings.csv_delimiter, _encoding(settings)]
+    option_params = [{c: "VARCHAR" for c in columns}, settings.source.csv_delimiter, _encoding(settings)]
     try:
         return build_table(
             con,
@@ -293,11 +293,11 @@ def _too_many_rejects(
     ).fetchone()
     where = f", column {column!r}" if column else ""
     hint = _REJECT_HINTS.get(error_type, "fix the line in the export").format(
-        encoding=settings.source_encoding
+        encoding=settings.source.encoding
     )
     return (
         f"{path}: {rejected} of {rows + rejected} records cannot be read, more than "
-        f"max_reject_share={settings.max_reject_share:.0%}. First at line {line}{where}: "
+        f"max_reject_share={settings.source.max_reject_share:.0%}. First at line {line}{where}: "
         f"{error_type.lower()} ({message}). Fix: {hint}"
     )
 
@@ -314,12 +314,12 @@ def _extract_parquet(
         raise SourceError(
             f"{path}: cannot be read as Parquet ({_first_line(error)}); re-export the file"
         ) from None
-    found, columns = columns, align_header(load_mapping(settings.mapping), table, columns)
+    found, columns = columns, align_header(load_mapping(settings.source.mapping), table, columns)
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
         raise SourceError(f"{path} (schema): column(s) {', '.join(map(repr, duplicated))} appear more than once "
                           "once names are trimmed and case set aside; give each column its own name")
-    check_columns(load_mapping(settings.mapping), table, columns, f"{path} (schema)")
+    check_columns(load_mapping(settings.source.mapping), table, columns, f"{path} (schema)")
     as_text = ", ".join(f"{quote(c)}::VARCHAR AS {quote(name)}" for c, name in zip(found, columns, strict=True))
     build_table(
         con,
@@ -330,7 +330,7 @@ def _extract_parquet(
             FROM read_parquet(?, file_row_number = true)""",
         [str(path), loaded_at, str(path)],
     )
-    apply_mapping(con, load_mapping(settings.mapping), table, BUILDING_PREFIX + target, columns)
+    apply_mapping(con, load_mapping(settings.source.mapping), table, BUILDING_PREFIX + target, columns)
     build_table(con, "raw", f"{target}_rejects", NO_REJECTS_SQL)
     swap_in(con, "raw", [target, f"{target}_rejects"])
     return Extracted(table, path, row_count(con, "raw", target), 0, tuple(columns))
@@ -353,7 +353,7 @@ def _reader_failure(path: Path, error: Exception, settings: Settings) -> str:
         return f"{path}, line {ending[0]}: the CSV cannot be read: {ending[1]}"
     if "state machine reached an invalid state" in text:
         return (f"{where}: the CSV cannot be read: it does not follow the CSV rules it was read with "
-                f"(delimiter {settings.csv_delimiter!r}, values quoted with \", a quote inside one doubled). "
+                f"(delimiter {settings.source.csv_delimiter!r}, values quoted with \", a quote inside one doubled). "
                 "Check CRM_QUALITY_CSV_DELIMITER, or re-export the file as standard CSV")
     if isinstance(error, duckdb.IOException) or "No such file" in text or "Permission denied" in text:
         return (f"{where}: the file cannot be read ({_first_line(error)}); check that it exists and that "

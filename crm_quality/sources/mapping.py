@@ -64,6 +64,14 @@ class TableMapping:
     def identity(self) -> bool:
         return self.columns is None
 
+    @property
+    def sources(self) -> dict[str, tuple[Column, ...]]:
+        """Canonical field -> the export columns it is read from (its own name, for a mapping
+        that keeps the canonical names; an export may lack any but the required ones)."""
+        if self.columns is not None:
+            return self.columns
+        return {f.name: (Column(f.name, optional=not f.required),) for f in TABLES[self.table].fields}
+
 
 @dataclass(frozen=True)
 class Mapping:
@@ -219,13 +227,19 @@ def _scalar(node: yaml.Node, fail):
     return yaml.constructor.SafeConstructor().construct_object(node)
 
 
+def mapped_columns(mapping: Mapping, table: str) -> list[str]:
+    """The export columns the mapping reads for ``table`` (the canonical names for a mapping
+    that keeps them); any other column is carried in ``_extras``."""
+    spec = mapping.tables[table]
+    return list(TABLES[table].columns) if spec.identity else [c.name for sources in spec.columns.values()
+                                                               for c in sources]
+
+
 def align_header(mapping: Mapping, table: str, found: list[str]) -> list[str]:
     """The export's column names as the mapping spells them: trimmed, and matched to the name
     the mapping (or the canonical schema) expects regardless of case ('Contact_ID ' is
     contact_id). Names nobody expects are kept, trimmed, for ``_extras``."""
-    spec = mapping.tables[table]
-    expected = (TABLES[table].columns if spec.identity
-                else [c.name for sources in spec.columns.values() for c in sources])
+    expected = mapped_columns(mapping, table)
     by_case = {name.casefold(): name for name in expected}
     return [name if name in expected else by_case.get(name.strip().casefold(), name.strip()) for name in found]
 
@@ -266,7 +280,7 @@ def projection(mapping: Mapping, table: str, found: list[str]) -> str:
     fields = TABLES[table]
     expressions = []
     for name in fields.columns:
-        present = [c.name for c in (spec.columns or {}).get(name, ()) if c.name in found]
+        present = [c.name for c in spec.sources.get(name, ()) if c.name in found]
         if not present:
             value = "NULL::VARCHAR"
         elif len(present) == 1:
@@ -276,10 +290,14 @@ def projection(mapping: Mapping, table: str, found: list[str]) -> str:
         if mapping.ids == "salesforce" and fields.field(name).kind == "id" and present:
             value = _salesforce_18(value)
         expressions.append(f"{value} AS {quote(name)}")
-    mapped = {c.name for sources in (spec.columns or {}).values() for c in sources}
-    extras = [c for c in found if c not in mapped and c not in LINEAGE_COLUMNS]
-    expressions.append(("to_json(struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in extras) + "))::VARCHAR"
-                        if extras else "NULL::VARCHAR") + f" AS {EXTRAS}")
+    mapped = {c.name for sources in spec.sources.values() for c in sources}
+    extras = [c for c in found if c not in mapped and c not in (*LINEAGE_COLUMNS, EXTRAS)]
+    packed = ("to_json(struct_pack(" + ", ".join(f"{quote(c)} := {quote(c)}" for c in extras) + "))::VARCHAR"
+              if extras else "NULL::VARCHAR")
+    if EXTRAS in found:  # an export in canonical names that already carries its extras
+        packed = f"coalesce(json_merge_patch({quote(EXTRAS)}, {packed})::VARCHAR, {quote(EXTRAS)})" if extras \
+            else quote(EXTRAS)
+    expressions.append(f"{packed} AS {EXTRAS}")
     expressions += [quote(c) for c in LINEAGE_COLUMNS]
     return ", ".join(expressions)
 
@@ -298,11 +316,12 @@ def _salesforce_18(value: str) -> str:
 
 def apply_mapping(con: duckdb.DuckDBPyConnection, mapping: Mapping, table: str, building: str,
                   columns: list[str]) -> None:
-    """Rename the raw table ``building``'s export columns onto the canonical ones, in place; an
-    export already in canonical names keeps its columns and gets an empty ``_extras``."""
-    if mapping.tables[table].identity:
-        if EXTRAS not in columns:
-            con.execute(f"ALTER TABLE {qualified('raw', building)} ADD COLUMN {EXTRAS} VARCHAR")
+    """Rename the raw table ``building``'s export columns onto the canonical ones, in place. An
+    export in canonical names and nothing else keeps its columns, gets the optional ones it lacks
+    (empty) and an empty ``_extras``; one with other columns is projected like any mapped export."""
+    if mapping.tables[table].identity and set(columns) - {EXTRAS} <= set(TABLES[table].columns):
+        for column in [c for c in TABLES[table].columns if c not in columns] + ([] if EXTRAS in columns else [EXTRAS]):
+            con.execute(f"ALTER TABLE {qualified('raw', building)} ADD COLUMN {quote(column)} VARCHAR")
         return
     mapped = qualified("raw", building + "__mapped")
     con.execute(f"DROP TABLE IF EXISTS {mapped}")

@@ -34,6 +34,13 @@ class Extracted:
     columns: tuple[str, ...]
 
 
+def exported_sql(table: str) -> str:
+    """SQL that is true when the export held rows of ``table``. A reference into a table the
+    export lacks (HubSpot's owners, when users are not exported) cannot be judged: it is kept as
+    written, neither flagged nor moved to ``_dangling``."""
+    return f"EXISTS (SELECT 1 FROM {qualified('raw', table)})"
+
+
 def empty_table(con: duckdb.DuckDBPyConnection, table: str, where: Path | str) -> Extracted:
     """An optional object the source lacks: an empty raw table with the canonical columns."""
     columns = ", ".join(f"NULL::VARCHAR AS {quote(c)}" for c in TABLES[table].columns)

@@ -142,7 +142,7 @@ class _Stager:
         self.python_seconds = 0.0
         self.waited_seconds = 0.0
         self.params: dict[str, Any] = {
-            **dates.parameters(settings.day_first, settings.source_timezone, settings.as_of_date()),
+            **dates.parameters(settings.source.day_first, settings.source.timezone, settings.as_of_date()),
             "flags": flag_ids(),
         }
         self.columns: list[str] = []
@@ -258,7 +258,7 @@ class _Stager:
             join = f"LEFT JOIN {country_map.name} mc ON mc.i0 = r.country"
         else:
             country, join = "CAST(NULL AS VARCHAR)", ""
-        region = f"coalesce({country}, {literal(self.settings.default_region)})"
+        region = f"coalesce({country}, {literal(self.settings.standardize.default_region)})"
         return (f"(SELECT r.*, {country} AS _country, {region} AS _region "
                 f"FROM {qualified('raw', self.table)} r {join})")
 
@@ -302,7 +302,7 @@ class _Stager:
         self._add(f.name, f"CAST({value} AS {f.sql_type})", rules, f)
 
     def _plan_mapped_field(self, f: Field, country_map: _Mapping | None) -> None:
-        normalizer = normalizer_for(f, self.settings.lowercase_email_local_part, self.picklists)
+        normalizer = normalizer_for(f, self.settings.standardize.lowercase_email_local_part, self.picklists)
         if f.name == "country" and country_map is not None:
             mapping = country_map
         else:
@@ -363,7 +363,7 @@ class _Stager:
         key = quote(self.spec.key)
         building = qualified("staged", BUILDING_PREFIX + self.table)
         params = {"run_id": run_id, "table": self.table, "at": logged_at, "flags": flag_ids(),
-                  "keep": self.settings.change_log_runs}
+                  "keep": self.settings.warehouse.change_log_runs}
         before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in self.logged)
         after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in self.logged)
         for log in ("changes", "issues"):

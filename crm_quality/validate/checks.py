@@ -17,10 +17,12 @@ import pycountry
 
 from crm_quality.schema import TABLES, Table
 from crm_quality.settings import Settings
+from crm_quality.sources.raw import exported_sql
 from crm_quality.standardize.address import POSTAL_RULES
 from crm_quality.standardize.dates import WINDOWS
 from crm_quality.standardize.picklist import Picklist
 from crm_quality.standardize.quarantine import IDENTIFYING_FIELDS
+from crm_quality.validate.rules import CONSTRAINTS, FieldRules, load_rules
 from crm_quality.warehouse import literal, qualified, quote
 
 DIMENSIONS = ("completeness", "accuracy", "uniqueness", "consistency", "timeliness")
@@ -51,6 +53,8 @@ class Check:
     """... and the SQL condition that makes a row unexpected."""
     id_column: str = ""
     """The column that names a failing row in samples (the table's key by default)."""
+    error: bool = False
+    """Declared ERROR (and blocking) by the team's rules file."""
 
     @property
     def qualified_name(self) -> str:
@@ -58,15 +62,74 @@ class Check:
 
 
 def is_error(check: Check, settings: Settings) -> bool:
-    """ERROR (and blocking) when named in ``error_checks`` as ``table.check`` or ``check``."""
-    named = {n.strip() for n in settings.error_checks.split(",") if n.strip()}
-    return check.name in named or check.qualified_name in named
+    """ERROR (and blocking) when named in ``error_checks`` as ``table.check`` or ``check``, or
+    declared so in the team's rules file."""
+    named = set(settings.validate.error_checks)
+    return check.error or check.name in named or check.qualified_name in named
 
 
 def checks_for(table: str, settings: Settings) -> list[Check]:
     spec = TABLES[table]
     return [*_completeness(spec, settings), *_accuracy(spec, settings), *_readable(spec),
-            *_uniqueness(spec), *_consistency(spec, settings), *_timeliness(spec, settings)]
+            *_uniqueness(spec), *_consistency(spec, settings), *_timeliness(spec, settings),
+            *_contract(spec, settings)]
+
+
+def _rules(table: str, settings: Settings) -> list[FieldRules]:
+    return [r for r in load_rules(settings.validate.rules) if r.table == table] if settings.validate.rules else []
+
+
+def validated_relation(table: str, settings: Settings) -> str:
+    """The staged table as its checks read it: with the custom fields the team's rules name,
+    read from ``_extras``, as columns of their own."""
+    custom = [r for r in _rules(table, settings) if r.custom]
+    if not custom:
+        return qualified("staged", table)
+    columns = ", ".join(dict.fromkeys(f"{r.expression} AS {quote(r.column)}" for r in custom))
+    return f"(SELECT *, {columns} FROM {qualified('staged', table)})"
+
+
+def _contract(spec: Table, settings: Settings) -> list[Check]:
+    """The checks of the team's rules file for this table, named rule_<field>_<constraint>."""
+    checks = []
+    for rules in _rules(spec.name, settings):
+        given, column = rules.constraints, {"column": rules.column}
+
+        def add(constraint: str, expectation: str | None = None, kwargs: dict | None = None,
+                predicate: str | None = None) -> None:
+            dimension, wording = CONSTRAINTS[constraint]
+            checks.append(Check(
+                spec.name, f"rule_{rules.column}_{constraint}", dimension,
+                f"{rules.field} {wording.format_map(_Blank(given))} (rules file, line {rules.line})",
+                expectation, kwargs or {}, validated_relation(spec.name, settings) if predicate else None, predicate,
+                error=rules.error))
+
+        if given.get("required"):
+            add("required", "ExpectColumnValuesToNotBeNull", {**column, "mostly": given.get("mostly", 1.0)})
+        if "regex" in given:
+            add("regex", "ExpectColumnValuesToMatchRegex", {**column, "regex": str(given["regex"])})
+        if "allowed" in given:
+            add("allowed", "ExpectColumnValuesToBeInSet", {**column, "value_set": list(given["allowed"])})
+        if "min" in given or "max" in given:
+            add("range", "ExpectColumnValuesToBeBetween",
+                {**column, "min_value": given.get("min"), "max_value": given.get("max")})
+        if "min_length" in given or "max_length" in given:
+            add("length", "ExpectColumnValueLengthsToBeBetween",
+                {**column, "min_value": given.get("min_length"), "max_value": given.get("max_length")})
+        if given.get("unique"):
+            add("unique", "ExpectColumnValuesToBeUnique", column)
+        if "references" in given:
+            target, value = given["references"], f"t.{quote(rules.column)}"
+            add("references", predicate=f"{value} IS NOT NULL AND {value} NOT IN {_known_ids(target)} "
+                                        f"AND {exported_sql(target)}")
+    return checks
+
+
+class _Blank(dict):
+    """Format values for a check's description: a bound not given reads as 'any'."""
+
+    def __missing__(self, key: str) -> str:
+        return "any"
 
 
 def _staged(spec: Table) -> str:
@@ -76,7 +139,7 @@ def _staged(spec: Table) -> str:
 def _completeness(spec: Table, settings: Settings) -> list[Check]:
     checks = [
         Check(spec.name, f"{f.name}_present", "completeness", f"{f.name} is filled (it is required)",
-              "ExpectColumnValuesToNotBeNull", {"column": f.name, "mostly": settings.completeness_mostly})
+              "ExpectColumnValuesToNotBeNull", {"column": f.name, "mostly": settings.validate.completeness_mostly})
         for f in spec.fields if f.required and f.name != spec.key
     ]
     important = IMPORTANT_FIELDS.get(spec.name)
@@ -84,8 +147,9 @@ def _completeness(spec: Table, settings: Settings) -> list[Check]:
         filled = " + ".join(f"(t.{quote(c)} IS NOT NULL)::INT" for c in important)
         checks.append(Check(
             spec.name, "record_complete", "completeness",
-            f"at least {settings.record_completeness_min:.0%} of {', '.join(important)} are filled",
-            source=_staged(spec), predicate=f"({filled}) / {len(important)} < {settings.record_completeness_min}"))
+            f"at least {settings.validate.record_completeness_min:.0%} of {', '.join(important)} are filled",
+            source=_staged(spec),
+            predicate=f"({filled}) / {len(important)} < {settings.validate.record_completeness_min}"))
     return checks
 
 
@@ -206,7 +270,8 @@ def _consistency(spec: Table, settings: Settings) -> list[Check]:
     checks = [
         Check(spec.name, f"{f.name}_resolves", "consistency", f"{f.name} names an existing {f.references} row",
               source=_staged(spec),
-              predicate=f"t.{quote(f.name)} IS NOT NULL AND t.{quote(f.name)} NOT IN {_known_ids(f.references)}")
+              predicate=f"t.{quote(f.name)} IS NOT NULL AND t.{quote(f.name)} NOT IN {_known_ids(f.references)} "
+                        f"AND {exported_sql(f.references)}")
         for f in spec.foreign_keys
     ]
     stages = settings.picklist_catalogue().get("opportunity_stage")
@@ -232,16 +297,17 @@ def _timeliness(spec: Table, settings: Settings) -> list[Check]:
     if "last_modified_at" not in spec.columns:
         return []
     end_of_day = _utc_midnight(settings.as_of_date() + timedelta(days=1))
-    oldest_fresh = _utc_midnight(settings.as_of_date() - timedelta(days=settings.max_export_age_days))
+    oldest_fresh = _utc_midnight(settings.as_of_date() - timedelta(days=settings.validate.max_export_age_days))
     return [
         Check(spec.name, "not_modified_in_future", "timeliness",
               "last_modified_at is not after today (a sync writing future times)", source=_staged(spec),
               predicate=f"t.last_modified_at >= {end_of_day}"),
         Check(spec.name, "export_fresh", "timeliness",
-              f"the newest change is at most {settings.max_export_age_days} days old",
+              f"the newest change is at most {settings.validate.max_export_age_days} days old (a table the export "
+              "does not hold passes)",
               source=f"(SELECT max(last_modified_at) FILTER (WHERE last_modified_at < {end_of_day}) AS newest, "
                      f"'export' AS {quote(spec.key)} FROM {_staged(spec)})",
-              predicate=f"t.newest IS NULL OR t.newest < {oldest_fresh}"),
+              predicate=f"(t.newest IS NULL AND {exported_sql(spec.name)}) OR t.newest < {oldest_fresh}"),
     ]
 
 

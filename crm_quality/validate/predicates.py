@@ -34,12 +34,9 @@ def expectation_predicate(check: Check) -> tuple[str, bool]:
         values = ", ".join(literal(str(v)) for v in check.kwargs["value_set"])
         return f"{column} NOT IN ({values})", False
     if kind == "ExpectColumnValuesToBeBetween":
-        bounds = []
-        if check.kwargs.get("min_value") is not None:
-            bounds.append(f"{column} < {_bound(check.kwargs['min_value'])}")
-        if check.kwargs.get("max_value") is not None:
-            bounds.append(f"{column} > {_bound(check.kwargs['max_value'])}")
-        return " OR ".join(bounds), False
+        return _outside(column, check.kwargs, _bound), False
+    if kind == "ExpectColumnValueLengthsToBeBetween":
+        return _outside(f"length({column})", check.kwargs, lambda n: str(int(n))), False
     if kind == "ExpectColumnValuesToBeUnique":  # GX counts every copy of a repeated value
         return f"{column} IS NOT NULL AND count(*) OVER (PARTITION BY {column}) > 1", False
     raise ValueError(f"{check.qualified_name}: no DuckDB form for {kind}")
@@ -61,6 +58,12 @@ def run_expectation_in_duckdb(con: duckdb.DuckDBPyConnection, check: Check, sour
     percent = 100.0 * unexpected / base if base else 0.0
     return Outcome(success=(100.0 - percent) >= 100.0 * mostly - 1e-9, element_count=total,
                    unexpected_count=unexpected, unexpected_percent=percent, sample_ids=sample or [])
+
+
+def _outside(value: str, kwargs: dict, bound) -> str:
+    """SQL: ``value`` below ``min_value`` or above ``max_value`` (either may be left out)."""
+    limits = [(kwargs.get("min_value"), "<"), (kwargs.get("max_value"), ">")]
+    return " OR ".join(f"{value} {op} {bound(limit)}" for limit, op in limits if limit is not None)
 
 
 def _bound(value) -> str:

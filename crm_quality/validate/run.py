@@ -14,11 +14,11 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.validate.checks import checks_for, is_error
+from crm_quality.validate.checks import checks_for, is_error, validated_relation
 from crm_quality.validate.expectations import run_expectations
 from crm_quality.validate.history import Result, record
 from crm_quality.validate.predicates import run_expectation_in_duckdb, run_predicate
-from crm_quality.warehouse import qualified, quote
+from crm_quality.warehouse import quote
 
 
 @dataclass
@@ -33,13 +33,13 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
     key = TABLES[table].key
     checks = checks_for(table, settings)
     expectations = [c for c in checks if c.expectation]
-    staged = qualified("staged", table)
-    [(rows,)] = con.execute(f"SELECT count(*) FROM {staged}").fetchall()
-    if rows <= settings.gx_max_rows:
+    staged = validated_relation(table, settings)
+    [(rows,)] = con.execute(f"SELECT count(*) FROM {staged} t").fetchall()
+    if rows <= settings.validate.gx_max_rows:
         columns = sorted({key} | {c.kwargs["column"] for c in expectations})
-        frame = con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {staged}").df()
+        frame = con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {staged} t").df()
         outcomes = run_expectations(frame, table, expectations,
-                                    settings.reports / "data_docs" if build_docs else None)
+                                    settings.report.folder / "data_docs" if build_docs else None)
         for check in expectations:
             if outcomes[check.name].unexpected_count:
                 sample = run_expectation_in_duckdb(con, check, staged).sample_ids

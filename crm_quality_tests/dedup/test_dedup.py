@@ -56,7 +56,7 @@ def _truth(sample_dir: Path, table: str, key: str) -> pd.DataFrame:
 
 def test_contacts_of_the_sample_are_found_and_households_kept_apart(pipeline, sample_dir):
     settings, result = pipeline
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     clusters = con.execute("SELECT record_id, cluster_id FROM dedup.contacts_clusters").df().set_index("record_id")
     truth = _truth(sample_dir, "contacts", "contact_id")
     scores = evaluate(clusters["cluster_id"], truth["entity_id"], truth["household_id"])
@@ -72,7 +72,7 @@ def test_contacts_of_the_sample_are_found_and_households_kept_apart(pipeline, sa
 
 def test_the_run_scores_itself_against_the_truth_of_the_sample(pipeline):
     settings, result = pipeline
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     rows = con.execute("SELECT table_name, pair_f1, true_pairs, predicted_pairs FROM quality.dedup_evaluation "
                        "WHERE run_id = ? ORDER BY table_name", [result.run_id]).fetchall()
     assert [r[0] for r in rows] == ["accounts", "contacts", "leads"]
@@ -81,7 +81,7 @@ def test_the_run_scores_itself_against_the_truth_of_the_sample(pipeline):
 
 def test_accounts_and_leads_of_the_sample(pipeline, sample_dir):
     settings, _ = pipeline
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     accounts = con.execute("SELECT record_id, cluster_id FROM dedup.accounts_clusters").df().set_index("record_id")
     truth = _truth(sample_dir, "accounts", "account_id")
     scores = evaluate(accounts["cluster_id"], truth["entity_id"])
@@ -285,7 +285,7 @@ def test_the_review_table_holds_the_middle_band_and_weights_add_up(tmp_path, sam
                    FROM read_csv(?, all_varchar = true)""", [str(SPLINK_FAKE)])
     result = deduplicate_table(con, settings, "contacts")
     review = con.execute("SELECT match_probability, veto FROM dedup.contacts_review").df()
-    low, high = settings.dedup_review_low, settings.dedup_review_high
+    low, high = settings.dedup.review_low, settings.dedup.review_high
     assert len(review) == result.review_pairs > 0
     assert review.match_probability.between(low, high, inclusive="left").all() and review.veto.isna().all()
     pairs = con.execute("SELECT * FROM dedup.contacts_pairs").df()

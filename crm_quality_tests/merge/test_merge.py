@@ -106,7 +106,7 @@ def test_every_row_is_clean_quarantined_or_merged_and_no_key_dangles(pipeline):
     assert {(c.asset_key.path[1], c.check_name) for c in checks} == {
         (t, name) for t in TABLES for name in ("every_row_accounted_for", "no_orphan_keys")}
     assert all(c.passed for c in checks), [c for c in checks if not c.passed]
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     merged = con.execute("SELECT count(*) FROM clean.contacts_xref WHERE source_id <> golden_id").fetchall()[0][0]
     staged, clean = (con.execute(f"SELECT count(*) FROM {s}.contacts").fetchall()[0][0] for s in ("staged", "clean"))
     assert merged > 100 and staged == clean + merged
@@ -128,13 +128,13 @@ def test_exports_are_written_with_formulas_neutralized(pipeline):
     [export] = [m for m in result.get_asset_materialization_events()
                 if m.asset_key == AssetKey(["exports", "clean_tables"])]
     for table in TABLES:
-        parquet = pd.read_parquet(settings.exports / f"{table}.parquet")
-        csv = pd.read_csv(settings.exports / f"{table}.csv", dtype=str)
+        parquet = pd.read_parquet(settings.report.exports / f"{table}.parquet")
+        csv = pd.read_csv(settings.report.exports / f"{table}.csv", dtype=str)
         assert len(parquet) == len(csv) > 0
         for column in csv.columns:
             assert not csv[column].dropna().str.match(r"[=+\-@]").any(), (table, column)
-    written = pd.read_csv(settings.exports / "contacts.csv", dtype=str)["phone"]
-    stored = pd.read_parquet(settings.exports / "contacts.parquet")["phone"]
+    written = pd.read_csv(settings.report.exports / "contacts.csv", dtype=str)["phone"]
+    stored = pd.read_parquet(settings.report.exports / "contacts.parquet")["phone"]
     e164 = stored.str.startswith("+", na=False)
     assert e164.sum() > 100 and (written[e164] == "'" + stored[e164]).all()
     assert export is not None
@@ -146,20 +146,20 @@ def test_same_input_same_golden_ids_then_stewards_unmerge_and_merge(pipeline, tm
     defs = build_definitions(again)
     materialize([*defs.assets], resources=defs.resources)
     query = "SELECT source_id, golden_id FROM clean.contacts_xref ORDER BY source_id"
-    first = duckdb.connect(str(settings.warehouse), read_only=True).execute(query).fetchall()
-    second = dict(duckdb.connect(str(again.warehouse), read_only=True).execute(query).fetchall())
+    first = duckdb.connect(str(settings.warehouse.path), read_only=True).execute(query).fetchall()
+    second = dict(duckdb.connect(str(again.warehouse.path), read_only=True).execute(query).fetchall())
     assert first == sorted(second.items()) and len(set(second.values())) < len(second)
 
     members = pd.Series(second).groupby(pd.Series(second)).groups
     golden = next(g for g, ids in members.items() if len(ids) == 3)
     apart = next(g for g, ids in members.items() if len(ids) == 1 and g > golden)
-    monkeypatch.setenv("CRM_QUALITY_STEWARD", str(again.steward))
-    assert main(["unmerge", golden, "--warehouse", str(again.warehouse)]) == 0
+    monkeypatch.setenv("CRM_QUALITY_STEWARD", str(again.dedup.steward))
+    assert main(["unmerge", golden, "--warehouse", str(again.warehouse.path)]) == 0
     assert "3 pair(s) of contacts added" in capsys.readouterr().out
-    add_pairs(again.steward, ALWAYS, "contacts", [(golden, apart)])
+    add_pairs(again.dedup.steward, ALWAYS, "contacts", [(golden, apart)])
     materialize([*defs.assets], resources=defs.resources)
-    after = dict(duckdb.connect(str(again.warehouse), read_only=True).execute(query).fetchall())
+    after = dict(duckdb.connect(str(again.warehouse.path), read_only=True).execute(query).fetchall())
     assert len({after[m] for m in members[golden]}) == 3  # the unmerged cluster is three records again
     assert after[apart] == after[golden]  # the always-merge pair is one record
-    assert main(["unmerge", "CON-NOPE", "--warehouse", str(again.warehouse)]) == 2
+    assert main(["unmerge", "CON-NOPE", "--warehouse", str(again.warehouse.path)]) == 2
     assert "no golden record 'CON-NOPE'" in capsys.readouterr().err

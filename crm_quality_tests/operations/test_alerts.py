@@ -12,7 +12,6 @@ from dagster import DagsterEventType, DagsterInstance, build_run_status_sensor_c
 
 from crm_quality.definitions import build_definitions
 from crm_quality.defs.resources import SettingsResource
-from crm_quality.defs.sensors import on_run_failure
 from crm_quality.operations.alerts import Alert, send
 from crm_quality.settings import SettingsError
 from crm_quality_tests.conftest import make_settings
@@ -42,16 +41,16 @@ def test_a_failed_command_line_run_posts_json_and_mails_without_showing_the_webh
             ("FAILURE", post["message"])]
 
 
-def test_the_run_failure_sensor_names_the_failed_error_check(tmp_path, sample_dir, webhook, monkeypatch):
-    """email_valid fails on the sample; made an ERROR check, it blocks the clean tables."""
-    settings = make_settings(tmp_path, sample_dir, error_checks="contacts.email_valid")
+def test_the_run_failure_sensor_names_the_failed_error_check(tmp_path, sample_dir, webhook):
+    """email_valid fails on the sample; made an ERROR check, it blocks the clean tables. The
+    sensor records and alerts with the settings the definitions (and so the run) were built with."""
+    settings = make_settings(tmp_path, sample_dir, error_checks="contacts.email_valid", alert_webhook_url=webhook.url)
     defs = build_definitions(settings)
+    [on_run_failure] = [s for s in defs.sensors if s.name == "on_run_failure"]
     with DagsterInstance.ephemeral() as instance:
         result = defs.resolve_job_def("nightly").execute_in_process(instance=instance, raise_on_error=False)
         assert not result.success
         failure = instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_FAILURE)[0].dagster_event
-        monkeypatch.setenv("CRM_QUALITY_ALERT_WEBHOOK_URL", webhook.url)
-        monkeypatch.setenv("CRM_QUALITY_WAREHOUSE", str(settings.warehouse))
         context = build_run_status_sensor_context(
             sensor_name="on_run_failure", dagster_event=failure, dagster_instance=instance,
             dagster_run=instance.get_run_by_id(result.run_id)).for_run_failure()
@@ -60,7 +59,7 @@ def test_the_run_failure_sensor_names_the_failed_error_check(tmp_path, sample_di
     [post] = webhook.posts
     assert post["run_id"] == result.run_id
     assert post["failed_checks"] == ["staged/contacts:email_valid (ERROR)"]
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         status, checks, clean_rows = con.execute(
             "SELECT status, failed_checks, rows_per_stage['clean/contacts'] FROM quality.runs").fetchall()[0]
     assert status == "FAILURE" and "staged/contacts:email_valid (ERROR)" in checks

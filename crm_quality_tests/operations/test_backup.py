@@ -26,7 +26,7 @@ def backed_up(tmp_path_factory, sample):
     settings = make_settings(tmp, Path(sample.out), backup_offsite=str(tmp / "offsite"))
     defs = build_definitions(settings)
     result = materialize([*defs.assets], resources=defs.resources)
-    [backup] = [p for p in settings.backups.iterdir() if p.is_dir()]
+    [backup] = [p for p in settings.operations.backups.iterdir() if p.is_dir()]
     return settings, result, backup
 
 
@@ -39,9 +39,9 @@ def test_the_run_backs_up_and_verifies_before_the_clean_tables(backed_up):
     manifest = json.loads((backup / MANIFEST).read_text())
     assert manifest["tables"]["staged.contacts"]["rows"] > 1000
     assert "clean.contacts" not in manifest["tables"]  # taken before the first clean tables were written
-    offsite = Path(settings.backup_offsite) / backup.name
+    offsite = Path(settings.operations.backup_offsite) / backup.name
     assert sorted(p.name for p in offsite.iterdir()) == sorted(p.name for p in backup.iterdir())
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     assert con.execute("SELECT verified, tables FROM quality.backups").fetchall() == [(True, len(manifest["tables"]))]
 
 
@@ -91,7 +91,7 @@ def test_restore_from_the_command_line_gives_the_same_tables(backed_up, tmp_path
 def test_backup_from_the_command_line(backed_up, tmp_path, monkeypatch, capsys):
     settings, _, _ = backed_up
     warehouse = tmp_path / "copy.duckdb"
-    shutil.copyfile(settings.warehouse, warehouse)
+    shutil.copyfile(settings.warehouse.path, warehouse)
     monkeypatch.setenv("CRM_QUALITY_BACKUPS", str(tmp_path / "backups"))
     assert main(["backup", "--warehouse", str(warehouse)]) == 0
     assert "restore verified" in capsys.readouterr().out

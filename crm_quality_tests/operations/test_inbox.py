@@ -58,7 +58,7 @@ def test_one_export_starts_one_run_on_that_export(tmp_path, sample_dir):
     settings = make_settings(tmp_path, sample_dir, inbox=tmp_path / "inbox", export_settle_seconds=SETTLE)
     defs = build_definitions(settings)
     sensor = defs.resolve_sensor_def("new_export")
-    export = _deliver(sample_dir, settings.inbox, "2026-11-05")
+    export = _deliver(sample_dir, settings.source.inbox, "2026-11-05")
 
     with DagsterInstance.ephemeral() as instance:
         first = _evaluate(sensor, instance)
@@ -71,7 +71,7 @@ def test_one_export_starts_one_run_on_that_export(tmp_path, sample_dir):
         result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance, run_config=run_config, tags=request.tags)
     assert result.success
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         [(source_file,)] = con.execute("SELECT DISTINCT _source_file FROM raw.contacts").fetchall()
     assert source_file == str(export / "contacts.csv")
 
@@ -79,7 +79,7 @@ def test_one_export_starts_one_run_on_that_export(tmp_path, sample_dir):
 def test_a_half_written_export_waits_and_a_later_one_supersedes_older_ones(tmp_path, sample_dir):
     settings = make_settings(tmp_path, sample_dir, inbox=tmp_path / "inbox", export_settle_seconds=SETTLE)
     sensor = build_definitions(settings).resolve_sensor_def("new_export")
-    writing = _deliver(sample_dir, settings.inbox, "2026-11-06")
+    writing = _deliver(sample_dir, settings.source.inbox, "2026-11-06")
     (writing / "activities.csv").rename(writing / "activities.csv.tmp")
 
     with DagsterInstance.ephemeral() as instance:
@@ -88,7 +88,7 @@ def test_a_half_written_export_waits_and_a_later_one_supersedes_older_ones(tmp_p
         assert "1 still being written" in first.skip_reason.skip_message
 
         (writing / "activities.csv.tmp").rename(writing / "activities.csv")
-        newer = _deliver(sample_dir, settings.inbox, "2026-11-07", age_seconds=SETTLE + 10)
+        newer = _deliver(sample_dir, settings.source.inbox, "2026-11-07", age_seconds=SETTLE + 10)
         second = _evaluate(sensor, instance, first.cursor)
         [request] = second.run_requests
         assert request.tags["crm_quality/export"] == str(newer)

@@ -20,7 +20,7 @@ def test_the_review_finds_exactly_the_users_the_truth_names(tmp_path, sample_dir
     selection = [a for a in defs.assets if any(k.path[0] in ("raw", "staged") or k == AssetKey(["quality", "access_review"])
                                                for k in a.keys)]
     result = materialize(selection, resources=defs.resources)
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     found = con.execute("SELECT finding, user_id, owned_records, detail FROM quality.access_review WHERE run_id = ?",
                         [result.run_id]).df()
     defects = pd.read_csv(Path(sample_dir) / "_truth" / "defects.csv", dtype=str)

@@ -39,12 +39,12 @@ def reported(tmp_path_factory, sample):
     settings = make_settings(tmp, source, as_of=AS_OF.isoformat(), show_personal_data="true")
     defs = build_definitions(settings)
     result = materialize([*defs.assets, *defs.asset_checks], resources=defs.resources)
-    return settings, result, (settings.reports / result.run_id / "index.html").read_text()
+    return settings, result, (settings.report.folder / result.run_id / "index.html").read_text()
 
 
 def test_the_numbers_are_the_quality_tables_numbers(reported):
     settings, result, html = reported
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     scores = con.execute("SELECT table_name, dimension, score FROM quality.scores WHERE run_id = ?",
                          [result.run_id]).fetchall()
     overall = [s for _, d, s in scores if d == "overall"]
@@ -68,7 +68,7 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
     [materialization] = [m for m in result.get_asset_materialization_events()
                          if m.asset_key == AssetKey(["reports", "quality_report"])]
     assert materialization.materialization.metadata["overall_score"].value == pytest.approx(shown, abs=0.01)
-    assert (settings.reports / "latest.html").read_text() == html
+    assert (settings.report.folder / "latest.html").read_text() == html
     [backup] = con.execute("SELECT path, tables FROM quality.backups ORDER BY taken_at DESC LIMIT 1").fetchall()
     [shown_backup] = _table(html, "backup")[1:]
     assert shown_backup[1] == backup[0] and int(shown_backup[2]) == backup[1]
@@ -79,7 +79,7 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
 
 def _staged_name(settings) -> str:
     """SCRIPT as staged: the name normalizer writes it in proper case, <Script>Alert(1)</Script>."""
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     [(name,)] = con.execute("SELECT first_name FROM staged.contacts WHERE contact_id = ?", [COPIES[0]]).fetchall()
     assert name.lower() == SCRIPT
     return name
@@ -94,9 +94,9 @@ def test_values_from_the_data_are_escaped_and_nothing_can_load(reported):
 
 def test_personal_data_is_masked_unless_asked(reported, tmp_path):
     settings, result, html = reported
-    email = pd.read_csv(settings.source / "contacts.csv", dtype=str)["email"].iloc[0].strip().lower()
+    email = pd.read_csv(settings.source.folder / "contacts.csv", dtype=str)["email"].iloc[0].strip().lower()
     assert email in html
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     masked = write_report(con, tmp_path, show_personal_data=False, run_id=result.run_id).page.read_text()
     assert email not in masked and f"{email[0]}***@{email.split('@')[1]}" in masked
     assert "&lt;***" in masked and "alert(1)" not in masked
@@ -104,8 +104,8 @@ def test_personal_data_is_masked_unless_asked(reported, tmp_path):
 
 def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
     settings, result, _ = reported
-    folder = settings.reports / result.run_id / "fix"
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    folder = settings.report.folder / result.run_id / "fix"
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     rules = {r for (r,) in con.execute("SELECT DISTINCT rule FROM quality.issues WHERE run_id = ?",
                                        [result.run_id]).fetchall()}
     assert {p.stem for p in folder.glob("*.csv")} == rules
@@ -119,8 +119,8 @@ def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
 
 def test_borderline_pairs_are_listed_for_review_and_examples_show_weights(reported):
     settings, result, html = reported
-    folder = settings.reports / result.run_id / "review"
-    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    folder = settings.report.folder / result.run_id / "review"
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     for table in ("contacts", "accounts", "leads"):
         review = pd.read_csv(folder / f"{table}_review.csv", dtype=str)
         assert len(review) == con.execute(f"SELECT count(*) FROM dedup.{table}_review").fetchall()[0][0]
@@ -156,7 +156,7 @@ def test_the_page_renders_in_chromium_without_network_requests_or_scripts(report
     control = tmp_path / "control.html"
     control.write_text('<img src="http://127.0.0.1:9/pixel.png">')
     assert _render(control, tmp_path / "control")[1] == {"http://127.0.0.1:9/pixel.png"}  # the probe sees requests
-    page = settings.reports / result.run_id / "index.html"
+    page = settings.report.folder / result.run_id / "index.html"
     dom, requested = _render(page, tmp_path / "page")
     assert requested == set()
     assert _staged_name(settings) in unescape(dom) and "<script" not in dom.lower()

@@ -42,10 +42,14 @@ def defect_rows(export, table: str, kind: str, field: str | None = None) -> pd.D
     return rows
 
 
+SAMPLE_LACKS = {"accounts": ("type", "rating"), "contacts": ("lifecycle_stage",)}
+"""Canonical fields the sample CRM does not have (its mapping declares no picklist for them)."""
+
+
 def test_one_file_per_table_with_the_canonical_columns(sample):
     for name, table in TABLES.items():
         header = (Path(sample.out) / f"{name}.csv").open().readline().strip()
-        assert header.replace('"', "").split(",") == list(table.columns)
+        assert header.replace('"', "").split(",") == [c for c in table.columns if c not in SAMPLE_LACKS.get(name, ())]
 
 
 def test_shape_of_the_export(export):

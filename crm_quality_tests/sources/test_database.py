@@ -27,7 +27,7 @@ def crm_database(postgres, sample, tmp_path_factory):
     exported: the dirty values stay dirty); returns each table's raw row count from the files."""
     settings = make_settings(tmp_path_factory.mktemp("files"), sample.out)
     counts = {}
-    with connect(settings.warehouse) as con, postgres.connect() as db:
+    with connect(settings.warehouse.path) as con, postgres.connect() as db:
         for table in TABLES:
             extract_table(con, settings, table, NOW)
             columns = [c for (c,) in con.execute(
@@ -51,7 +51,7 @@ def test_the_whole_pipeline_runs_from_postgresql(tmp_path, postgres, crm_databas
         logs = " ".join(str(e.message) for e in instance.all_logs(result.run_id))
     assert result.success
     assert all(e.passed for e in result.get_asset_check_evaluations() if e.check_name == "every_row_accounted_for")
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         for table, count in crm_database.items():
             assert con.execute(f"SELECT count(*) FROM raw.{table}").fetchall()[0][0] == count
         [(address,)] = con.execute("SELECT DISTINCT _source_file FROM raw.contacts").fetchall()

@@ -29,22 +29,23 @@ def users_file(folder: Path, body: str, encoding: str = "utf-8", header: str = H
 
 def extract_users(tmp_path: Path, **settings):
     settings = make_settings(tmp_path, tmp_path / "export", **settings)
-    con = connect(settings.warehouse)
+    con = connect(settings.warehouse.path)
     return con, extract_table(con, settings, "users", NOW)
 
 
 def test_sample_extract_gives_exactly_the_source_row_counts(tmp_path, sample_dir):
     settings = make_settings(tmp_path, sample_dir)
-    con = connect(settings.warehouse)
+    con = connect(settings.warehouse.path)
     for name in TABLES:
         extracted = extract_table(con, settings, name, NOW)
         source = pd.read_csv(sample_dir / f"{name}.csv", dtype=str, keep_default_na=False)
         assert extracted.rows == len(source) and extracted.rejected == 0
         loaded = con.execute(f"SELECT * FROM raw.{name} ORDER BY _source_row").df()
-        assert list(loaded.columns) == [*TABLES[name].columns, "_source_file", "_source_row", "_loaded_at", "_extras"]
+        assert set(loaded.columns) == {*TABLES[name].columns, "_source_file", "_source_row", "_loaded_at", "_extras"}
         assert loaded["_source_row"].tolist() == list(range(2, len(source) + 2))
-        pd.testing.assert_frame_equal(
-            loaded[list(TABLES[name].columns)].fillna("").reset_index(drop=True), source)
+        pd.testing.assert_frame_equal(loaded[list(source.columns)].fillna("").reset_index(drop=True), source)
+        absent = [c for c in TABLES[name].columns if c not in source.columns]  # fields the sample CRM lacks
+        assert loaded[absent].isna().all().all() and loaded["_extras"].isna().all()
 
 
 def test_values_are_kept_exactly_as_written(tmp_path):
@@ -257,3 +258,12 @@ def test_a_failed_extract_keeps_the_previous_table(tmp_path):
         extract_users(tmp_path)
     con = connect(tmp_path / "warehouse.duckdb")
     assert con.execute("SELECT user_id FROM raw.users").fetchall() == [("USR-1",)]
+
+
+def test_an_export_in_canonical_names_may_lack_optional_columns_and_carry_others(tmp_path):
+    header = ",".join(c for c in TABLES["users"].columns if c not in ("last_login_at", "deactivated_at")) + ",Team__c"
+    users_file(tmp_path / "export", "USR-1,Ann,a@x.com,admin,TRUE,2026-01-01,EMEA\n", header=header)
+    con, extracted = extract_users(tmp_path)
+    assert extracted.rows == 1
+    assert con.execute("SELECT user_id, last_login_at, deactivated_at, created_at, _extras FROM raw.users").fetchall() \
+        == [("USR-1", None, None, "2026-01-01", '{"Team__c":"EMEA"}')]

@@ -30,7 +30,7 @@ def _run(tmp_path: Path, source: Path, mapping: str) -> duckdb.DuckDBPyConnectio
     assert result.success
     checks = {(e.asset_key.to_user_string(), e.check_name): e.passed for e in result.get_asset_check_evaluations()}
     assert all(passed for (_, name), passed in checks.items() if name == "every_row_accounted_for")
-    return duckdb.connect(str(settings.warehouse), read_only=True)
+    return duckdb.connect(str(settings.warehouse.path), read_only=True)
 
 
 def _csv_rows(path: Path) -> list[dict]:
@@ -75,7 +75,9 @@ def test_a_salesforce_export_with_bom_15_character_ids_tasks_and_events_runs_thr
     assert dangling == 0, "every 15-character AccountId found its account"
     extras = json.loads(con.execute(
         "SELECT _extras FROM raw.accounts WHERE name = 'Edge Communications'").fetchall()[0][0])
-    assert extras["Active__c"] == "Yes" and extras["Rating"] == "Hot"
+    assert extras["Active__c"] == "Yes" and "Rating" not in extras and "Type" not in extras
+    assert con.execute("SELECT rating, type FROM clean.accounts WHERE name = 'Edge Communications'").fetchone() == (
+        "Hot", "Customer - Direct")
     [(clean_extras,)] = con.execute("SELECT _extras FROM clean.accounts WHERE name = 'Edge Communications'").fetchall()
     assert json.loads(clean_extras)["Active__c"] == "Yes", "custom fields reach the clean table"
     emails = {e for (e,) in con.execute("SELECT email FROM clean.contacts").fetchall()}
@@ -156,6 +158,68 @@ def test_a_hubspot_export_runs_through_with_companies_contacts_and_deals(tmp_pat
     assert con.execute("SELECT count(*) FROM raw.leads").fetchall()[0][0] == 0, "leads are optional"
     assert json.loads(con.execute("SELECT _extras FROM raw.accounts LIMIT 1").fetchall()[0][0]) == {
         "Lifecycle Stage": "customer"}
+
+
+HUBSPOT_EXPORT = Path(__file__).parent / "hubspot_export"
+
+
+def test_an_export_in_hubspots_own_layout_runs_through_with_no_value_wrongly_flagged(tmp_path):
+    """companies.csv, contacts.csv and deals.csv with HubSpot's export columns and value formats
+    (owners by name, dates with a time, labels of its default options, custom properties)."""
+    settings = make_settings(tmp_path, HUBSPOT_EXPORT, mapping="hubspot", as_of="2024-11-05")
+    with DagsterInstance.ephemeral() as instance:
+        result = build_definitions(settings).resolve_job_def("nightly").execute_in_process(instance=instance)
+    failed = {(e.asset_key.to_user_string(), e.check_name) for e in result.get_asset_check_evaluations() if not e.passed}
+    assert failed == {("staged/contacts", "record_complete")}, "only Tom Becker, who has no phone, title or address"
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
+    assert con.execute("SELECT count(*) FROM quality.issues").fetchone()[0] == 0, "no value is flagged"
+    assert con.execute("SELECT count(*) FROM quality.changes WHERE rule LIKE 'picklist.%'").fetchone()[0] == 0
+    assert con.execute("SELECT opportunity_id, stage, close_date::VARCHAR, owner_id FROM clean.opportunities "
+                       "ORDER BY 1").fetchall() == [
+        ("5550001", "Closed Won", "2024-10-31", "Jane Doe"), ("5550002", "Contract Sent", "2025-01-31", "Max Mustermann"),
+        ("5550003", "Appointment Scheduled", "2025-02-28", "Jane Doe"), ("5550004", "Closed Lost", "2024-06-30",
+                                                                            "Max Mustermann")]
+    assert con.execute("SELECT count(*) FROM clean.contacts WHERE len(_dangling) > 0").fetchone()[0] == 0, \
+        "owners are kept by name: the export holds no users to judge them against"
+    assert dict(con.execute("SELECT contact_id, lead_source FROM clean.contacts").fetchall()) == {
+        "101": "Organic Search", "102": "Offline Sources", "103": "Paid Social", "104": "Direct Traffic"}
+    assert con.execute("SELECT industry FROM clean.accounts WHERE account_id = '9876543212'").fetchone() == (
+        "Glass, Ceramics & Concrete",)
+    assert dict(con.execute("SELECT contact_id, lifecycle_stage FROM clean.contacts").fetchall()) == {
+        "101": "Customer", "102": "Sales Qualified Lead", "103": "Marketing Qualified Lead", "104": "Subscriber"}
+    assert json.loads(con.execute("SELECT _extras FROM clean.contacts WHERE contact_id = '102'").fetchone()[0])[
+        "Marketing contact status"] == "Non-marketing contact"
+
+
+def test_a_column_that_appears_or_disappears_is_reported_and_its_data_carried(tmp_path):
+    export = shutil.copytree(HUBSPOT_EXPORT, tmp_path / "export")
+    settings = make_settings(tmp_path, export, mapping="hubspot", as_of="2024-11-05")
+    job = build_definitions(settings).resolve_job_def("nightly")
+    with DagsterInstance.ephemeral() as instance:
+        first = job.execute_in_process(instance=instance)
+        contacts = _csv_rows(export / "contacts.csv")
+        with open(export / "contacts.csv", "w", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, fieldnames=[c for c in contacts[0] if c != "Mobile Phone Number"]
+                                    + ["Favourite Colour"], extrasaction="ignore")
+            writer.writeheader()
+            writer.writerows({**row, "Favourite Colour": "teal"} for row in contacts)
+        second = job.execute_in_process(instance=instance)
+
+    def columns_check(result):
+        return {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()
+                if e.check_name == "schema_unchanged"}
+
+    assert all(e.passed for e in columns_check(first).values()), "the first run sets the baseline"
+    changed = columns_check(second)
+    assert [k for k, e in changed.items() if not e.passed] == ["raw/contacts"]
+    assert changed["raw/contacts"].metadata["new_unmapped_columns"].value == "Favourite Colour"
+    assert changed["raw/contacts"].metadata["gone_columns"].value == "Mobile Phone Number"
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
+    assert {json.loads(e)["Favourite Colour"] for (e,) in con.execute("SELECT _extras FROM clean.contacts").fetchall()} \
+        == {"teal"}, "the new column's data is carried"
+    page = (settings.report.folder / "latest.html").read_text()
+    table = page[page.index('<table id="columns">'):]
+    assert "<td>contacts</td><td>Favourite Colour</td><td>Mobile Phone Number</td>" in table[:table.index("</table>")]
 
 
 def _mapping(tmp_path: Path, text: str) -> str:

@@ -27,7 +27,9 @@ def read(con, text, kind="date", table="contacts", field="birth_date", day_first
 
 
 @pytest.mark.parametrize("text", ["1985-03-07", "03/07/1985", "07.03.1985", "07 Mar 1985",
-                                  "March 07, 1985", "3/7/85", "1985/03/07", "7-Mar-1985"])
+                                  "March 07, 1985", "3/7/85", "1985/03/07", "7-Mar-1985",
+                                  "1985-03-07 00:00", "1985-03-07T00:00:00Z", "03/07/1985 12:00 AM",
+                                  "07.03.1985 14:30:15"])
 def test_mixed_date_formats(con, text):
     assert read(con, text)[0] == date(1985, 3, 7)
 

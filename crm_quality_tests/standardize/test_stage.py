@@ -38,7 +38,7 @@ RECALL_FLOOR = 0.98
 
 
 def stage_all(settings, run_id: str = RUN_ID) -> None:
-    with connect(settings.warehouse) as con:
+    with connect(settings.warehouse.path) as con:
         for table in TABLES:
             extract_table(con, settings, table, datetime.now(timezone.utc))
             stage_table(con, settings, table, run_id)
@@ -53,12 +53,12 @@ def staged(tmp_path_factory, sample):
 
 
 def query(settings, sql: str, params=None) -> pd.DataFrame:
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         return con.execute(sql, params or []).df()
 
 
 def test_every_source_row_is_staged_or_quarantined_exactly_once(staged):
-    with duckdb.connect(str(staged.warehouse), read_only=True) as con:
+    with duckdb.connect(str(staged.warehouse.path), read_only=True) as con:
         for table in TABLES:
             account = account_for_rows(con, table)
             assert account.balanced, (table, account)
@@ -175,7 +175,7 @@ def test_quarantine_keeps_the_raw_values_and_the_reasons(staged, sample_dir):
 
 def test_a_rerun_replaces_its_own_log_entries_and_old_runs_are_forgotten(tmp_path, sample_dir):
     settings = make_settings(tmp_path, sample_dir, as_of=AS_OF.isoformat(), change_log_runs=2)
-    with connect(settings.warehouse) as con:
+    with connect(settings.warehouse.path) as con:
         extract_table(con, settings, "users", datetime.now(timezone.utc))
         counts = []
         for run in ("a", "a", "b", "c"):
@@ -192,7 +192,7 @@ def test_an_unreadable_line_is_quarantined_with_its_text(tmp_path, sample_dir):
     with (export / "users.csv").open("a") as handle:
         handle.write("USR-BAD,only three,fields\n")
     settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), max_reject_share=0.5)
-    with connect(settings.warehouse) as con:
+    with connect(settings.warehouse.path) as con:
         extract_table(con, settings, "users", datetime.now(timezone.utc))
         result = stage_table(con, settings, "users", RUN_ID)
         account = account_for_rows(con, "users")
@@ -203,7 +203,7 @@ def test_an_unreadable_line_is_quarantined_with_its_text(tmp_path, sample_dir):
 
 def test_the_row_account_catches_a_lost_row(tmp_path, sample_dir):
     settings = make_settings(tmp_path, sample_dir, as_of=AS_OF.isoformat())
-    with connect(settings.warehouse) as con:
+    with connect(settings.warehouse.path) as con:
         extract_table(con, settings, "users", datetime.now(timezone.utc))
         stage_table(con, settings, "users", RUN_ID)
         con.execute("DELETE FROM staged.users WHERE _source_row = 5")

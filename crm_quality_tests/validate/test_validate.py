@@ -59,7 +59,7 @@ def validated(tmp_path_factory, sample):
     tmp = tmp_path_factory.mktemp("validated")
     settings = make_settings(tmp, Path(sample.out), as_of=AS_OF.isoformat())
     stage_all(settings)
-    with connect(settings.warehouse) as con:
+    with connect(settings.warehouse.path) as con:
         results = {t: validate_table(con, settings, t, RUN_ID) for t in TABLES}
     return settings, results
 
@@ -67,7 +67,7 @@ def validated(tmp_path_factory, sample):
 def test_every_injected_defect_is_counted_exactly_by_its_check(validated, sample_dir):
     settings, results = validated
     defects = pd.read_csv(sample_dir / "_truth" / "defects.csv")
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         quarantined = {(t, r) for t in TABLES
                        for (r,) in con.execute(f"SELECT _source_row FROM quarantine.{t}").fetchall()}
     outcomes = {(t, r.check.name): r.outcome for t, v in results.items() for r in v.results}
@@ -96,7 +96,7 @@ def test_failing_samples_name_the_records(validated):
 
 def test_results_and_scores_are_kept_per_run(validated):
     settings, results = validated
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         kept = con.execute("SELECT count(*) FROM quality.check_results WHERE run_id = ?", [RUN_ID]).fetchone()[0]
         scores = dict(con.execute("SELECT dimension, score FROM quality.scores WHERE run_id = ? AND table_name = 'contacts'",
                                   [RUN_ID]).fetchall())
@@ -107,10 +107,10 @@ def test_results_and_scores_are_kept_per_run(validated):
 
 def test_data_docs_are_built_for_every_table(validated):
     settings, _ = validated
-    index = (settings.reports / "data_docs" / "index.html").read_text()
+    index = (settings.report.folder / "data_docs" / "index.html").read_text()
     for table in TABLES:
         assert f'href="{table}/index.html"' in index
-        assert (settings.reports / "data_docs" / table / "index.html").exists()
+        assert (settings.report.folder / "data_docs" / table / "index.html").exists()
 
 
 @asset(deps=[AssetKey(["staged", "contacts"])])
@@ -136,7 +136,7 @@ def test_a_failing_error_check_blocks_downstream_and_a_warning_does_not(tmp_path
 def test_duckdb_counts_expectations_exactly_as_gx_does(validated):
     """Large tables have their expectations counted by DuckDB: same counts, percentages, verdicts."""
     settings, results = validated
-    with connect(settings.warehouse) as con:
+    with connect(settings.warehouse.path) as con:
         duck = {t: validate_table(con, settings.replace(gx_max_rows=0), t, "duckdb-run", build_docs=False)
                 for t in TABLES}
     for table, validation in results.items():
@@ -174,8 +174,8 @@ def test_stage_flags_and_probabilities_are_checked_against_the_declared_stages(v
         {"Closed Lost": {"probability": 0, "closed": True}}]}
     custom = settings.replace(picklists={"opportunity_stage": stages}, warehouse=tmp_path / "copy.duckdb",
                               reports=tmp_path / "reports")
-    shutil.copy(settings.warehouse, custom.warehouse)
-    with connect(custom.warehouse) as con:
+    shutil.copy(settings.warehouse.path, custom.warehouse.path)
+    with connect(custom.warehouse.path) as con:
         checked = validate_table(con, custom, "opportunities", "custom-stages", build_docs=False)
         won_at_100 = con.execute("SELECT count(*) FROM staged.opportunities WHERE stage = 'Closed Won' "
                                  "AND probability = 100").fetchone()[0]
