@@ -109,8 +109,13 @@ def parameters(day_first: bool, source_timezone: str, as_of: date) -> dict[str, 
 
 def date_sql(text: str) -> str:
     """SQL reading the text expression ``text`` as a DATE (NULL when no format reads it); a time
-    of day after the date is set aside."""
-    t = f"regexp_replace(trim({text}), $time_of_day, '')"
+    of day after the date is set aside (the regular expression runs only on text with a colon)."""
+    t = f"trim({text})"
+    return f"""CASE WHEN contains({t}, ':') THEN {_date_sql(f"regexp_replace({t}, $time_of_day, '')")}
+        ELSE {_date_sql(t)} END"""
+
+
+def _date_sql(t: str) -> str:
     return f"""CASE
         WHEN regexp_full_match({t}, $iso_date) THEN try_cast({t} AS DATE)
         WHEN contains({t}, '/') THEN CAST(try_strptime({t}, $slashed_date_formats) AS DATE)
