@@ -202,10 +202,6 @@ def street(name: str = "street") -> Comparison:
         (Level("exact", "{equal}", 0.7), Level("same number, similar street", "{similarity} >= 0.75", 0.15)))
 
 
-def _compact(column: str) -> str:
-    return f"regexp_replace({column}, '[^\\p{{L}}\\p{{N}}]', '', 'g')"
-
-
 def organisation_name(name: str = "name") -> Comparison:
     """Company names: the same key, the same words in any order, then overlap of words weighted
     by their rarity (a shared 'Quitzon' counts, a shared 'International' barely) as a share of
@@ -218,15 +214,15 @@ def organisation_name(name: str = "name") -> Comparison:
               "lambda x: x.w)), 0)")
     return Comparison(
         name, "name_key", "organisation_name",
-        ("name_key", "name_sorted", "name_tokens", "name_sound", "name_short"),
+        ("name_key", "name_sorted", "name_tokens", "name_sound", "name_short", "name_compact"),
         (("equal", f"{left} = {right}"),
          ("short_form", "l.name_short = r.name_short AND l.name_is_short <> r.name_is_short"),
          ("same_words", "l.name_sorted = r.name_sorted"),
          ("dice", f"2 * {shared} / nullif(l.name_weight + r.name_weight, 0)"),
          ("containment", f"{shared} / nullif(least(l.name_weight, r.name_weight), 0)"),
          ("similarity", _jw("l.name_sorted", "r.name_sorted")),
-         ("spelling", f"1 - levenshtein({_compact(left)}, {_compact(right)}) / "
-                      f"greatest(length({_compact(left)}), length({_compact(right)}), 1)")),
+         ("spelling", "1 - levenshtein(l.name_compact, r.name_compact) / "
+                      "greatest(length(l.name_compact), length(r.name_compact), 1)")),
         (Level("exact", "{equal}", 0.5, True),
          Level("same words", "{same_words}", 0.15, True),
          Level("rare words shared, spelling close",

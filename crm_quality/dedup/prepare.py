@@ -115,7 +115,9 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
     else:
         domain = "NULL"
     return f"""
-        f.name_key, {sound('f.name_key')} AS name_sound, f.name_sorted, f.name_tokens, f.legal_form,
+        f.name_key, {sound('f.name_key')} AS name_sound,
+        regexp_replace(f.name_key, '[^\\p{{L}}\\p{{N}}]', '', 'g') AS name_compact,
+        f.name_sorted, f.name_tokens, f.legal_form,
         f.name_short, f.name_is_short, f.website_domain, f.phone, f.street,
         {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country
     FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens, nk.form AS legal_form,

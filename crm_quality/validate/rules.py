@@ -72,11 +72,9 @@ class FieldRules:
 
 def load_rules(path: Path) -> tuple[FieldRules, ...]:
     """The rules in ``path``, checked: an unknown table, field or constraint names its line."""
-    return _read(path.resolve(), path.stat().st_mtime_ns) if path.is_file() else _missing(path)
-
-
-def _missing(path: Path) -> tuple[FieldRules, ...]:
-    raise SettingsError(f"rules file {path} does not exist; set rules to the YAML file of your table contracts")
+    if not path.is_file():
+        raise SettingsError(f"rules file {path} does not exist; set rules to the YAML file of your table contracts")
+    return _read(path.resolve(), path.stat().st_mtime_ns)
 
 
 @lru_cache(maxsize=8)
@@ -129,9 +127,9 @@ def _field_rules(table: str, field_node: yaml.Node, node: yaml.Node, fail) -> Fi
         raise fail(node, f"{table}.{field}: severity is warn or error, got {severity!r}")
     if "references" in given and given["references"] not in TABLES:
         raise fail(node, f"{table}.{field}: references names a table, one of {', '.join(TABLES)}")
-    for name in ("mostly",):
-        if name in given and not (isinstance(given[name], (int, float)) and 0 <= given[name] <= 1):
-            raise fail(node, f"{table}.{field}: mostly is a share between 0 and 1")
+    mostly = given.get("mostly", 1)
+    if isinstance(mostly, bool) or not isinstance(mostly, (int, float)) or not 0 <= mostly <= 1:
+        raise fail(node, f"{table}.{field}: mostly is a share between 0 and 1")
     if "regex" in given:
         try:
             re.compile(str(given["regex"]))
