@@ -115,6 +115,7 @@ ACCOUNT = Entity(
         BlockingRule("name key start and country", ("left(name_key, 6)", "country")),
         BlockingRule("same words", ("name_sorted",)),
         BlockingRule("short form", ("name_short",)),
+        BlockingRule("letters and digits", ("name_compact",)),
         BlockingRule("rare name word", ("unnest(name_tokens)",)),
         BlockingRule("name start", ("left(name_sorted, 5)",)),
         BlockingRule("country", ("country",)),

@@ -54,6 +54,9 @@ class Model:
     """Comparison -> the typical log2 frequency of the values its term-frequency levels agree
     on: a value more common than that weighs less, a rarer one more."""
 
+    def __post_init__(self) -> None:
+        self.u = {name: dict(levels) for name, levels in self.u.items()}  # corrected here, not where measured
+
     @property
     def weights(self) -> dict[str, dict[int, float]]:
         """Comparison -> level -> log2 m/u (a missing side, -1, weighs nothing)."""

@@ -203,8 +203,10 @@ def test_em_recovers_the_m_and_u_the_pairs_were_drawn_from():
         levels[c.name] = (rng.random(n) < np.where(is_match, m, u)).astype(np.int8)
     random_levels = pd.DataFrame({c.name: (rng.random(200_000) < u).astype(np.int8)
                                   for c, u in zip(comparisons, true_u, strict=True)})
-    model = train(levels, measure_u(random_levels, comparisons), n * 1000, comparisons, (("blocking", ("other",)),))
+    measured = measure_u(random_levels, comparisons)
+    model = train(levels, measured, n * 1000, comparisons, (("blocking", ("other",)),))
     assert model.trained_by == "em"
+    assert measured == measure_u(random_levels, comparisons), "training corrects its own copy of u"
     for c, m, u in zip(comparisons, true_m, true_u, strict=True):
         assert model.m[c.name][1] == pytest.approx(m, abs=0.02), c.name
         assert model.u[c.name][1] == pytest.approx(u, abs=0.01), c.name
