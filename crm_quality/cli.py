@@ -3,6 +3,7 @@
     crm-quality generate --out DIR [--contacts N] [--seed S] [--as-of YYYY-MM-DD]
     crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH]
     crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
+    crm-quality check-mapping --source DIR --mapping NAME|PATH
 
 Errors caused by input or settings print one line and exit with status 2; a failed run (an asset
 or a blocking check) exits with status 1.
@@ -82,10 +83,25 @@ def _parser() -> argparse.ArgumentParser:
     restore.add_argument("--to", type=Path, required=True, help="the new DuckDB file (must not exist)")
     restore.set_defaults(command=_restore)
 
+    dry = commands.add_parser("check-mapping", help="dry-run a mapping on an export: fields, samples, skipped "
+                              "checks, unread files and likely problems; writes nothing")
+    dry.add_argument("--source", required=True, help="the export folder")
+    dry.add_argument("--mapping", required=True, help="sample, salesforce, hubspot or the path of your own mapping")
+    dry.set_defaults(command=_check_mapping)
+
     shown = commands.add_parser("settings", help="print every setting in force and where its value came from")
     shown.add_argument("--home", help=HOME_HELP)
     shown.set_defaults(command=_settings)
     return parser
+
+
+def _check_mapping(args: argparse.Namespace) -> int:
+    from crm_quality.operations.mapping_check import check_mapping
+    from crm_quality.settings import load_settings
+
+    settings = load_settings(overrides={"source": args.source, "mapping": args.mapping})
+    print(check_mapping(settings).text())
+    return 0
 
 
 def _settings(args: argparse.Namespace) -> int:

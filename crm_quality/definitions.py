@@ -7,7 +7,7 @@ from dagster import Definitions, in_process_executor
 from crm_quality.defs.backup import backup_assets
 from crm_quality.defs.clean import clean_assets
 from crm_quality.defs.dedup import dedup_assets
-from crm_quality.defs.extract import raw_assets
+from crm_quality.defs.extract import export_files_asset, raw_assets, reference_assets
 from crm_quality.defs.report import report_assets
 from crm_quality.defs.jobs import nightly_job, nightly_schedule
 from crm_quality.defs.resources import resources_for
@@ -20,7 +20,7 @@ from crm_quality.settings import Settings, load_settings
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[*raw_assets, *standardize_assets, *dedup_assets, *backup_assets, *clean_assets, *report_assets,
+        assets=[*raw_assets, export_files_asset, *reference_assets(settings), *standardize_assets, *dedup_assets, *backup_assets, *clean_assets, *report_assets,
                 *upkeep_assets],
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],

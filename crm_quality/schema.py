@@ -26,13 +26,28 @@ KIND_TYPES: dict[str, str] = {
 
 
 @dataclass(frozen=True)
+class RequiredWhen:
+    """A field that must be filled only on some records: those whose picklist ``field`` holds a
+    value the picklist marks with ``attribute`` (a closed stage, a converted status), or, when
+    the picklist's values are not known, whose boolean ``flag`` field is true."""
+
+    field: str
+    attribute: str
+    flag: str | None = None
+
+
+@dataclass(frozen=True)
 class Field:
     name: str
     kind: str
     required: bool = False
+    """A mapping must name it (or map it to null when the CRM has none)."""
     pii: bool = False
     references: str | None = None  # "table" whose primary key this field holds
     picklist: str | None = None
+    required_when: RequiredWhen | None = None
+    """Filled only where this holds (an open deal has no close date yet); otherwise, when
+    required, on every record."""
 
     @property
     def sql_type(self) -> str:
@@ -161,11 +176,14 @@ LEADS = Table(
         Field("country", "country"),
         Field("status", "picklist", required=True, picklist="lead_status"),
         Field("lead_source", "picklist", picklist="lead_source"),
-        Field("converted_contact_id", "id", references="contacts"),
+        Field("converted_contact_id", "id", references="contacts",
+              required_when=RequiredWhen("status", "converted")),
         _owner(),
         *_audit(),
     ),
 )
+
+CLOSED = RequiredWhen("stage", "closed", flag="is_closed")
 
 OPPORTUNITIES = Table(
     "opportunities",
@@ -177,9 +195,9 @@ OPPORTUNITIES = Table(
         Field("account_id", "id", required=True, references="accounts"),
         Field("contact_id", "id", references="contacts"),
         Field("stage", "picklist", required=True, picklist="opportunity_stage"),
-        Field("amount", "money"),
+        Field("amount", "money", required_when=CLOSED),
         Field("probability", "percent"),
-        Field("close_date", "date", required=True),
+        Field("close_date", "date", required=True, required_when=CLOSED),
         Field("is_closed", "boolean"),
         Field("is_won", "boolean"),
         _owner(),

@@ -107,6 +107,10 @@ class ValidateSettings:
     """Share of a record's important fields that must be filled for the record to count complete."""
     max_export_age_days: int = setting(7, key="max_export_age_days")
     """The newest change in an export older than this fails the export_fresh check."""
+    max_quarantine_share: float = setting(0.2, key="max_quarantine_share")
+    """A table with more of its exported rows in quarantine fails the blocking quarantine_share
+    check (usually a mapping that misses the id or every identifying column), and none of its
+    scores exceeds the share of rows that could be used."""
     gx_max_rows: int = setting(100_000, key="gx_max_rows")
     """Tables with more staged rows have their expectations counted by DuckDB instead of GX."""
     error_checks: tuple = setting(("key_unique",), key="error_checks")
@@ -316,6 +320,8 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(f"dedup_block_cap must be 2 or more, got {dedup.block_cap}")
     if dedup.rule_pairs < 1:
         raise SettingsError(f"dedup_rule_pairs must be 1 or more, got {dedup.rule_pairs}")
+    if not 0 <= validate.max_quarantine_share <= 1:
+        raise SettingsError(f"max_quarantine_share must be between 0 and 1, got {validate.max_quarantine_share}")
     if not 0 <= source.max_reject_share <= 1:
         raise SettingsError(f"max_reject_share must be between 0 and 1, got {source.max_reject_share}")
     for key in ("timezone", "source_timezone"):

@@ -1,4 +1,5 @@
-"""raw/<table> assets: one per CRM table, loaded from the export folder."""
+"""raw/<table> assets: one per CRM table, loaded from the export folder; and raw/<name> with
+staged/<name> for each reference table the mapping names."""
 
 from datetime import datetime, timezone
 
@@ -9,16 +10,21 @@ from dagster import (
     AssetExecutionContext,
     AssetKey,
     AssetsDefinition,
+    AssetSpec,
     MaterializeResult,
     MetadataValue,
     asset,
+    multi_asset,
 )
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
+from crm_quality.settings import Settings
 from crm_quality.sources import extract_table
-from crm_quality.sources.mapping import load_mapping
+from crm_quality.sources.export_files import export_files, record_export_files
+from crm_quality.sources.mapping import ReferenceTable, load_mapping
+from crm_quality.sources.reference import extract_reference
 from crm_quality.sources.schema_changes import record_columns
 from crm_quality.warehouse import ensure_schemas, qualified
 
@@ -95,3 +101,59 @@ def _raw_asset(table: str) -> AssetsDefinition:
 
 
 raw_assets: list[AssetsDefinition] = [_raw_asset(table) for table in TABLES]
+
+EXPORT_FILES = AssetKey(["raw", "export_files"])
+
+
+@asset(key=EXPORT_FILES, group_name="raw", pool=WAREHOUSE_POOL, kinds={"duckdb"},
+       check_specs=[AssetCheckSpec("every_file_read", asset=EXPORT_FILES,
+                                   description="Every file of the export folder is read by the mapping: a file "
+                                               "nothing reads is data nobody checks.")],
+       description="The files of the export folder, and the table each is read into (quality.export_files).")
+def export_files_asset(context: AssetExecutionContext, settings: SettingsResource,
+                       warehouse: DuckDBResource) -> MaterializeResult:
+    current = settings.get()
+    files = export_files(current)
+    unread = [f.path.name for f in files if f.read_as is None]
+    with warehouse.get_connection() as con:
+        ensure_schemas(con)
+        record_export_files(con, files, context.run_id, current.warehouse.change_log_runs)
+    if unread:
+        context.log.warning(f"{len(unread)} file(s) of the export no mapping reads: {', '.join(unread)}")
+    return MaterializeResult(
+        metadata={"files": len(files), "unread": ", ".join(unread)},
+        check_results=[AssetCheckResult(
+            check_name="every_file_read", passed=not unread, severity=AssetCheckSeverity.WARN,
+            metadata={"unread_files": MetadataValue.json(unread)},
+            description=None if not unread else
+            f"not read: {', '.join(unread)}. Map each as a table or under reference_tables: in the mapping, "
+            "or move it out of the export folder.")])
+
+
+def _reference_asset(reference: ReferenceTable) -> AssetsDefinition:
+    raw, staged = AssetKey(["raw", reference.name]), AssetKey(["staged", reference.name])
+
+    @multi_asset(
+        name=f"reference_{reference.name}", pool=WAREHOUSE_POOL,
+        specs=[AssetSpec(raw, group_name="raw", kinds={"duckdb"},
+                         description=f"The reference table {reference.name} ({reference.object}), as text with "
+                                     "its source file and line."),
+               AssetSpec(staged, deps=[raw], group_name="staged", kinds={"duckdb"},
+                         description=f"The reference table {reference.name}, trimmed: what rules check "
+                                     "values against.")],
+    )
+    def reference_table(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
+        with warehouse.get_connection() as con:
+            ensure_schemas(con)
+            extracted = extract_reference(con, settings.get(), reference, datetime.now(timezone.utc))
+        context.log.info(f"{extracted.path}: {extracted.rows} rows")
+        metadata = {"dagster/row_count": extracted.rows, "columns": ", ".join(extracted.columns)}
+        yield MaterializeResult(asset_key=raw, metadata={**metadata, "source_file": str(extracted.path)})
+        yield MaterializeResult(asset_key=staged, metadata=metadata)
+
+    return reference_table
+
+
+def reference_assets(settings: Settings) -> list[AssetsDefinition]:
+    """The reference tables of the configured mapping."""
+    return [_reference_asset(r) for r in load_mapping(settings.source.mapping).reference_tables.values()]

@@ -20,17 +20,19 @@ QUALITY_REPORT = AssetKey(["reports", "quality_report"])
 @asset(key=AssetKey(["quality", "access_review"]), group_name="report", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["staged", "users"]), *(AssetKey(["raw", t]) for t in TABLES)],
        description="Users to review: deactivated users who still own records, active users who have not "
-       "logged in for access_inactive_days, privileged roles, users with no role.")
+       "logged in for access_inactive_days, privileged roles, users with no role, active users who own "
+       "nothing. A finding the CRM's fields cannot decide is listed once as unknown.")
 def access_review(context: AssetExecutionContext, settings: SettingsResource,
                   warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:
         rows = review_access(con, settings.get(), context.run.run_id)
-    counts = Counter(finding for _, finding, _ in rows)
+    counts = Counter(finding for user, finding, _ in rows if user)
     lines = ["| user | finding | records owned |", "|---|---|---|"]
-    lines += [f"| {user} | {finding} | {owned} |" for user, finding, owned in rows]
+    lines += [f"| {user or 'everyone'} | {finding} | {'' if owned is None else owned} |" for user, finding, owned in rows]
     return MaterializeResult(metadata={
         "dagster/row_count": len(rows),
         **{f"findings_{name}": counts.get(name, 0) for name in FINDINGS},
+        "findings_unknown": ", ".join(finding for user, finding, _ in rows if not user),
         "review": MetadataValue.md("\n".join(lines)),
     })
 

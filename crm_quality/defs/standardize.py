@@ -1,7 +1,9 @@
-"""staged/<table> and quarantine/<table> assets, with the blocking check that no row was lost."""
+"""staged/<table> and quarantine/<table> assets, with the blocking checks that no row was lost
+and that most rows could be used."""
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -15,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
+from crm_quality.standardize.quarantine import quarantine_share
 from crm_quality.standardize.stage import account_for_rows, stage_table
 
 
@@ -23,6 +26,11 @@ def _standardize_assets(table: str) -> AssetsDefinition:
     check = AssetCheckSpec(
         "every_row_accounted_for", asset=staged, blocking=True,
         description="Every source row (and unreadable line) is in staged or quarantine, exactly once.",
+    )
+    share_check = AssetCheckSpec(
+        "quarantine_share", asset=staged, blocking=True,
+        description="At most max_quarantine_share of the exported rows are in quarantine; more usually means "
+                    "a mapping that misses the id or every column naming a record.",
     )
 
     @multi_asset(
@@ -35,7 +43,7 @@ def _standardize_assets(table: str) -> AssetsDefinition:
                       kinds={"duckdb"},
                       description=f"{table} rows that cannot be used as they are, with _reasons."),
         ],
-        check_specs=[check],
+        check_specs=[check, share_check],
         pool=WAREHOUSE_POOL,
     )
     def standardize(context: AssetExecutionContext, settings: SettingsResource,
@@ -43,6 +51,8 @@ def _standardize_assets(table: str) -> AssetsDefinition:
         with warehouse.get_connection() as con:
             result = stage_table(con, settings.get(), table, context.run.run_id)
             account = account_for_rows(con, table)
+            share = quarantine_share(con, table)
+        limit = settings.get().validate.max_quarantine_share
         context.log.info(
             f"{table}: {result.staged_rows} staged, {result.quarantined_rows} quarantined, "
             f"{result.changes} changes ({result.python_seconds:.1f}s Python, {result.sql_seconds:.1f}s DuckDB)"
@@ -66,6 +76,16 @@ def _standardize_assets(table: str) -> AssetsDefinition:
             description=None if account.balanced else
             f"{account.missing} source rows are missing and {account.doubled} are doubled: "
             f"compare raw.{table} with staged.{table} and quarantine.{table} on _source_row.",
+        )
+        acceptable = share.share <= limit
+        if not acceptable:
+            context.log.error(share.explain())
+        yield AssetCheckResult(
+            asset_key=staged, check_name=share_check.name, passed=acceptable, severity=AssetCheckSeverity.ERROR,
+            metadata={"exported": share.exported, "quarantined": share.quarantined,
+                      "share": round(share.share, 4), "max_quarantine_share": limit,
+                      "main_reason": share.reason or "", "examples": MetadataValue.json(list(share.examples))},
+            description=None if acceptable else share.explain(),
         )
 
     return standardize

@@ -1,8 +1,9 @@
 """The validation checks of each staged table, as Dagster asset checks on ``staged/<table>``.
 
 ERROR checks (``error_checks`` in the settings) are blocking: when one fails, nothing
-downstream of the table is built in that run. Scores go on the asset as observations, whose
-numeric metadata the UI plots over time.
+downstream of the table is built in that run. A check over a field this CRM does not have
+yields no result, so the UI shows it as skipped, and the log says why. Scores go on the asset
+as observations, whose numeric metadata the UI plots over time.
 """
 
 from dagster import (
@@ -22,6 +23,7 @@ from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.validate.checks import checks_for, is_error
+from crm_quality.validate.reference_values import reference_rules
 from crm_quality.validate.run import validate_table
 
 
@@ -29,22 +31,31 @@ def _validation_checks(table: str, settings: Settings) -> AssetChecksDefinition:
     staged = AssetKey(["staged", table])
     referenced = sorted({f.references for f in TABLES[table].foreign_keys} | {table})
     reads = [AssetKey(["raw", table]), AssetKey(["quarantine", table]),
-             *(AssetKey([layer, t]) for t in referenced for layer in ("staged", "quarantine") if t != table)]
+             *(AssetKey([layer, t]) for t in referenced for layer in ("staged", "quarantine") if t != table),
+             *(AssetKey(["staged", r.table]) for r in reference_rules(settings, table))]
     specs = [
         AssetCheckSpec(check.name, asset=staged, blocking=is_error(check, settings), additional_deps=reads,
                        description=f"{check.dimension}: {check.description}")
         for check in checks_for(table, settings)
     ]
 
-    @multi_asset_check(name=f"validate_{table}", specs=specs, pool=WAREHOUSE_POOL,
+    @multi_asset_check(name=f"validate_{table}", specs=specs, pool=WAREHOUSE_POOL, can_subset=True,
                        description=f"Great Expectations and DuckDB checks of staged.{table}")
     def validate(context: AssetCheckExecutionContext, settings: SettingsResource,
                  warehouse: DuckDBResource):
         with warehouse.get_connection() as con:
             validation = validate_table(con, settings.get(), table, context.run.run_id)
+        skipped = {r.check.name: r.skipped for r in validation.results if r.skipped}
         context.op_execution_context.log_event(AssetObservation(
-            asset_key=staged, metadata={f"score_{d}": s for d, s in validation.scores.items()}))
+            asset_key=staged, metadata={**{f"score_{d}": s for d, s in validation.scores.items()},
+                                        "skipped_checks": MetadataValue.json(skipped)}))
+        if skipped:
+            context.log.info(f"{len(skipped)} check(s) of {table} skipped, not applicable to this CRM: "
+                             + "; ".join(f"{name} ({why})" for name, why in skipped.items()))
+        selected = {key.name for key in context.selected_asset_check_keys}
         for result in validation.results:
+            if result.skipped or result.check.name not in selected:
+                continue  # not yielded: the UI shows the check as skipped
             outcome = result.outcome
             yield AssetCheckResult(
                 asset_key=staged, check_name=result.check.name, passed=outcome.success,

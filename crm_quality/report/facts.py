@@ -46,6 +46,11 @@ class Facts:
     appeared or disappeared since the previous run."""
     unknown_values: list[dict] = field(default_factory=list)
     """Picklist values no declaration knows, with their rows, per table and field."""
+    files: list[dict] = field(default_factory=list)
+    """The export folder's files and the table each is read into (None: nothing reads it)."""
+    reference_misses: list[dict] = field(default_factory=list)
+    """Values not found in the reference table a rule names, with their rows and the nearest
+    value there, per table and field."""
     accounting: list[dict] = field(default_factory=list)
     sizes: list[tuple[str, str, int]] = field(default_factory=list)
     access: list[dict] = field(default_factory=list)
@@ -89,6 +94,14 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
             SELECT table_name, field, value, count(*) AS rows FROM quality.issues
             WHERE run_id = ? AND rule = ? GROUP BY ALL ORDER BY table_name, field, rows DESC, value
             LIMIT ?""", [run_id, UNKNOWN, UNKNOWN_VALUES_SHOWN])
+    if table_exists(con, "quality", "export_files"):
+        facts.files = _rows(con, """SELECT file, bytes, read_as FROM quality.export_files WHERE run_id = ?
+                                     ORDER BY read_as IS NOT NULL, file""", [run_id])
+    if table_exists(con, "quality", "reference_misses"):
+        facts.reference_misses = _rows(con, """
+            SELECT table_name, field, reference, value, count(*) AS rows, any_value(suggested_value) AS suggested_value
+            FROM quality.reference_misses WHERE run_id = ? GROUP BY ALL
+            ORDER BY table_name, field, rows DESC, value LIMIT ?""", [run_id, UNKNOWN_VALUES_SHOWN])
     facts.sizes = [tuple(r) for r in con.execute("""
         SELECT schema_name, table_name, estimated_size FROM duckdb_tables()
         WHERE schema_name IN ('raw', 'staged', 'quarantine', 'dedup', 'clean', 'quality') AND NOT temporary

@@ -4,6 +4,7 @@ the data goes through Jinja2's autoescaping."""
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -69,7 +70,8 @@ def review_lists(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
 
 def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list[Path]:
     """One CSV per rule that flagged records in the run: table, record id, field, the bad value
-    and the value the standardizer suggests where it has one."""
+    and the value the standardizer suggests where it has one; and one per field whose values a
+    rule checks against a reference table, with the nearest value found there."""
     if not table_exists(con, "quality", "issues"):
         return []
     frame = con.execute("""
@@ -82,6 +84,14 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list
         path = folder / f"{rule}.csv"
         write_csv(rows.drop(columns="rule"), path)
         written.append(path)
+    if table_exists(con, "quality", "reference_misses"):
+        misses = con.execute("""
+            SELECT table_name AS "table", record_id, field, value, suggested_value, reference
+            FROM quality.reference_misses WHERE run_id = ? ORDER BY "table", field, record_id""", [run_id]).df()
+        for (table, name), rows in misses.groupby(["table", "field"], sort=True):
+            path = folder / f"reference.{table}.{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.csv"
+            write_csv(rows, path)
+            written.append(path)
     return written
 
 

@@ -7,6 +7,13 @@ whose rows it holds together (Salesforce's Task and Event are both activities), 
 field, the object's column: ``Email``; ``Website?`` when exports may lack the column (the field
 is then empty); or a list, ``[email_work, email_home]``, whose first non-empty value is taken
 (quote names that end in ``?`` inside brackets: ``["Phone?", "MobilePhone?"]``).
+An export with no id column names its records by what they hold: ``account_id: {key: [account]}``
+derives the id from one or more columns (a deal's ``account_id: {key: [account]}`` resolves to
+the same id), and the same columns may feed other fields too (``name: account``). Money and
+numbers written in other units say so: ``annual_revenue: {column: revenue, scale: 1000000,
+currency: USD}`` (values are scaled as they are staged; raw keeps them as written). A derived id is
+``k`` and 16 hexadecimal digits of the SHA-256 of the columns' trimmed values: the same values
+give the same id in every run, and the id gives nothing personal away.
 A table without ``columns`` uses the canonical names as they are. A required field the CRM does
 not have is mapped to ``null`` on purpose; any other field left out is empty. Columns the mapping does not name are kept, as a JSON object, in ``_extras``. With
 ``ids: salesforce``, 15-character Salesforce Ids are widened to their 18-character form, so that
@@ -16,12 +23,17 @@ A mapping also declares its CRM's ``picklists``: each picklist's allowed values 
 its default probability and whether it is closed and won) and the other spellings that mean
 them (see ``crm_quality/standardize/picklist.py``). A picklist it leaves out is free text.
 
+A mapping may also name the CRM's ``reference_tables`` (products, price books, territories):
+``products: {object: products}`` loads ``products.csv`` into ``raw.products`` and, trimmed,
+``staged.products``, for rules to check values against (``references: products.product``).
+
 Shipped mappings live in ``crm_quality/sources/mappings/``; a user's own is any file path.
 Every mistake is reported with the file and line it is on.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -35,7 +47,8 @@ from crm_quality.standardize.picklist import Picklist, declare
 from crm_quality.warehouse import qualified, quote
 
 SHIPPED = Path(__file__).parent / "mappings"
-TOP_LEVEL = {"name", "description", "ids", "tables", "picklists"}
+TOP_LEVEL = {"name", "description", "ids", "tables", "picklists", "reference_tables"}
+REFERENCE_KEYS = {"object", "optional"}
 TABLE_KEYS = {"object", "optional", "columns"}
 ID_FORMATS = ("plain", "salesforce")
 
@@ -45,6 +58,15 @@ class Column:
     name: str
     optional: bool = False
     """The export may lack it."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """How a number is written in the export: in ``scale`` units (revenue in millions: 1000000),
+    and, for money, in ``currency`` when the value names none."""
+
+    scale: float = 1
+    currency: str | None = None
 
 
 @dataclass(frozen=True)
@@ -59,6 +81,11 @@ class TableMapping:
     None: the canonical names as they are."""
     lines: dict[str, int] = field(default_factory=dict)
     """canonical field -> line in the mapping file."""
+    keys: frozenset[str] = frozenset()
+    """The fields whose value is an id derived from all their columns (``{key: [...]}``)."""
+    units: dict[str, Unit] = field(default_factory=dict)
+    """Money and number fields whose export values are in other units (``{column: revenue,
+    scale: 1000000, currency: USD}``)."""
 
     @property
     def identity(self) -> bool:
@@ -74,12 +101,23 @@ class TableMapping:
 
 
 @dataclass(frozen=True)
+class ReferenceTable:
+    """A table of the CRM outside the canonical schema, loaded as it is for rules to check against."""
+
+    name: str
+    object: str
+    line: int
+    optional: bool = False
+
+
+@dataclass(frozen=True)
 class Mapping:
     name: str
     path: Path
     tables: dict[str, TableMapping]
     ids: str = "plain"
     picklists: dict[str, Picklist] = field(default_factory=dict)
+    reference_tables: dict[str, ReferenceTable] = field(default_factory=dict)
 
     def where(self, table: str, canonical: str | None = None) -> str:
         """``file, line N`` of a table's (or one field's) entry, for error messages."""
@@ -136,7 +174,28 @@ def _parse(path: Path, root: yaml.Node | None) -> Mapping:
                    "when the CRM export may lack one)")
     name = _scalar(top["name"][1], fail) if "name" in top else path.stem
     picklists = _picklists(top["picklists"][1], fail) if "picklists" in top else {}
-    return Mapping(name=name, path=path, tables=tables, ids=ids, picklists=picklists)
+    references = _reference_tables(top["reference_tables"][1], fail) if "reference_tables" in top else {}
+    return Mapping(name=name, path=path, tables=tables, ids=ids, picklists=picklists, reference_tables=references)
+
+
+def _reference_tables(node: yaml.Node, fail) -> dict[str, ReferenceTable]:
+    if not isinstance(node, yaml.MappingNode):
+        raise fail(node, "reference_tables must map each table's name to {object: ...}")
+    found = {}
+    for name, (key_node, value) in _entries(node, fail).items():
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name) or name in TABLES or name.endswith("_rejects"):
+            raise fail(key_node, f"reference table {name!r}: name it in lower case (letters, digits, _), not after "
+                                 f"a canonical table ({', '.join(TABLES)}) and not ending in _rejects")
+        entries = _entries(value, fail) if isinstance(value, yaml.MappingNode) else {}
+        unknown = sorted(set(entries) - REFERENCE_KEYS)
+        if "object" not in entries or unknown:
+            raise fail(value, f"reference table {name!r} is {{object: FILE_OR_TABLE, optional: true|false}}")
+        optional = _scalar(entries["optional"][1], fail) if "optional" in entries else False
+        if not isinstance(optional, bool):
+            raise fail(entries["optional"][1], f"optional must be true or false, got {optional!r}")
+        found[name] = ReferenceTable(name, str(_scalar(entries["object"][1], fail)), key_node.start_mark.line + 1,
+                                     optional)
+    return found
 
 
 def _picklists(node: yaml.Node, fail) -> dict[str, Picklist]:
@@ -177,10 +236,19 @@ def _table(table: str, key_node: yaml.Node, value: yaml.Node, fail) -> TableMapp
     columns: dict[str, tuple[Column, ...]] = {}
     lines: dict[str, int] = {}
     used: dict[str, str] = {}
+    keys: set[str] = set()
+    units: dict[str, Unit] = {}
     for canonical, (node, source_node) in _entries(columns_node, fail).items():
         if canonical not in TABLES[table].columns:
             raise fail(node, f"unknown field {canonical!r} for {table}; its fields are: "
                        f"{', '.join(TABLES[table].columns)}")
+        if isinstance(source_node, yaml.MappingNode) and "key" in _entries(source_node, fail):
+            columns[canonical] = _key(table, canonical, source_node, fail)
+            lines[canonical] = node.start_mark.line + 1
+            keys.add(canonical)
+            continue
+        if isinstance(source_node, yaml.MappingNode):
+            source_node, units[canonical] = _unit(table, canonical, source_node, fail)
         sources = _sources(source_node, fail)
         for column in sources:
             if column.name in used:
@@ -193,7 +261,39 @@ def _table(table: str, key_node: yaml.Node, value: yaml.Node, fail) -> TableMapp
     if unmapped:
         raise fail(key_node, f"{table} does not map its required field(s) {', '.join(unmapped)}; map each to "
                    "the CRM's column, or to null when the CRM has none")
-    return TableMapping(**base, columns=columns, lines=lines)
+    return TableMapping(**base, columns=columns, lines=lines, keys=frozenset(keys), units=units)
+
+
+def _unit(table: str, canonical: str, node: yaml.MappingNode, fail) -> tuple[yaml.Node, Unit]:
+    """``{column: COLUMN, scale: N, currency: CODE}``: the column, and the units it is written in."""
+    entries = _entries(node, fail)
+    kind = TABLES[table].field(canonical).kind
+    if "column" not in entries or set(entries) - {"column", "scale", "currency"}:
+        raise fail(node, f"{table}.{canonical}: write {{column: COLUMN, scale: N, currency: CODE}} (scale and "
+                         "currency optional), or {key: [COLUMN, ...]} for an id")
+    if kind not in ("money", "integer"):
+        raise fail(node, f"{table}.{canonical} is not money or a number: scale and currency are for those")
+    scale = _scalar(entries["scale"][1], fail) if "scale" in entries else 1
+    if isinstance(scale, bool) or not isinstance(scale, (int, float)) or scale <= 0:
+        raise fail(entries["scale"][1], f"{table}.{canonical}: scale is a positive number, got {scale!r}")
+    currency = _scalar(entries["currency"][1], fail) if "currency" in entries else None
+    if currency is not None and (kind != "money" or not re.fullmatch(r"[A-Z]{3}", str(currency))):
+        raise fail(entries["currency"][1], f"{table}.{canonical}: currency is an ISO 4217 code (USD, EUR) "
+                                           "of a money field")
+    return entries["column"][1], Unit(scale, currency)
+
+
+def _key(table: str, canonical: str, node: yaml.MappingNode, fail) -> tuple[Column, ...]:
+    """``{key: [COLUMN, ...]}``: an id made of what identifies the record in the export."""
+    entries = _entries(node, fail)
+    if set(entries) != {"key"}:
+        raise fail(node, f"{table}.{canonical}: write {{key: [COLUMN, ...]}} to derive it from columns")
+    if TABLES[table].field(canonical).kind != "id":
+        raise fail(node, f"{table}.{canonical} is not an id: only ids are derived with key:")
+    sources = _sources(entries["key"][1], fail)
+    if not sources:
+        raise fail(entries["key"][1], f"{table}.{canonical}: key: needs at least one column")
+    return sources
 
 
 def _sources(node: yaml.Node, fail) -> tuple[Column, ...]:
@@ -231,8 +331,8 @@ def mapped_columns(mapping: Mapping, table: str) -> list[str]:
     """The export columns the mapping reads for ``table`` (the canonical names for a mapping
     that keeps them); any other column is carried in ``_extras``."""
     spec = mapping.tables[table]
-    return list(TABLES[table].columns) if spec.identity else [c.name for sources in spec.columns.values()
-                                                               for c in sources]
+    return list(TABLES[table].columns) if spec.identity else list(dict.fromkeys(
+        c.name for sources in spec.columns.values() for c in sources))
 
 
 def align_header(mapping: Mapping, table: str, found: list[str]) -> list[str]:
@@ -283,11 +383,13 @@ def projection(mapping: Mapping, table: str, found: list[str]) -> str:
         present = [c.name for c in spec.sources.get(name, ()) if c.name in found]
         if not present:
             value = "NULL::VARCHAR"
+        elif name in spec.keys:
+            value = derived_key(present)
         elif len(present) == 1:
             value = quote(present[0])
         else:
             value = "coalesce(" + ", ".join(f"nullif(trim({quote(c)}), '')" for c in present) + ")"
-        if mapping.ids == "salesforce" and fields.field(name).kind == "id" and present:
+        if mapping.ids == "salesforce" and fields.field(name).kind == "id" and present and name not in spec.keys:
             value = _salesforce_18(value)
         expressions.append(f"{value} AS {quote(name)}")
     mapped = {c.name for sources in spec.sources.values() for c in sources}
@@ -300,6 +402,15 @@ def projection(mapping: Mapping, table: str, found: list[str]) -> str:
     expressions.append(f"{packed} AS {EXTRAS}")
     expressions += [quote(c) for c in LINEAGE_COLUMNS]
     return ", ".join(expressions)
+
+
+def derived_key(columns: list[str]) -> str:
+    """SQL for the id of a record named by ``columns``: NULL when all are empty; otherwise the
+    same for the same trimmed values, in every run and every table that names the record."""
+    values = [f"coalesce(trim({quote(c)}), '')" for c in columns]
+    joined = values[0] if len(values) == 1 else "concat_ws(chr(31), " + ", ".join(values) + ")"
+    empty = " AND ".join(f"nullif({v}, '') IS NULL" for v in values)
+    return f"CASE WHEN {empty} THEN NULL ELSE 'k' || left(sha256({joined}), 16) END"
 
 
 def _salesforce_18(value: str) -> str:

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Callable, Mapping
 
+from crm_quality.schema import RequiredWhen
 from crm_quality.standardize.rules import fix, flag
 from crm_quality.standardize.text import fold
+from crm_quality.warehouse import literal
 
 MAPPED = fix("picklist.mapped", "Picklist value spelt another way mapped onto the allowed value")
 UNKNOWN = flag("picklist.unknown_value", "Picklist value matches none of the allowed values")
@@ -179,3 +181,12 @@ def _edits(a: str, b: str, limit: int) -> int:
             return limit
         previous2, previous = previous, current
     return min(previous[-1], limit)
+
+
+def required_condition(when: RequiredWhen, picklist: Picklist | None, value: str, flag: str | None) -> str:
+    """SQL that holds on a record that must fill a field required only sometimes: its picklist
+    field (SQL ``value``) holds a value the picklist marks with ``when.attribute`` (a closed
+    stage), or its boolean flag (SQL ``flag``, None when there is none) says so."""
+    marked = getattr(picklist, when.attribute, ()) if picklist else ()
+    in_values = f"{value} IN ({', '.join(literal(v) for v in marked)})" if marked else "false"
+    return f"coalesce({flag}, {in_values})" if flag else in_values

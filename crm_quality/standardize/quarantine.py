@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import duckdb
 
 from crm_quality.schema import CARRIED_COLUMNS, EXTRAS, TABLES
-from crm_quality.standardize.rules import flag
+from crm_quality.standardize.rules import CATALOG, flag
 from crm_quality.warehouse import build_table, qualified, quote, table_exists
 
 MISSING_ID = flag("quarantine.missing_id", "The row has no id, so nothing can refer to it")
@@ -22,6 +22,16 @@ UNIDENTIFIABLE = flag("quarantine.unidentifiable",
                       "Nothing identifies the person or company: no name, email, phone or website")
 UNREADABLE_LINE = flag("quarantine.unreadable_line",
                        "The line of the file could not be read into columns")
+
+WHAT_TO_DO = {
+    MISSING_ID: "map the export's id column, or derive the id from the columns that name a record "
+                "({key: [COLUMN, ...]} in the mapping)",
+    DUPLICATE_ID: "the mapped id repeats: map a column that is unique, or derive the id from several columns "
+                  "({key: [A, B]})",
+    UNIDENTIFIABLE: "map the column(s) holding the name, email, phone or website",
+    UNREADABLE_LINE: "see raw.<table>_rejects for the lines and why they could not be read",
+}
+"""Per quarantine reason, what fixes it when it strikes most of a table (usually the mapping)."""
 
 IDENTIFYING_FIELDS: dict[str, tuple[str, ...]] = {
     "users": ("full_name", "email"),
@@ -84,3 +94,55 @@ def build_quarantine(con: duckdb.DuckDBPyConnection, table: str) -> str:
         SELECT * FROM flagged WHERE len(_reasons) > 0 {unreadable}
         ORDER BY _source_row"""
     return build_table(con, "quarantine", table, sql)
+
+
+@dataclass(frozen=True)
+class QuarantineShare:
+    """How much of a table's export could not be used, and mostly why."""
+
+    table: str
+    exported: int
+    quarantined: int
+    reason: str | None
+    """The most frequent quarantine reason."""
+    reason_rows: int
+    examples: tuple[str, ...]
+    """Rows quarantined for it: file, line and the values that were there (personal ones only
+    said to be filled)."""
+
+    @property
+    def share(self) -> float:
+        return self.quarantined / self.exported if self.exported else 0.0
+
+    def explain(self) -> str:
+        if not self.reason:
+            return f"{self.quarantined} of {self.exported} {self.table} rows quarantined"
+        return (f"{self.quarantined} of {self.exported} {self.table} rows ({self.share:.0%}) are in quarantine, "
+                f"{self.reason_rows} of them for {self.reason} ({CATALOG[self.reason].description}). To fix: "
+                + WHAT_TO_DO.get(self.reason, "see quarantine." + self.table).replace("<table>", self.table)
+                + ". For example: " + "; ".join(self.examples))
+
+
+def quarantine_share(con: duckdb.DuckDBPyConnection, table: str, examples: int = 3) -> QuarantineShare:
+    """The quarantined share of ``table``'s exported rows, its main reason, and real examples."""
+    quarantine, staged = qualified("quarantine", table), qualified("staged", table)
+    [(quarantined, exported)] = con.execute(
+        f"SELECT (SELECT count(*) FROM {quarantine}), (SELECT count(*) FROM {quarantine}) + "
+        f"(SELECT count(*) FROM {staged})").fetchall()
+    top = con.execute(f"""SELECT reason, count(*) AS n FROM (SELECT unnest(_reasons) AS reason FROM {quarantine})
+                          GROUP BY reason ORDER BY n DESC, reason LIMIT 1""").fetchone()
+    if not top:
+        return QuarantineShare(table, exported, quarantined, None, 0, ())
+    spec = TABLES[table]
+    shown = [f for f in spec.fields if f.name != spec.key][:6]
+    rows = con.execute(f"""SELECT regexp_extract(_source_file, '[^/\\\\]+$'), _source_row, {quote(spec.key)},
+                                  {', '.join(quote(f.name) for f in shown)}
+                           FROM {quarantine} WHERE list_contains(_reasons, ?) ORDER BY _source_row LIMIT ?""",
+                       [top[0], examples]).fetchall()
+    described = []
+    for file, line, key, *values in rows:
+        parts = [f"{spec.key} {key!r}" if key is not None else f"no {spec.key}"]
+        parts += [f"{f.name} {'filled' if f.pii else repr(v)}" for f, v in zip(shown, values, strict=True)
+                  if v is not None]
+        described.append(f"{file or table} line {line}: " + ", ".join(parts))
+    return QuarantineShare(table, exported, quarantined, top[0], top[1], tuple(described))

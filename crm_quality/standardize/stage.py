@@ -25,6 +25,8 @@ import pyarrow as pa
 
 from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
 from crm_quality.settings import Settings
+from crm_quality.sources.applicability import export_columns, missing_fields
+from crm_quality.sources.mapping import load_mapping
 from crm_quality.standardize import dates
 from crm_quality.standardize.country import UNKNOWN as COUNTRY_UNKNOWN
 from crm_quality.standardize.fields import (
@@ -37,6 +39,7 @@ from crm_quality.standardize.fields import (
     person_name_fields,
     person_names,
 )
+from crm_quality.standardize.picklist import required_condition
 from crm_quality.standardize.quarantine import build_quarantine
 from crm_quality.standardize.rules import flag_ids
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, execute, literal, qualified, quote, swap_in_many
@@ -135,6 +138,10 @@ class _Stager:
                  stack: ExitStack) -> None:
         self.con, self.settings, self.table, self.spec = con, settings, table, TABLES[table]
         self.picklists = settings.picklist_catalogue()
+        mapping = load_mapping(settings.source.mapping)
+        self.units = mapping.tables[table].units
+        self.missing = missing_fields(mapping, table, export_columns(con, table))
+        """Fields this CRM does not have: not flagged as missing on every row."""
         self.stack = stack
         self.pool: ProcessPoolExecutor | None = None
         self.normalizing = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="normalize"))
@@ -152,6 +159,10 @@ class _Stager:
         """Temp tables of normalized values (bulk paths), dropped at the end."""
         self.registered: list[str] = []
         """Arrow tables of normalized values registered as views, unregistered at the end."""
+        self.values: dict[str, str] = {}
+        """Field -> the SQL of its staged value."""
+        self.sometimes_required: list[tuple[int, Field, str, str]] = []
+        """(index in events, field, its value SQL, its rules SQL) of fields required only sometimes."""
         self.logged: list[tuple[str, str, str]] = []
         """(field, its raw text in ``r``, its staged value as text in ``s``) for the logs."""
         self.base = quote(f"__stage_base_{table}")
@@ -171,6 +182,7 @@ class _Stager:
                 self._plan_sql_field(f)
             else:
                 self._plan_mapped_field(f, country)
+        self._flag_sometimes_required()
         build_quarantine(self.con, self.table)
         self._build_base()
         self._collect()
@@ -178,6 +190,18 @@ class _Stager:
         logged_at = time.time()
         swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
                      also=lambda con: self._write_logs(con, run_id, logged_at))
+
+    def _flag_sometimes_required(self) -> None:
+        """A field required only where its condition holds (a closed deal's close date) is
+        flagged missing there, once every field it reads has its staged value."""
+        for index, f, value, rules in self.sometimes_required:
+            when = f.required_when
+            if f.name in self.missing or when.field in self.missing:
+                continue
+            condition = required_condition(when, self.picklists.get(self.spec.field(when.field).picklist),
+                                           self.values[when.field], self.values.get(when.flag))
+            self.events[index] = (f"{{'field': '{f.name}', 'rules': list_concat({rules}, CASE WHEN {value} IS NULL "
+                                  f"AND {condition} THEN ['{REQUIRED_MISSING}'] ELSE [] END)}}")
 
     # ------------------------------------------------------------------ Python normalizers
     def _register(self, mapping: _Mapping, source: str) -> None:
@@ -277,7 +301,10 @@ class _Stager:
     def _add(self, name: str, value: str, rules: str, f: Field | None = None) -> None:
         """A staged column and its rules; the logs read its value before (raw) and after."""
         self.columns.append(f"{value} AS {quote(name)}")
-        if f is not None and f.required and f.name != self.spec.key:
+        self.values[name] = value
+        if f is not None and f.required_when:
+            self.sometimes_required.append((len(self.events), f, value, rules))
+        elif f is not None and f.required and f.name not in (self.spec.key, *self.missing):
             rules = (f"list_concat({rules}, CASE WHEN {value} IS NULL "
                      f"THEN ['{REQUIRED_MISSING}'] ELSE [] END)")
         self.events.append(f"{{'field': '{name}', 'rules': {rules}}}")
@@ -314,10 +341,15 @@ class _Stager:
         on = " AND ".join(f"{alias}.i{n} IS NOT DISTINCT FROM b.{quote(c)}"
                           for n, c in enumerate(mapping.inputs))
         self.joins.append(f"LEFT JOIN {mapping.name} {alias} ON {on}")
-        value = f"{alias}.o0"
+        unit = self.units.get(f.name)
+        value = f"{alias}.o0" if unit is None or unit.scale == 1 else \
+            f"CAST({alias}.o0 * {unit.scale!r} AS {f.sql_type})"
         self._add(f.name, value, f"coalesce({alias}.rules, [])", f)
         for n, (suffix, _) in enumerate(normalizer.derived, start=1):
-            self.columns.append(f"{alias}.o{n} AS {quote(f.name + suffix)}")
+            derived = f"{alias}.o{n}"
+            if suffix == "_currency" and unit is not None and unit.currency:
+                derived = f"coalesce({derived}, {literal(unit.currency)})"
+            self.columns.append(f"{derived} AS {quote(f.name + suffix)}")
 
     def _plan_person_names(self) -> None:
         """Salutation, first and last name are standardized together (titles move, full names

@@ -20,8 +20,9 @@ from crm_quality.settings import Settings
 from crm_quality.sources.raw import exported_sql
 from crm_quality.standardize.address import POSTAL_RULES
 from crm_quality.standardize.dates import WINDOWS
-from crm_quality.standardize.picklist import Picklist
+from crm_quality.standardize.picklist import Picklist, required_condition
 from crm_quality.standardize.quarantine import IDENTIFYING_FIELDS
+from crm_quality.validate.reference_values import reference_rules
 from crm_quality.validate.rules import CONSTRAINTS, FieldRules, load_rules
 from crm_quality.warehouse import literal, qualified, quote
 
@@ -55,6 +56,12 @@ class Check:
     """The column that names a failing row in samples (the table's key by default)."""
     error: bool = False
     """Declared ERROR (and blocking) by the team's rules file."""
+    needs: tuple[str, ...] | None = None
+    """The fields it reads: skipped when the CRM lacks any (default: the expectation's column)."""
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        return self.needs if self.needs is not None else (self.kwargs["column"],) if "column" in self.kwargs else ()
 
     @property
     def qualified_name(self) -> str:
@@ -68,11 +75,24 @@ def is_error(check: Check, settings: Settings) -> bool:
     return check.error or check.name in named or check.qualified_name in named
 
 
-def checks_for(table: str, settings: Settings) -> list[Check]:
+def checks_for(table: str, settings: Settings, missing: frozenset[str] = frozenset()) -> list[Check]:
+    """The table's checks; those over several fields read only the ones the CRM has
+    (``missing`` are the fields it lacks), and are skipped when it has none of them."""
     spec = TABLES[table]
-    return [*_completeness(spec, settings), *_accuracy(spec, settings), *_readable(spec),
-            *_uniqueness(spec), *_consistency(spec, settings), *_timeliness(spec, settings),
+    return [*_completeness(spec, settings, missing), *_accuracy(spec, settings), *_readable(spec),
+            *_uniqueness(spec), *_consistency(spec, settings, missing), *_timeliness(spec, settings),
             *_contract(spec, settings)]
+
+
+def skipped_because(check: Check, missing: dict[str, str]) -> str | None:
+    """Why ``check`` is not applicable to this CRM (``missing``: field -> why it lacks it), or None."""
+    lacking = [f for f in check.fields if f in missing]
+    return "; ".join(f"{f}: {missing[f]}" for f in lacking) or None
+
+
+def _some_of(fields: tuple[str, ...], missing: frozenset[str]) -> tuple[str, ...]:
+    """The fields the CRM has; all of them when it has none (and the check is skipped)."""
+    return tuple(f for f in fields if f not in missing) or fields
 
 
 def _rules(table: str, settings: Settings) -> list[FieldRules]:
@@ -102,7 +122,7 @@ def _contract(spec: Table, settings: Settings) -> list[Check]:
                 spec.name, f"rule_{rules.column}_{constraint}", dimension,
                 f"{rules.field} {wording.format_map(_Blank(given))} (rules file, line {rules.line})",
                 expectation, kwargs or {}, validated_relation(spec.name, settings) if predicate else None, predicate,
-                error=rules.error))
+                error=rules.error, needs=(rules.column,)))
 
         if given.get("required"):
             add("required", "ExpectColumnValuesToNotBeNull", {**column, "mostly": given.get("mostly", 1.0)})
@@ -120,8 +140,12 @@ def _contract(spec: Table, settings: Settings) -> list[Check]:
             add("unique", "ExpectColumnValuesToBeUnique", column)
         if "references" in given:
             target, value = given["references"], f"t.{quote(rules.column)}"
-            add("references", predicate=f"{value} IS NOT NULL AND {value} NOT IN {_known_ids(target)} "
-                                        f"AND {exported_sql(target)}")
+            if target in TABLES:
+                add("references", predicate=f"{value} IS NOT NULL AND {value} NOT IN {_known_ids(target)} "
+                                            f"AND {exported_sql(target)}")
+            else:
+                [reference] = [r for r in reference_rules(settings, spec.name) if r.rules == rules]
+                add("references", predicate=f"{value} IS NOT NULL AND {value} NOT IN {reference.known_values}")
     return checks
 
 
@@ -136,21 +160,39 @@ def _staged(spec: Table) -> str:
     return qualified("staged", spec.name)
 
 
-def _completeness(spec: Table, settings: Settings) -> list[Check]:
+def _completeness(spec: Table, settings: Settings, missing: frozenset[str]) -> list[Check]:
     checks = [
         Check(spec.name, f"{f.name}_present", "completeness", f"{f.name} is filled (it is required)",
               "ExpectColumnValuesToNotBeNull", {"column": f.name, "mostly": settings.validate.completeness_mostly})
-        for f in spec.fields if f.required and f.name != spec.key
+        for f in spec.fields if f.required and not f.required_when and f.name != spec.key
     ]
+    checks += [_required_when(spec, f, settings) for f in spec.fields if f.required_when]
     important = IMPORTANT_FIELDS.get(spec.name)
     if important:
-        filled = " + ".join(f"(t.{quote(c)} IS NOT NULL)::INT" for c in important)
+        present = _some_of(important, missing)
+        filled = " + ".join(f"(t.{quote(c)} IS NOT NULL)::INT" for c in present)
         checks.append(Check(
             spec.name, "record_complete", "completeness",
-            f"at least {settings.validate.record_completeness_min:.0%} of {', '.join(important)} are filled",
-            source=_staged(spec),
-            predicate=f"({filled}) / {len(important)} < {settings.validate.record_completeness_min}"))
+            f"at least {settings.validate.record_completeness_min:.0%} of {', '.join(important)} (those the CRM "
+            "has) are filled",
+            source=_staged(spec), needs=present,
+            predicate=f"({filled}) / {len(present)} < {settings.validate.record_completeness_min}"))
     return checks
+
+
+def _required_when(spec: Table, f, settings: Settings) -> Check:
+    """A field filled only where its condition holds: a closed deal's close date and amount, a
+    converted lead's contact. The condition reads the picklist's declared values, or the
+    boolean flag when the picklist does not say."""
+    when = f.required_when
+    picklist = settings.picklist_catalogue().get(spec.field(when.field).picklist)
+    marked = getattr(picklist, when.attribute, ()) if picklist else ()
+    condition = required_condition(when, picklist, f"t.{quote(when.field)}",
+                                   f"t.{quote(when.flag)}" if when.flag else None)
+    described = f"{when.field} is {when.attribute} ({', '.join(marked) or when.flag or 'no value declared'})"
+    return Check(spec.name, f"{f.name}_present", "completeness", f"{f.name} is filled when {described}",
+                 source=f"(SELECT * FROM {_staged(spec)} t WHERE {condition})",
+                 predicate=f"t.{quote(f.name)} IS NULL", needs=(f.name, when.field))
 
 
 def _accuracy(spec: Table, settings: Settings) -> list[Check]:
@@ -190,7 +232,8 @@ def _accuracy(spec: Table, settings: Settings) -> list[Check]:
                              f"'[\\s-]', '', 'g'), {literal(rule.pattern)})" for country, rule in POSTAL_RULES.items())
             checks.append(Check(spec.name, f"{f.name}_fits_country", "accuracy",
                                 f"{f.name} has its country's format", source=_staged(spec),
-                                predicate=f"t.{quote(f.name)} IS NOT NULL AND NOT CASE t.country {cases} ELSE true END"))
+                                predicate=f"t.{quote(f.name)} IS NOT NULL AND NOT CASE t.country {cases} ELSE true END",
+                                needs=(f.name, "country")))
     return checks
 
 
@@ -206,7 +249,7 @@ def _readable(spec: Table) -> list[Check]:
             source = (f"(SELECT s.{quote(spec.key)}, s.{quote(f.name)} AS value, r.{quote(f.name)} AS written "
                       f"FROM {_staged(spec)} s JOIN {qualified('raw', spec.name)} r USING (_source_row))")
             checks.append(Check(spec.name, f"{f.name}_readable", "accuracy",
-                                f"{f.name} as written can be read as a {f.kind}", source=source,
+                                f"{f.name} as written can be read as a {f.kind}", source=source, needs=(f.name,),
                                 predicate="t.value IS NULL AND nullif(trim(t.written), '') IS NOT NULL"))
     return checks
 
@@ -247,8 +290,9 @@ def _known_ids(table: str) -> str:
             f"UNION ALL SELECT {key} FROM {qualified('quarantine', table)} WHERE {key} IS NOT NULL)")
 
 
-def _stage_agrees_with_flags(spec: Table, stages: Picklist) -> Check:
-    """Closed and won flags, and a closed deal's probability, as the stage picklist declares them."""
+def _stage_agrees_with_flags(spec: Table, stages: Picklist, missing: frozenset[str]) -> Check:
+    """Closed and won flags, and a closed deal's probability, as the stage picklist declares them
+    (skipped for a CRM that exports none of them)."""
     def among(values: tuple[str, ...]) -> str:
         return f"t.stage IN ({', '.join(literal(v) for v in values)})" if values else "false"
 
@@ -260,36 +304,30 @@ def _stage_agrees_with_flags(spec: Table, stages: Picklist) -> Check:
         spec.name, "stage_agrees_with_flags", "consistency",
         f"closed stages ({', '.join(stages.closed)}) are closed, won only when won "
         f"({', '.join(stages.won) or 'none'}), at their declared probability; other stages are open",
-        source=_staged(spec), predicate=f"""{among(stages.values)} AND (
+        source=_staged(spec), needs=("stage", *_some_of(("is_closed", "is_won", "probability"), missing)),
+        predicate=f"""{among(stages.values)} AND (
             ({closed}) IS DISTINCT FROM coalesce(t.is_closed, {closed})
             OR ({won}) IS DISTINCT FROM coalesce(t.is_won, {won})
             {probability})""")
 
 
-def _consistency(spec: Table, settings: Settings) -> list[Check]:
+def _consistency(spec: Table, settings: Settings, missing: frozenset[str]) -> list[Check]:
     checks = [
         Check(spec.name, f"{f.name}_resolves", "consistency", f"{f.name} names an existing {f.references} row",
-              source=_staged(spec),
+              source=_staged(spec), needs=(f.name,),
               predicate=f"t.{quote(f.name)} IS NOT NULL AND t.{quote(f.name)} NOT IN {_known_ids(f.references)} "
                         f"AND {exported_sql(f.references)}")
         for f in spec.foreign_keys
     ]
     stages = settings.picklist_catalogue().get("opportunity_stage")
     if spec.name == "opportunities" and stages is not None and stages.closed:
-        checks.append(_stage_agrees_with_flags(spec, stages))
-    statuses = settings.picklist_catalogue().get("lead_status")
-    if spec.name == "leads" and statuses is not None and statuses.converted:
-        converted = ", ".join(literal(v) for v in statuses.converted)
-        checks.append(Check(
-            spec.name, "converted_lead_has_contact", "consistency",
-            f"a converted lead ({', '.join(statuses.converted)}) points at an existing contact", source=_staged(spec),
-            predicate=f"t.status IN ({converted}) AND (t.converted_contact_id IS NULL "
-                      f"OR t.converted_contact_id NOT IN {_known_ids('contacts')})"))
+        checks.append(_stage_agrees_with_flags(spec, stages, missing))
     if spec.name == "activities":
+        parents = _some_of(("contact_id", "lead_id", "account_id", "opportunity_id"), missing)
         checks.append(Check(
             spec.name, "has_parent", "consistency", "an activity belongs to a contact, lead, account or deal",
-            source=_staged(spec),
-            predicate="coalesce(t.contact_id, t.lead_id, t.account_id, t.opportunity_id) IS NULL"))
+            source=_staged(spec), needs=parents,
+            predicate=f"coalesce({', '.join(f't.{quote(p)}' for p in parents)}, NULL) IS NULL"))
     return checks
 
 
@@ -301,10 +339,12 @@ def _timeliness(spec: Table, settings: Settings) -> list[Check]:
     return [
         Check(spec.name, "not_modified_in_future", "timeliness",
               "last_modified_at is not after today (a sync writing future times)", source=_staged(spec),
+              needs=("last_modified_at",),
               predicate=f"t.last_modified_at >= {end_of_day}"),
         Check(spec.name, "export_fresh", "timeliness",
               f"the newest change is at most {settings.validate.max_export_age_days} days old (a table the export "
               "does not hold passes)",
+              needs=("last_modified_at",),
               source=f"(SELECT max(last_modified_at) FILTER (WHERE last_modified_at < {end_of_day}) AS newest, "
                      f"'export' AS {quote(spec.key)} FROM {_staged(spec)})",
               predicate=f"(t.newest IS NULL AND {exported_sql(spec.name)}) OR t.newest < {oldest_fresh}"),

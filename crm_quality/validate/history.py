@@ -30,34 +30,41 @@ class Result:
     severity: str
     """ERROR (blocks the cleaned tables) or WARN."""
     outcome: Outcome
+    skipped: str | None = None
+    """Why the check does not apply to this CRM (it was not run, and counts in no score)."""
 
 
-def scores(results: list[Result]) -> dict[str, float]:
-    """Per dimension, the mean share (0-100) of rows each of its checks passed; 'overall' is the
-    mean of the dimensions."""
-    by_dimension = {d: [r.outcome.success_percent for r in results if r.check.dimension == d]
+def scores(results: list[Result], usable: float = 1.0) -> dict[str, float]:
+    """Per dimension, the mean share (0-100) of rows each of its checks passed, but never more
+    than the ``usable`` share of the exported rows (those not in quarantine): a table scored on
+    the few rows that could be read is not healthy. 'overall' is the mean of the dimensions.
+    Skipped checks count in none."""
+    by_dimension = {d: [r.outcome.success_percent for r in results if r.check.dimension == d and not r.skipped]
                     for d in DIMENSIONS}
-    found = {d: round(mean(v), 2) for d, v in by_dimension.items() if v}
+    found = {d: round(min(mean(v), 100.0 * usable), 2) for d, v in by_dimension.items() if v}
     if found:
         found["overall"] = round(mean(found.values()), 2)
     return found
 
 
-def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: list[Result]) -> dict[str, float]:
-    """Append this run's results and scores for the table (replacing them if the run repeats)."""
+def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: list[Result],
+           usable: float = 1.0) -> dict[str, float]:
+    """Append this run's results and scores for the table (replacing them if the run repeats); a
+    skipped check is kept with success NULL and its reason as the observed value."""
     for sql in HISTORY_SQL:
         con.execute(sql)
     at = time.time()
-    table_scores = scores(results)
+    table_scores = scores(results, usable)
     with transaction(con):
         for log in ("check_results", "scores"):
             con.execute(f"DELETE FROM quality.{log} WHERE run_id = ? AND table_name = ?", [run_id, table])
         con.executemany(
             "INSERT INTO quality.check_results VALUES (?, to_timestamp(?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [[run_id, at, table, r.check.name, r.check.dimension, r.severity, r.outcome.success,
-              json.dumps(r.outcome.observed_value, default=str), r.outcome.element_count,
+            [[run_id, at, table, r.check.name, r.check.dimension, r.severity, None if r.skipped else r.outcome.success,
+              json.dumps(r.skipped or r.outcome.observed_value, default=str), r.outcome.element_count,
               r.outcome.unexpected_count, r.outcome.unexpected_percent, r.outcome.sample_ids]
              for r in results])
-        con.executemany("INSERT INTO quality.scores VALUES (?, to_timestamp(?), ?, ?, ?)",
-                        [[run_id, at, table, d, s] for d, s in table_scores.items()])
+        if table_scores:  # a table the export does not hold is not scored
+            con.executemany("INSERT INTO quality.scores VALUES (?, to_timestamp(?), ?, ?, ?)",
+                            [[run_id, at, table, d, s] for d, s in table_scores.items()])
     return table_scores

@@ -9,10 +9,14 @@ The file maps each table to its fields and each field to its constraints::
     opportunities:
       amount: {min: 0, max: 10000000}
       partner_account: {custom: true, references: accounts}
+      product: {custom: true, references: products.product}
 
 ``custom: true`` names a column of the export that no mapping names, carried in ``_extras``
 (Salesforce ``__c`` fields, HubSpot custom properties); ``type: number`` reads it as a number,
 and ``promote: <column>`` adds it to the clean table as a column of that name and type.
+``references`` names a canonical table (the value is one of its ids) or a column of a reference
+table the mapping declares (the value is one of that column's values; the nearest one is
+suggested for a value that is not).
 Every mistake is an error naming the file and line.
 """
 
@@ -125,8 +129,10 @@ def _field_rules(table: str, field_node: yaml.Node, node: yaml.Node, fail) -> Fi
     severity = given.get("severity", "warn")
     if severity not in ("warn", "error"):
         raise fail(node, f"{table}.{field}: severity is warn or error, got {severity!r}")
-    if "references" in given and given["references"] not in TABLES:
-        raise fail(node, f"{table}.{field}: references names a table, one of {', '.join(TABLES)}")
+    if "references" in given and given["references"] not in TABLES and not re.fullmatch(
+            r"[a-z][a-z0-9_]*\.[^.]+", str(given["references"])):
+        raise fail(node, f"{table}.{field}: references names a table, one of {', '.join(TABLES)}, or a column of "
+                         "a reference table the mapping declares (products.product)")
     mostly = given.get("mostly", 1)
     if isinstance(mostly, bool) or not isinstance(mostly, (int, float)) or not 0 <= mostly <= 1:
         raise fail(node, f"{table}.{field}: mostly is a share between 0 and 1")

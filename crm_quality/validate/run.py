@@ -14,11 +14,20 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.validate.checks import checks_for, is_error, validated_relation
+from crm_quality.sources.applicability import export_columns, missing_fields
+from crm_quality.sources.mapping import load_mapping
+from crm_quality.sources.raw import exported_sql
+from crm_quality.validate.checks import checks_for, is_error, skipped_because, validated_relation
 from crm_quality.validate.expectations import run_expectations
 from crm_quality.validate.history import Result, record
+from crm_quality.validate.reference_values import check_columns_exist, record_misses, reference_rules
+from crm_quality.validate.outcome import Outcome
 from crm_quality.validate.predicates import run_expectation_in_duckdb, run_predicate
-from crm_quality.warehouse import quote
+from crm_quality.warehouse import qualified, quote
+
+
+NOT_RUN = Outcome(success=True, element_count=0, unexpected_count=0, unexpected_percent=0.0)
+"""The outcome a skipped check carries: it was not run."""
 
 
 @dataclass
@@ -30,10 +39,18 @@ class Validation:
 
 def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str,
                    build_docs: bool = True) -> Validation:
+    """Run the table's checks, skipping those over fields this CRM does not have, and all of
+    them when the export holds no rows of the table (it is then not scored at all)."""
     key = TABLES[table].key
-    checks = checks_for(table, settings)
+    [(exported,)] = con.execute(f"SELECT {exported_sql(table)}").fetchall()
+    missing = missing_fields(load_mapping(settings.source.mapping), table, export_columns(con, table))
+    every = checks_for(table, settings, frozenset(missing))
+    skipped = {c.name: skipped_because(c, missing) if exported else f"the export holds no {table}" for c in every}
+    checks = [c for c in every if not skipped[c.name]]
     expectations = [c for c in checks if c.expectation]
     staged = validated_relation(table, settings)
+    references = reference_rules(settings, table)
+    check_columns_exist(con, settings, references)
     [(rows,)] = con.execute(f"SELECT count(*) FROM {staged} t").fetchall()
     if rows <= settings.validate.gx_max_rows:
         columns = sorted({key} | {c.kwargs["column"] for c in expectations})
@@ -49,5 +66,10 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
     for check in checks:
         if check.predicate:
             outcomes[check.name] = run_predicate(con, check)
-    results = [Result(c, "ERROR" if is_error(c, settings) else "WARN", outcomes[c.name]) for c in checks]
-    return Validation(table, results, record(con, run_id, table, results))
+    results = [Result(c, "ERROR" if is_error(c, settings) else "WARN", outcomes.get(c.name, NOT_RUN), skipped[c.name])
+               for c in every]
+    record_misses(con, staged, key, references, run_id, settings.warehouse.change_log_runs)
+    [(quarantined,)] = con.execute(f"SELECT count(*) FROM {qualified('quarantine', table)}").fetchall()
+    usable = rows / (rows + quarantined) if rows + quarantined else 1.0
+    return Validation(table, results, record(con, run_id, table, results, usable))
+
