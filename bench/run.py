@@ -9,6 +9,7 @@ import bench_backup  # noqa: E402
 import bench_dedup  # noqa: E402
 import bench_match_quality  # noqa: E402
 import bench_extract  # noqa: E402
+import bench_incremental  # noqa: E402
 import bench_merge  # noqa: E402
 import bench_standardize  # noqa: E402
 import bench_validate  # noqa: E402
@@ -21,3 +22,4 @@ if __name__ == "__main__":
     bench_match_quality.main()
     bench_merge.main()
     bench_backup.main()
+    bench_incremental.main()

@@ -1,7 +1,7 @@
 """crm-quality: the command line.
 
     crm-quality generate --out DIR [--contacts N] [--seed S] [--as-of YYYY-MM-DD]
-    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH]
+    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH] [--full]
     crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
     crm-quality check-mapping --source DIR --mapping NAME|PATH
 
@@ -56,6 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--reports", help="reports folder (CRM_QUALITY_REPORTS)")
     run.add_argument("--mapping", help="sample, salesforce, hubspot or the path of your own mapping "
                      "(CRM_QUALITY_MAPPING)")
+    run.add_argument("--full", action="store_true", default=None,
+                     help="redo every step, even those whose inputs have not changed since their last build")
     run.set_defaults(command=_run)
 
     dedup = commands.add_parser("dedup", help="find duplicate records in any CSV or Parquet file")
@@ -265,7 +267,7 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         overrides={"home": args.home, "source": args.source, "warehouse": args.warehouse, "reports": args.reports,
-                   "mapping": args.mapping}
+                   "mapping": args.mapping, "full_rebuild": args.full}
     )
     job = build_definitions(settings).resolve_job_def("nightly")
     instance = open_instance(settings.dagster_home)

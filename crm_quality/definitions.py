@@ -9,7 +9,7 @@ from crm_quality.defs.clean import clean_assets
 from crm_quality.defs.dedup import dedup_assets
 from crm_quality.defs.extract import export_files_asset, raw_assets, reference_assets
 from crm_quality.defs.report import report_assets
-from crm_quality.defs.jobs import nightly_job, nightly_schedule
+from crm_quality.defs.jobs import full_rebuild_schedule, nightly_job, nightly_schedule
 from crm_quality.defs.resources import resources_for
 from crm_quality.defs.sensors import abandoned_runs, export_sensor, run_end_sensors
 from crm_quality.defs.standardize import standardize_assets
@@ -24,7 +24,7 @@ def build_definitions(settings: Settings) -> Definitions:
                 *upkeep_assets],
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],
-        schedules=[nightly_schedule(settings)],
+        schedules=[nightly_schedule(settings), *full_rebuild_schedule(settings)],
         sensors=[export_sensor(settings), abandoned_runs, *run_end_sensors(settings)],
         resources=resources_for(settings),
         # Every step writes the warehouse, one at a time (the pool), so a process per step would buy

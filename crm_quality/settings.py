@@ -161,6 +161,11 @@ class OperationsSettings:
     timezone: str = setting("UTC", key="timezone")
     """Timezone of the nightly schedule."""
     nightly_cron: str = setting("0 2 * * *", key="nightly_cron")
+    full_rebuild_cron: str = setting("0 3 * * 0", key="full_rebuild_cron")
+    """When the weekly full rebuild runs (the nightly job with full_rebuild on); empty for never."""
+    full_rebuild: bool = setting(False, key="full_rebuild")
+    """Redo every step, even one whose inputs, settings and code are those of its last build
+    (``crm-quality run --full``, the weekly schedule, or this run config in the launchpad)."""
     backups: Path = setting(key="backups", in_home="backups")
     """Where warehouse backups are written, one folder per backup."""
     backup_offsite: str = setting("", key="backup_offsite")

@@ -15,7 +15,8 @@ from dagster import (
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
-from crm_quality.merge.clean import account_for_clean_rows, build_clean, orphaned_keys
+from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_result, orphaned_keys
+from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
 from crm_quality.merge.exports import export_clean_tables
 from crm_quality.schema import TABLES
 from crm_quality.defs.backup import BACKUP
@@ -52,12 +53,24 @@ CHECKS = [check for table in TABLES for check in (
     pool=WAREHOUSE_POOL,
 )
 def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
+    current = settings.get()
+    outputs = [*(("clean", t) for t in TABLES), *(("clean", f"{t}_xref") for t in MERGED)]
+    reads = [(layer, t) for t in TABLES for layer in ("raw", "staged", "quarantine")]
+    reads += [("dedup", f"{t}_{part}") for t in DEDUPLICATED for part in ("pairs", "clusters")]
     with warehouse.get_connection() as con:
-        result = build_clean(con, settings.get(), context.run.run_id)
+        inputs = inputs_fingerprint(con, current, reads)
+        built_by = unchanged_since(con, current, "clean", inputs, outputs)
+        if built_by:
+            context.log.info(f"the staged records and clusters are as run {built_by} merged them; kept its tables")
+            result = clean_result(con)
+        else:
+            result = build_clean(con, current, context.run.run_id)
+            remember(con, "clean", inputs, outputs, context.run.run_id)
         accounts = {table: account_for_clean_rows(con, table) for table in TABLES}
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
     for table, key in CLEAN.items():
-        metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table]}
+        metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table],
+                    "unchanged_since_run": built_by or ""}
         if table in MERGED:
             metadata |= {"golden_records": result.golden[table], "records_merged": result.merged[table]}
         yield MaterializeResult(asset_key=key, metadata=metadata)
@@ -82,12 +95,20 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
 @asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="clean",
        kinds={"parquet", "csv"}, pool=WAREHOUSE_POOL,
        description="The clean tables as Parquet and formula-safe CSV files in the exports folder.")
-def clean_exports(settings: SettingsResource, warehouse: DuckDBResource) -> MaterializeResult:
-    folder = settings.get().report.exports
+def clean_exports(context: AssetExecutionContext, settings: SettingsResource,
+                  warehouse: DuckDBResource) -> MaterializeResult:
+    current = settings.get()
+    folder = current.report.exports
     with warehouse.get_connection() as con:
-        files = export_clean_tables(con, folder)
-    return MaterializeResult(metadata={"folder": MetadataValue.path(str(folder)),
-                                       "files": MetadataValue.json(sorted(files))})
+        inputs = inputs_fingerprint(con, current, [("clean", t) for t in TABLES])
+        built_by = unchanged_since(con, current, "exports", inputs, [], folder)
+        if built_by:
+            context.log.info(f"the clean tables are as run {built_by} exported them; kept its files")
+        else:
+            export_clean_tables(con, folder)
+            remember(con, "exports", inputs, [], context.run.run_id, folder)
+    return MaterializeResult(metadata={"folder": MetadataValue.path(str(folder)), "unchanged_since_run": built_by or "",
+                                       "files": MetadataValue.json(sorted(p.name for p in folder.iterdir()))})
 
 
 clean_assets = [clean, clean_exports]

@@ -6,8 +6,11 @@ from dagster_duckdb import DuckDBResource
 
 from crm_quality.dedup.evaluate import evaluate_against_truth
 from crm_quality.dedup.run import deduplicate_table
+from crm_quality.dedup.steward import ALWAYS, NEVER
 from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
+from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
+from crm_quality.warehouse import row_count
 
 DESCRIPTIONS = {
     "contacts": "Contacts that are one person",
@@ -43,9 +46,26 @@ def _dedup_assets(table: str) -> AssetsDefinition:
         pool=WAREHOUSE_POOL,
     )
     def dedup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
+        current, step = settings.get(), f"dedup_{table}"
+        outputs = [("dedup", f"{table}_{part}") for part in ("pairs", "review", "clusters")]
+        steward = [current.dedup.steward / f"{kind}.csv" for kind in (NEVER, ALWAYS)]
         with warehouse.get_connection() as con:
-            result = deduplicate_table(con, settings.get(), table)
-            truth = evaluate_against_truth(con, settings.get().source.folder / "_truth", table, context.run.run_id)
+            inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads], steward)
+            built_by = unchanged_since(con, current, step, inputs, outputs)
+            if not built_by:
+                result = deduplicate_table(con, current, table)
+                remember(con, step, inputs, outputs, context.run.run_id)
+            truth = evaluate_against_truth(con, current.source.folder / "_truth", table, context.run.run_id)
+            counts = [row_count(con, schema, name) for schema, name in outputs]
+        if built_by:
+            context.log.info(f"{table}: the records and steward lists are as run {built_by} found them; "
+                             "kept its pairs and clusters")
+            scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}
+            for key, rows in zip((pairs, review, clusters), counts, strict=True):
+                yield MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows,
+                                                                 "unchanged_since_run": built_by,
+                                                                 **(scored if key == clusters else {})})
+            return
         for warning in result.warnings:
             context.log.warning(warning)
         scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}

@@ -22,6 +22,7 @@ from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.sources import extract_table
+from crm_quality.sources.deltas import record_delta
 from crm_quality.sources.export_files import export_files, record_export_files
 from crm_quality.sources.mapping import ReferenceTable, load_mapping
 from crm_quality.sources.reference import extract_reference
@@ -57,16 +58,22 @@ def _raw_asset(table: str) -> AssetsDefinition:
             extracted = extract_table(con, current, table, datetime.now(timezone.utc))
             changes = record_columns(con, load_mapping(current.source.mapping), table, extracted.columns,
                                      context.run_id, current.warehouse.change_log_runs)
+            delta = record_delta(con, table, context.run_id, current.warehouse.change_log_runs)
             sample = con.execute(
                 f"""SELECT line, column_name, error_type, error_message
                     FROM {qualified('raw', table + '_rejects')} ORDER BY line LIMIT ?""",
                 [REJECTS_SAMPLE],
             ).df()
-        context.log.info(f"{extracted.path}: {extracted.rows} rows, {extracted.rejected} rejected")
+        context.log.info(f"{extracted.path}: {extracted.rows} rows, {extracted.rejected} rejected; since the last "
+                         f"export {delta.new} new, {delta.changed} changed, {delta.deleted} deleted")
         return MaterializeResult(
             metadata={
                 "dagster/row_count": extracted.rows,
                 "rejected_lines": extracted.rejected,
+                "records_new": delta.new,
+                "records_changed": delta.changed,
+                "records_deleted": delta.deleted,
+                "records_unchanged": delta.unchanged,
                 "source_file": MetadataValue.path(str(extracted.path)),
                 "columns": ", ".join(extracted.columns),
             },

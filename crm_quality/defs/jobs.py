@@ -1,9 +1,10 @@
-"""The nightly job (every asset) and its schedule."""
+"""The nightly job (every asset), its schedule, and the weekly full rebuild."""
 
 from __future__ import annotations
 
 from dagster import AssetSelection, DefaultScheduleStatus, ScheduleDefinition, define_asset_job
 
+from crm_quality.defs.resources import SettingsResource
 from crm_quality.settings import Settings
 
 nightly_job = define_asset_job(
@@ -21,3 +22,20 @@ def nightly_schedule(settings: Settings) -> ScheduleDefinition:
         execution_timezone=settings.operations.timezone,
         default_status=DefaultScheduleStatus.RUNNING,
     )
+
+
+def full_rebuild_schedule(settings: Settings) -> list[ScheduleDefinition]:
+    """The nightly job with ``full_rebuild`` on, at ``full_rebuild_cron`` (none when it is empty):
+    every step redone from the export, whatever the previous builds left."""
+    if not settings.operations.full_rebuild_cron:
+        return []
+    full = SettingsResource.from_settings(settings.replace(full_rebuild=True))
+    return [ScheduleDefinition(
+        name="weekly_full_rebuild",
+        job=nightly_job,
+        cron_schedule=settings.operations.full_rebuild_cron,
+        execution_timezone=settings.operations.timezone,
+        default_status=DefaultScheduleStatus.RUNNING,
+        run_config={"resources": {"settings": {"config": {"values": full.values}}}},
+        tags={"crm_quality/full_rebuild": "true"},
+    )]

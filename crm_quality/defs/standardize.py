@@ -18,7 +18,9 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.standardize.quarantine import quarantine_share
-from crm_quality.standardize.stage import account_for_rows, stage_table
+from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
+from crm_quality.standardize.change_log import carry_flags
+from crm_quality.standardize.stage import account_for_rows, stage_result, stage_table
 
 
 def _standardize_assets(table: str) -> AssetsDefinition:
@@ -48,17 +50,28 @@ def _standardize_assets(table: str) -> AssetsDefinition:
     )
     def standardize(context: AssetExecutionContext, settings: SettingsResource,
                     warehouse: DuckDBResource):
+        current, run_id = settings.get(), context.run.run_id
+        step, outputs = f"standardize_{table}", [("staged", table), ("quarantine", table)]
         with warehouse.get_connection() as con:
-            result = stage_table(con, settings.get(), table, context.run.run_id)
+            inputs = inputs_fingerprint(con, current, [("raw", table), ("raw", f"{table}_rejects")])
+            built_by = unchanged_since(con, current, step, inputs, outputs)
+            if built_by:
+                carry_flags(con, table, built_by, run_id, current.warehouse.change_log_runs)
+                result = stage_result(con, table, run_id)
+                context.log.info(f"{table}: the export is as run {built_by} standardized it; kept its tables")
+            else:
+                result = stage_table(con, current, table, run_id)
+                remember(con, step, inputs, outputs, run_id)
             account = account_for_rows(con, table)
             share = quarantine_share(con, table)
-        limit = settings.get().validate.max_quarantine_share
+        limit = current.validate.max_quarantine_share
         context.log.info(
             f"{table}: {result.staged_rows} staged, {result.quarantined_rows} quarantined, "
             f"{result.changes} changes ({result.python_seconds:.1f}s Python, {result.sql_seconds:.1f}s DuckDB)"
         )
         yield MaterializeResult(asset_key=staged, metadata={
             "dagster/row_count": result.staged_rows,
+            "unchanged_since_run": built_by or "",
             "changes": result.changes,
             "flags": MetadataValue.json(result.issues),
             "python_seconds": round(result.python_seconds, 2),

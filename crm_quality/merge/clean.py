@@ -84,17 +84,21 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
         build_table(con, "clean", f"{table}_xref", f"SELECT * FROM {golden.xref} ORDER BY source_id")
         built.append(("clean", f"{table}_xref"))
     swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.warehouse.change_log_runs))
-    result = CleanResult(
-        rows={t: row_count(con, "clean", t) for t in TABLES},
-        merged={t: merged_records(con, t) for t in merged},
-        golden={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)} WHERE _members > 1") for t in merged},
-        dangling={t: _count(con, f"SELECT coalesce(sum(len(_dangling)), 0) FROM {qualified('clean', t)}")
-                  for t in TABLES},
-        seconds=time.perf_counter() - started)
     for golden in merged.values():
         for temp in (golden.rows, golden.xref, golden.merges):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return result
+    return clean_result(con, time.perf_counter() - started)
+
+
+def clean_result(con: duckdb.DuckDBPyConnection, seconds: float = 0.0) -> CleanResult:
+    """What the clean tables hold: rows, records merged, golden records and keys cleared."""
+    return CleanResult(
+        rows={t: row_count(con, "clean", t) for t in TABLES},
+        merged={t: merged_records(con, t) for t in MERGED},
+        golden={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)} WHERE _members > 1") for t in MERGED},
+        dangling={t: _count(con, f"SELECT coalesce(sum(len(_dangling)), 0) FROM {qualified('clean', t)}")
+                  for t in TABLES},
+        seconds=seconds)
 
 
 def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:

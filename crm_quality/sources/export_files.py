@@ -10,6 +10,7 @@ import duckdb
 
 from crm_quality.settings import Settings
 from crm_quality.sources.mapping import load_mapping
+from crm_quality.warehouse import transaction
 
 EXPORT_FILES_SQL = """CREATE TABLE IF NOT EXISTS quality.export_files (
     run_id VARCHAR, recorded_at TIMESTAMPTZ, file VARCHAR, bytes BIGINT, read_as VARCHAR)"""
@@ -40,10 +41,11 @@ def export_files(settings: Settings) -> list[ExportFile]:
 def record_export_files(con: duckdb.DuckDBPyConnection, files: list[ExportFile], run_id: str,
                         keep_runs: int) -> None:
     con.execute(EXPORT_FILES_SQL)
-    con.execute("DELETE FROM quality.export_files WHERE run_id = ?", [run_id])
-    if files:
-        con.executemany("INSERT INTO quality.export_files VALUES (?, now(), ?, ?, ?)",
-                        [[run_id, f.path.name, f.path.stat().st_size, f.read_as] for f in files])
-    con.execute("""DELETE FROM quality.export_files WHERE run_id NOT IN (
-                       SELECT run_id FROM quality.export_files GROUP BY run_id ORDER BY max(recorded_at) DESC
-                       LIMIT ?)""", [keep_runs])
+    with transaction(con):
+        con.execute("DELETE FROM quality.export_files WHERE run_id = ?", [run_id])
+        if files:
+            con.executemany("INSERT INTO quality.export_files VALUES (?, now(), ?, ?, ?)",
+                            [[run_id, f.path.name, f.path.stat().st_size, f.read_as] for f in files])
+        con.execute("""DELETE FROM quality.export_files WHERE run_id NOT IN (
+                           SELECT run_id FROM quality.export_files GROUP BY run_id ORDER BY max(recorded_at) DESC
+                           LIMIT ?)""", [keep_runs])

@@ -39,6 +39,7 @@ from crm_quality.standardize.fields import (
     person_name_fields,
     person_names,
 )
+from crm_quality.standardize.change_log import ensure_log_tables, write_logs
 from crm_quality.standardize.picklist import required_condition
 from crm_quality.standardize.quarantine import build_quarantine
 from crm_quality.standardize.rules import flag_ids
@@ -51,15 +52,6 @@ ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(), "DECIMAL(18, 2)": pa.decimal128(18, 2),
 }
-
-LOG_TABLES_SQL = (
-    """CREATE TABLE IF NOT EXISTS quality.changes (
-        run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, source_row BIGINT,
-        field VARCHAR, before VARCHAR, after VARCHAR, rule VARCHAR, logged_at TIMESTAMPTZ)""",
-    """CREATE TABLE IF NOT EXISTS quality.issues (
-        run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, source_row BIGINT,
-        field VARCHAR, rule VARCHAR, value VARCHAR, logged_at TIMESTAMPTZ)""",
-)
 
 _PARSERS: dict[str, Callable[[str], str]] = {"date": dates.date_sql, "timestamp": dates.timestamp_sql}
 
@@ -112,11 +104,6 @@ class _Star:
         return [self.function(*row) for row in chunk]
 
 
-def ensure_log_tables(con: duckdb.DuckDBPyConnection) -> None:
-    for sql in LOG_TABLES_SQL:
-        con.execute(sql)
-
-
 def stage_table(
     con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str
 ) -> StageResult:
@@ -127,7 +114,7 @@ def stage_table(
         stack.callback(con.execute, "RESET preserve_insertion_order")
         stager = _Stager(con, settings, table, stack)
         stager.run(run_id)
-    result = _result(con, table, run_id)
+    result = stage_result(con, table, run_id)
     result.python_seconds = stager.python_seconds
     result.sql_seconds = time.perf_counter() - started - stager.waited_seconds
     return result
@@ -189,7 +176,8 @@ class _Stager:
         self._build_staged()
         logged_at = time.time()
         swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
-                     also=lambda con: self._write_logs(con, run_id, logged_at))
+                     also=lambda con: write_logs(con, self.table, self.logged, run_id, logged_at,
+                                                 self.settings.warehouse.change_log_runs))
 
     def _flag_sometimes_required(self) -> None:
         """A field required only where its condition holds (a closed deal's close date) is
@@ -389,45 +377,6 @@ class _Stager:
         build_table(self.con, "staged", self.table, sql,
                     {k: v for k, v in self.params.items() if f"${k}" in sql})
 
-    def _write_logs(self, con: duckdb.DuckDBPyConnection, run_id: str, logged_at: float) -> None:
-        """Replace this run's entries for the table in quality.changes and quality.issues,
-        forget runs beyond the newest ``change_log_runs``, and drop ``_events``."""
-        key = quote(self.spec.key)
-        building = qualified("staged", BUILDING_PREFIX + self.table)
-        params = {"run_id": run_id, "table": self.table, "at": logged_at, "flags": flag_ids(),
-                  "keep": self.settings.warehouse.change_log_runs}
-        before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in self.logged)
-        after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in self.logged)
-        for log in ("changes", "issues"):
-            execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table",
-                    params)
-        changed = f"list_filter(e.rules, lambda x: x <> '{REQUIRED_MISSING}')"
-        execute(con, f"""
-            INSERT INTO quality.changes
-            SELECT $run_id, $table, c.record_id, c._source_row, c.field, c.before, c.after,
-                   array_to_string(c.rules, ','), to_timestamp($at)
-            FROM (SELECT c.*, CASE c.field {before} END AS before
-                  FROM (SELECT s.{key} AS record_id, s._source_row, e.field,
-                               CASE e.field {after} END AS after, {changed} AS rules
-                        FROM (SELECT *, unnest(_events) AS e FROM {building}) s
-                        WHERE len({changed}) > 0) c
-                  JOIN {qualified('raw', self.table)} r ON r._source_row = c._source_row) c
-            WHERE c.after IS DISTINCT FROM nullif(c.before, '')""", params)
-        flagged = "list_filter(e.rules, lambda x: list_contains($flags, x))"
-        execute(con, f"""
-            INSERT INTO quality.issues
-            SELECT $run_id, $table, s.{key}, s._source_row, e.field, unnest({flagged}),
-                   CASE e.field {before} END, to_timestamp($at)
-            FROM (SELECT *, unnest(list_filter(_events, lambda e: len({flagged}) > 0)) AS e
-                  FROM {building} WHERE len(_issues) > 0) s
-            JOIN {qualified('raw', self.table)} r ON r._source_row = s._source_row""", params)
-        for log in ("changes", "issues"):
-            execute(con, f"""
-                DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
-                    SELECT run_id FROM quality.{log} WHERE table_name = $table
-                    GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""", params)
-        con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
-
     def _clean_up(self) -> None:
         for name in self.registered:
             self.con.unregister(name)
@@ -440,7 +389,8 @@ def _parsed(f: Field) -> str:
     return f"_parsed_{f.name}"
 
 
-def _result(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> StageResult:
+def stage_result(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> StageResult:
+    """The counts of the table's staged, quarantined and logged rows for ``run_id``."""
     params = {"run_id": run_id, "table": table}
     counts = con.execute(f"""
         SELECT (SELECT count(*) FROM {qualified('raw', table)}),

@@ -68,3 +68,36 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: lis
             con.executemany("INSERT INTO quality.scores VALUES (?, to_timestamp(?), ?, ?, ?)",
                             [[run_id, at, table, d, s] for d, s in table_scores.items()])
     return table_scores
+
+
+def carry(con: duckdb.DuckDBPyConnection, table: str, checks: list[Check], built_by: str, run_id: str) -> list[Result]:
+    """The results of run ``built_by`` for ``table``, recorded again for ``run_id``: the table and
+    everything its checks read are as they were then, so every check would find the same."""
+    with transaction(con):
+        for log, stamp in (("check_results", "checked_at"), ("scores", "scored_at")):
+            con.execute(f"DELETE FROM quality.{log} WHERE run_id = ? AND table_name = ?", [run_id, table])
+            con.execute(f"INSERT INTO quality.{log} SELECT ?, now(), * EXCLUDE (run_id, {stamp}) FROM quality.{log} "
+                        "WHERE run_id = ? AND table_name = ?", [run_id, built_by, table])
+    rows = {name: row for name, *row in con.execute(
+        """SELECT check_name, severity, success, observed_value, element_count, unexpected_count, unexpected_percent,
+                  sample_ids FROM quality.check_results WHERE run_id = ? AND table_name = ?""", [run_id, table]).fetchall()}
+    results = []
+    for check in checks:
+        severity, success, observed, elements, unexpected, percent, sample = rows[check.name]
+        observed = json.loads(observed) if observed else None
+        results.append(Result(check, severity, Outcome(bool(success), elements, unexpected, percent, observed, sample or []),
+                              observed if success is None else None))
+    return results
+
+
+def recorded(con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> int:
+    """How many check results ``run_id`` recorded for ``table``."""
+    for sql in HISTORY_SQL:
+        con.execute(sql)
+    return con.execute("SELECT count(*) FROM quality.check_results WHERE run_id = ? AND table_name = ?",
+                       [run_id, table]).fetchone()[0]
+
+
+def scores_of(con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> dict[str, float]:
+    return dict(con.execute("SELECT dimension, score FROM quality.scores WHERE run_id = ? AND table_name = ?",
+                            [run_id, table]).fetchall())

@@ -104,3 +104,12 @@ def record_misses(con: duckdb.DuckDBPyConnection, relation: str, key: str, rules
                            SELECT run_id FROM quality.reference_misses GROUP BY run_id
                            ORDER BY max(recorded_at) DESC LIMIT ?)""", [keep_runs])
     return recorded
+
+
+def carry_misses(con: duckdb.DuckDBPyConnection, table: str, built_by: str, run_id: str) -> None:
+    """Run ``built_by``'s misses of ``table``, recorded again for ``run_id`` (nothing they come from changed)."""
+    con.execute(MISSES_SQL)
+    with transaction(con):
+        con.execute("DELETE FROM quality.reference_misses WHERE run_id = ? AND table_name = ?", [run_id, table])
+        con.execute("""INSERT INTO quality.reference_misses SELECT ?, now(), * EXCLUDE (run_id, recorded_at)
+                       FROM quality.reference_misses WHERE run_id = ? AND table_name = ?""", [run_id, built_by, table])

@@ -19,8 +19,9 @@ from crm_quality.sources.mapping import load_mapping
 from crm_quality.sources.raw import exported_sql
 from crm_quality.validate.checks import checks_for, is_error, skipped_because, validated_relation
 from crm_quality.validate.expectations import run_expectations
-from crm_quality.validate.history import Result, record
-from crm_quality.validate.reference_values import check_columns_exist, record_misses, reference_rules
+from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
+from crm_quality.validate.history import Result, carry, record, recorded, scores_of
+from crm_quality.validate.reference_values import carry_misses, check_columns_exist, record_misses, reference_rules
 from crm_quality.validate.outcome import Outcome
 from crm_quality.validate.predicates import run_expectation_in_duckdb, run_predicate
 from crm_quality.warehouse import qualified, quote
@@ -40,16 +41,23 @@ class Validation:
 def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str,
                    build_docs: bool = True) -> Validation:
     """Run the table's checks, skipping those over fields this CRM does not have, and all of
-    them when the export holds no rows of the table (it is then not scored at all)."""
+    them when the export holds no rows of the table (it is then not scored at all). When nothing
+    they read has changed since a run validated them, that run's results are recorded again."""
     key = TABLES[table].key
     [(exported,)] = con.execute(f"SELECT {exported_sql(table)}").fetchall()
     missing = missing_fields(load_mapping(settings.source.mapping), table, export_columns(con, table))
     every = checks_for(table, settings, frozenset(missing))
+    references = reference_rules(settings, table)
+    step = f"validate_{table}"
+    inputs = inputs_fingerprint(con, settings, _reads(table, references))
+    built_by = unchanged_since(con, settings, step, inputs, [])
+    if built_by and built_by != run_id and recorded(con, built_by, table) == len(every):
+        carry_misses(con, table, built_by, run_id)
+        return Validation(table, carry(con, table, every, built_by, run_id), scores_of(con, run_id, table))
     skipped = {c.name: skipped_because(c, missing) if exported else f"the export holds no {table}" for c in every}
     checks = [c for c in every if not skipped[c.name]]
     expectations = [c for c in checks if c.expectation]
     staged = validated_relation(table, settings)
-    references = reference_rules(settings, table)
     check_columns_exist(con, settings, references)
     [(rows,)] = con.execute(f"SELECT count(*) FROM {staged} t").fetchall()
     if rows <= settings.validate.gx_max_rows:
@@ -71,5 +79,15 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
     record_misses(con, staged, key, references, run_id, settings.warehouse.change_log_runs)
     [(quarantined,)] = con.execute(f"SELECT count(*) FROM {qualified('quarantine', table)}").fetchall()
     usable = rows / (rows + quarantined) if rows + quarantined else 1.0
-    return Validation(table, results, record(con, run_id, table, results, usable))
+    validation = Validation(table, results, record(con, run_id, table, results, usable))
+    remember(con, step, inputs, [], run_id)
+    return validation
+
+
+def _reads(table: str, references: list) -> list[tuple[str, str]]:
+    """Every table the checks of ``table`` read: its own layers, the tables its keys point into,
+    and the reference tables its rules name."""
+    parents = {f.references for f in TABLES[table].foreign_keys} | {table}
+    return [("raw", table), *((layer, t) for t in sorted(parents) for layer in ("staged", "quarantine")),
+            *(("staged", r.table) for r in references)]
 

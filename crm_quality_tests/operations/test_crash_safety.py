@@ -27,11 +27,13 @@ pytestmark = pytest.mark.heavy
 
 VOLATILE = {"_loaded_at", "run_id", "reviewed_at", "checked_at", "logged_at", "merged_at", "scored_at",
             "evaluated_at", "taken_at", "measured_at", "started_at", "ended_at", "seconds", "verify_seconds",
-            "path", "offsite_path", "bytes", "backup", "recorded_at"}
+            "path", "offsite_path", "bytes", "backup", "recorded_at", "built_at"}
 HISTORY = ("quality",)
 """Schemas that keep several runs: after a killed run and a rerun they hold one run more. Their
 tables shared by the assets of several CRM tables (changes, issues, check results, scores) are
-compared per CRM table, each asset's own part, which it writes all or nothing."""
+compared per CRM table, and quality.builds per step: each asset's own part, which it writes all
+or nothing."""
+PART_COLUMNS = ("table_name", "step")
 
 KILL_POINTS = [
     ("between assets: after the contacts were staged", "materialized quarantine/contacts", 0.0),
@@ -72,9 +74,9 @@ def _fingerprints(warehouse: Path) -> dict[str, tuple[int, int]]:
                 "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
                 [schema, table]).fetchall() if c not in VOLATILE]
             kept = ", ".join(f'"{c}"' for c in columns)
-            sliced = schema in HISTORY and "table_name" in columns
+            sliced = next((c for c in PART_COLUMNS if c in columns), None) if schema in HISTORY else None
             for part, rows, checksum in con.execute(f"""
-                    SELECT {'table_name' if sliced else "''"} AS part, count(*),
+                    SELECT {sliced or "''"} AS part, count(*),
                            coalesce(sum(hash(struct_pack({kept}))), 0)
                     FROM {qualified(schema, table)} GROUP BY part""").fetchall():
                 found[f"{schema}.{table}" + (f"[{part}]" if sliced else "")] = (rows, checksum)

@@ -1,0 +1,120 @@
+"""Nightly runs that do only the night's work, on N generated contacts with related tables.
+
+1. The full first run (``crm-quality run`` into a fresh home), next to Splink's dedup alone of the
+   same contacts, in the same run.
+2. A second run on the same export (target: under 10 % of the full run).
+3. A run on an export with 1 % of contacts and accounts changed, 0.2 % new, 0.1 % deleted
+   (target: under 10 % of the full run).
+4. A full rebuild (``--full``) of that export, whose clean tables must equal step 3's.
+
+Every step starts from a copy of the home the full run left, so each repeat does the same work.
+Quality: a checksum of the clean tables (steps 3 and 4 must agree).
+"""
+
+from __future__ import annotations
+
+import os
+
+from bench_dedup import prepare, splink
+from bench_standardize import CONTACTS, EXPORT, PREPARE, WORK
+from measure import measure, report
+
+REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
+HOME, FIRST = WORK / "incremental-home", WORK / "incremental-first"
+CHANGED = WORK / f"export-{CONTACTS}-changed"
+TARGET_SHARE, TARGET_MB = 0.10, 3072
+
+RUN = """
+import contextlib, io, json, os, sys
+os.environ["CRM_QUALITY_AS_OF"] = "2026-11-01"
+from crm_quality.cli import main
+said = io.StringIO()
+with contextlib.redirect_stdout(said):
+    status = main(["run", "--home", {home!r}, "--source", {source!r}{extra}])
+print(json.dumps({{"status": status}}))
+sys.exit(status)
+"""
+
+FRESH_HOME = f"""
+import shutil
+shutil.rmtree({str(HOME)!r}, ignore_errors=True)
+"""
+
+FROM_FIRST = f"""
+import shutil
+shutil.rmtree({str(HOME)!r}, ignore_errors=True)
+shutil.copytree({str(FIRST)!r}, {str(HOME)!r})
+"""
+
+KEEP_FIRST = f"""
+import shutil
+shutil.rmtree({str(FIRST)!r}, ignore_errors=True)
+shutil.copytree({str(HOME)!r}, {str(FIRST)!r})
+"""
+
+CHANGE = f"""
+import shutil
+from pathlib import Path
+import duckdb
+source, target = Path({str(EXPORT)!r}), Path({str(CHANGED)!r})
+if not (target / "done").exists():
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("_truth"))
+    for table, key, field in (("contacts", "contact_id", "email"), ("accounts", "account_id", "phone")):
+        path = str(target / f"{{table}}.csv")
+        con = duckdb.connect()
+        con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{{source / table}}.csv', all_varchar = true)")
+        con.execute(f"DELETE FROM t WHERE hash({{key}}) % 1000 = 0")  # 0.1 % deleted
+        con.execute(f"UPDATE t SET {{field}} = {{field}} || 'x' WHERE hash({{key}}) % 100 = 1")  # 1 % changed
+        con.execute(f"INSERT INTO t SELECT * REPLACE ({{key}} || '-NEW' AS {{key}}) FROM t "
+                    f"WHERE hash({{key}}) % 500 = 2")  # 0.2 % new
+        con.execute(f"COPY t TO '{{path}}' (HEADER true)")
+    (target / "done").touch()
+"""
+
+CHECKSUMS = """
+import hashlib, json, duckdb
+con = duckdb.connect({warehouse!r}, read_only=True)
+names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'clean' ORDER BY 1").fetchall()]
+sums = {{}}
+for name in names:
+    columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'clean' "
+                                         "AND table_name = ? AND column_name <> '_loaded_at'", [name]).fetchall()]
+    sums[name] = con.execute(f"SELECT count(*) || ':' || coalesce(sum(hash({{', '.join(columns)}})), 0) "
+                             f"FROM clean.{{name}}").fetchone()[0]
+print(json.dumps({{"clean_checksum": hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:12]}}))
+"""
+
+
+def _run(source, extra: str = "") -> str:
+    return RUN.format(home=str(HOME), source=str(source), extra=extra)
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    measure("prepare the export", PREPARE, 1)
+    measure("prepare the changed export", CHANGE, 1)
+    verify = CHECKSUMS.format(warehouse=str(HOME / "warehouse.duckdb"))
+    full = measure("1. full first run", _run(EXPORT), REPEATS, setup=FRESH_HOME, verify=verify)
+    measure("keep the first run's home", KEEP_FIRST, 1)
+    rows = [full]
+    try:
+        measure("prepare dedup input", prepare(CONTACTS), 1)
+        rows.append(measure("   Splink 5 dedup alone", splink(CONTACTS), REPEATS))
+    except SystemExit as error:
+        print(f"Splink not measured: {error}")
+    rows.append(measure("2. second run, same export", _run(EXPORT), REPEATS, setup=FROM_FIRST, verify=verify))
+    rows.append(measure("3. run, 1% changed", _run(CHANGED), REPEATS, setup=FROM_FIRST, verify=verify))
+    rows.append(measure("4. full rebuild of 3's export", _run(CHANGED, ', "--full"'), REPEATS, setup=FROM_FIRST,
+                        verify=verify))
+    report(f"Incremental runs, {CONTACTS:,} contacts", rows, WORK.parent)
+    for row in rows[-3:-1]:
+        share = row.seconds / full.seconds
+        print(f"{row.name:32} {share:.0%} of the full run (target under {TARGET_SHARE:.0%}: "
+              f"{'met' if share < TARGET_SHARE else 'MISSED'})")
+    print(f"{'':32} steps 3 and 4 equal: {rows[-2].quality == rows[-1].quality}; peak under {TARGET_MB} MB: "
+          f"{all(r.peak_mb < TARGET_MB for r in rows)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,108 @@
+"""Work a run may skip. A step (standardizing a table, deduplicating one, merging) whose inputs,
+settings and code are exactly those of its last build, and whose outputs are still as that build
+left them, is not redone: a second run on the same export costs what reading it costs.
+
+Tables are compared by content (row count and the sum of their rows' hashes, which ignores row
+order), files by their bytes, settings by every value in force but the folders (whose files count
+by their content where they are read; the day values are judged against included), and code by
+the bytes of the package. ``full_rebuild`` turns skipping off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import lru_cache
+from pathlib import Path
+
+import duckdb
+
+from crm_quality.settings import PLACES, Settings
+from crm_quality.sources.mapping import load_mapping
+from crm_quality.warehouse import qualified, quote, table_exists, transaction
+
+BUILDS_SQL = """CREATE TABLE IF NOT EXISTS quality.builds (
+    step VARCHAR, run_id VARCHAR, inputs VARCHAR, outputs VARCHAR, built_at TIMESTAMPTZ)"""
+PACKAGE = Path(__file__).parents[1]
+
+UNCOUNTED = ("_loaded_at", "_source_file")
+"""Lineage that differs between two reads of the same export (when, and from which folder): an
+unchanged record keeps the lineage of the export it was built from."""
+
+Table = tuple[str, str]
+"""(schema, table)."""
+
+
+def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, tables: list[Table],
+                       files: list[Path] = ()) -> str:
+    """What a step's result depends on: its input tables and files, the settings and the code."""
+    digest = hashlib.sha256()
+    digest.update(_environment(settings).encode())
+    digest.update(tables_fingerprint(con, tables).encode())
+    for path in files:  # by name and content: the folder they are read from does not matter
+        digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b"(absent)"))
+    return digest.hexdigest()
+
+
+def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> str:
+    parts = []
+    for schema, table in tables:
+        if not table_exists(con, schema, table):
+            parts.append(f"{schema}.{table}:absent")
+            continue
+        columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
+                                             "table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+                   if c not in UNCOUNTED]
+        [(rows, total)] = con.execute(
+            f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(quote(c) for c in columns) or 'NULL'})), 0) "
+            f"AS VARCHAR) FROM {qualified(schema, table)}").fetchall()
+        parts.append(f"{schema}.{table}:{rows}:{total}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings, step: str, inputs: str,
+                    outputs: list[Table], folder: Path | None = None) -> str | None:
+    """The run whose build of ``step`` this run would repeat, or None when there is work to do.
+    ``outputs`` are the tables it writes; ``folder``, a folder whose files it writes."""
+    if settings.operations.full_rebuild:
+        return None
+    con.execute(BUILDS_SQL)
+    row = con.execute("SELECT run_id, outputs FROM quality.builds WHERE step = ? AND inputs = ?",
+                      [step, inputs]).fetchone()
+    return row[0] if row and row[1] == _outputs(con, outputs, folder) else None
+
+
+def remember(con: duckdb.DuckDBPyConnection, step: str, inputs: str, outputs: list[Table], run_id: str,
+             folder: Path | None = None) -> None:
+    """Record the build of ``step`` that this run just made."""
+    con.execute(BUILDS_SQL)
+    with transaction(con):
+        con.execute("DELETE FROM quality.builds WHERE step = ?", [step])
+        con.execute("INSERT INTO quality.builds VALUES (?, ?, ?, ?, now())",
+                    [step, run_id, inputs, _outputs(con, outputs, folder)])
+
+
+def _outputs(con: duckdb.DuckDBPyConnection, tables: list[Table], folder: Path | None) -> str:
+    """The outputs as they are now: tables by content, files by name, size and modification time."""
+    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()) \
+        if folder is not None and folder.is_dir() else []
+    return hashlib.sha256((tables_fingerprint(con, tables) + repr(files)).encode()).hexdigest()
+
+
+def _environment(settings: Settings) -> str:
+    values = {key: str(settings.get(key)) for key, place in PLACES.items()
+              if place.type != "Path" and key not in ("full_rebuild", "full_rebuild_cron", "nightly_cron")}
+    values["as_of_date"] = settings.as_of_date().isoformat()
+    files = [load_mapping(settings.source.mapping).path, settings.validate.rules]
+    contents = [hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p and Path(p).is_file()]
+    return json.dumps([values, contents, _code()], sort_keys=True)
+
+
+@lru_cache(maxsize=1)
+def _code() -> str:
+    """The package's own files, as they are: a change of code is a change of result."""
+    digest = hashlib.sha256()
+    for path in sorted(PACKAGE.rglob("*")):
+        if path.is_file() and path.suffix in (".py", ".yaml", ".j2", ".json", ".csv"):
+            digest.update(str(path.relative_to(PACKAGE)).encode() + path.read_bytes())
+    return digest.hexdigest()

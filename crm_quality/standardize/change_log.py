@@ -1,0 +1,92 @@
+"""The standardization logs: ``quality.changes`` (every value a rule changed, before and after)
+and ``quality.issues`` (every value a rule flagged for a person), kept for the newest
+``change_log_runs`` runs. Both are drawn from the ``_events`` a staged table is built with."""
+
+from __future__ import annotations
+
+import duckdb
+
+from crm_quality.schema import TABLES
+from crm_quality.standardize.fields import REQUIRED_MISSING
+from crm_quality.standardize.rules import flag_ids
+from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, quote, transaction
+
+LOG_TABLES_SQL = (
+    """CREATE TABLE IF NOT EXISTS quality.changes (
+        run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, source_row BIGINT,
+        field VARCHAR, before VARCHAR, after VARCHAR, rule VARCHAR, logged_at TIMESTAMPTZ)""",
+    """CREATE TABLE IF NOT EXISTS quality.issues (
+        run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, source_row BIGINT,
+        field VARCHAR, rule VARCHAR, value VARCHAR, logged_at TIMESTAMPTZ)""",
+)
+
+
+def ensure_log_tables(con: duckdb.DuckDBPyConnection) -> None:
+    for sql in LOG_TABLES_SQL:
+        con.execute(sql)
+
+
+def write_logs(con: duckdb.DuckDBPyConnection, table: str, logged: list[tuple[str, str, str]], run_id: str,
+               logged_at: float, keep_runs: int) -> None:
+    """Replace this run's entries for ``table`` from its building staged table's ``_events``
+    (``logged``: field, its raw text in ``r``, its staged value as text in ``s``), forget runs
+    beyond the newest ``keep_runs``, and drop ``_events``."""
+    key = quote(TABLES[table].key)
+    building = qualified("staged", BUILDING_PREFIX + table)
+    params = {"run_id": run_id, "table": table, "at": logged_at, "flags": flag_ids(), "keep": keep_runs}
+    before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in logged)
+    after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in logged)
+    for log in ("changes", "issues"):
+        execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table", params)
+    changed = f"list_filter(e.rules, lambda x: x <> '{REQUIRED_MISSING}')"
+    execute(con, f"""
+        INSERT INTO quality.changes
+        SELECT $run_id, $table, c.record_id, c._source_row, c.field, c.before, c.after,
+               array_to_string(c.rules, ','), to_timestamp($at)
+        FROM (SELECT c.*, CASE c.field {before} END AS before
+              FROM (SELECT s.{key} AS record_id, s._source_row, e.field,
+                           CASE e.field {after} END AS after, {changed} AS rules
+                    FROM (SELECT *, unnest(_events) AS e FROM {building}) s
+                    WHERE len({changed}) > 0) c
+              JOIN {qualified('raw', table)} r ON r._source_row = c._source_row) c
+        WHERE c.after IS DISTINCT FROM nullif(c.before, '')""", params)
+    flagged = "list_filter(e.rules, lambda x: list_contains($flags, x))"
+    execute(con, f"""
+        INSERT INTO quality.issues
+        SELECT $run_id, $table, s.{key}, s._source_row, e.field, unnest({flagged}),
+               CASE e.field {before} END, to_timestamp($at)
+        FROM (SELECT *, unnest(list_filter(_events, lambda e: len({flagged}) > 0)) AS e
+              FROM {building} WHERE len(_issues) > 0) s
+        JOIN {qualified('raw', table)} r ON r._source_row = s._source_row""", params)
+    _forget_old_runs(con, table, params)
+    con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
+
+
+def carry_flags(con: duckdb.DuckDBPyConnection, table: str, built_by: str, run_id: str, keep_runs: int) -> None:
+    """A table not restandardized in this run (its export did not change) keeps its flags, and
+    the suggested values they come with: the build's issues, and the changes on the same values,
+    are carried into this run, so that the fix lists stay whole. Other changes are not logged
+    again: nothing changed."""
+    ensure_log_tables(con)
+    params = {"run_id": run_id, "table": table, "built_by": built_by, "keep": keep_runs}
+    with transaction(con):
+        for log in ("changes", "issues"):
+            execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table", params)
+        execute(con, """
+            INSERT INTO quality.changes
+            SELECT $run_id, c.* EXCLUDE (run_id) FROM quality.changes c
+            WHERE c.run_id = $built_by AND c.table_name = $table AND EXISTS (
+                SELECT 1 FROM quality.issues i WHERE i.run_id = $built_by AND i.table_name = $table
+                  AND i.source_row = c.source_row AND i.field = c.field)""", params)
+        execute(con, """INSERT INTO quality.issues SELECT $run_id, i.* EXCLUDE (run_id) FROM quality.issues i
+                        WHERE i.run_id = $built_by AND i.table_name = $table""", params)
+        _forget_old_runs(con, table, params)
+
+
+def _forget_old_runs(con: duckdb.DuckDBPyConnection, table: str, params: dict) -> None:
+    for log in ("changes", "issues"):
+        execute(con, f"""
+            DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
+                SELECT run_id FROM quality.{log} WHERE table_name = $table
+                GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""",
+                {k: v for k, v in params.items() if k in ("table", "keep")})

@@ -1,0 +1,149 @@
+"""Nightly exports in sequence: each run knows what changed since the previous export, and does
+only the work that changed, with the result a full rebuild gives."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import duckdb
+from dagster import DagsterInstance, build_schedule_context, materialize
+
+from crm_quality.definitions import build_definitions
+from crm_quality.defs.resources import SettingsResource
+from crm_quality_tests.conftest import AS_OF, make_settings
+
+
+def _rows(path: Path) -> tuple[list[str], list[dict]]:
+    with path.open(newline="", encoding="utf-8") as handle:
+        reader = csv.DictReader(handle)
+        return list(reader.fieldnames), list(reader)
+
+
+def _write(path: Path, header: list[str], rows: list[dict]) -> None:
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def _extract(settings) -> dict[str, tuple]:
+    defs = build_definitions(settings)
+    result = materialize([a for a in defs.assets if all(k.path[0] == "raw" for k in a.keys)],
+                         resources=defs.resources)
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        counts = {t: (n, c, d, u) for t, n, c, d, u in con.execute(
+            """SELECT table_name, new, changed, deleted, unchanged FROM quality.deltas WHERE run_id = ?""",
+            [result.run_id]).fetchall()}
+        records = con.execute("""SELECT table_name, record_id, change FROM quality.delta_records WHERE run_id = ?
+                                 ORDER BY ALL""", [result.run_id]).fetchall()
+    return counts, records
+
+
+def test_each_export_is_compared_with_the_last_by_key_and_row_hash(tmp_path, sample_dir):
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    first, _ = _extract(settings)
+    [(rows,)] = duckdb.connect(str(settings.warehouse.path), read_only=True).execute(
+        "SELECT count(*) FROM raw.contacts").fetchall()
+    assert first["contacts"] == (rows, 0, 0, 0)
+
+    again, records = _extract(settings)
+    assert again["contacts"] == (0, 0, 0, rows) and records == [], "the same export changes nothing"
+
+    header, contacts = _rows(export / "contacts.csv")
+    kept = [r for r in contacts if r["contact_id"]]
+    edited, deleted = kept[10], kept[20]
+    edited["email"] = "someone.else@example.org"
+    contacts.remove(deleted)
+    contacts.insert(0, {**kept[30], "contact_id": "CON-NEW-1", "email": "new@example.org"})
+    contacts.reverse()  # another order, other lines: unchanged records stay unchanged
+    _write(export / "contacts.csv", header, contacts)
+    night, records = _extract(settings)
+    assert night["contacts"] == (1, 1, 1, rows - 2)
+    assert [r for r in records if r[0] == "contacts"] == sorted([
+        ("contacts", "CON-NEW-1", "new"), ("contacts", edited["contact_id"], "changed"),
+        ("contacts", deleted["contact_id"], "deleted")])
+    assert night["accounts"][:3] == (0, 0, 0)
+
+
+def _night(settings, **changes) -> tuple[str, dict[str, str]]:
+    """A nightly run; the steps that kept the previous build, with the run they kept it from."""
+    settings = settings.replace(**changes) if changes else settings
+    with DagsterInstance.ephemeral() as instance:
+        result = build_definitions(settings).resolve_job_def("nightly").execute_in_process(instance=instance)
+    assert result.success
+    kept = {}
+    for event in result.get_asset_materialization_events():
+        since = event.materialization.metadata.get("unchanged_since_run")
+        if since is not None and since.value:
+            kept[event.asset_key.to_user_string()] = since.value
+    return result.run_id, kept
+
+
+def _tables(path: Path) -> dict[str, list[tuple]]:
+    """Every clean table and crosswalk, as sorted rows (order-free), lineage times aside."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'clean' "
+                                           "ORDER BY 1").fetchall()]
+        return {name: sorted(con.execute(f"SELECT COLUMNS(lambda c: c <> '_loaded_at') FROM clean.{name}").fetchall(),
+                             key=repr) for name in names}
+
+
+def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tmp_path, sample_dir):
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    first, kept = _night(settings)
+    assert kept == {}
+    second, kept = _night(settings)
+    assert set(kept) >= {"staged/contacts", "staged/accounts", "dedup/contacts_clusters", "clean/contacts",
+                         "exports/clean_tables"} and set(kept.values()) == {first}
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        fixes = dict(con.execute("SELECT run_id, count(*) FROM quality.issues GROUP BY run_id").fetchall())
+        changes = dict(con.execute("SELECT run_id, count(*) FROM quality.changes GROUP BY run_id").fetchall())
+    assert fixes[second] == fixes[first] > 0, "the flags (and the fix lists) are carried into the run"
+    assert changes[second] < changes[first], "changes are not logged again"
+
+    header, contacts = _rows(export / "contacts.csv")
+    contacts[5]["email"] = "changed@example.org"
+    _write(export / "contacts.csv", header, contacts)
+    third, kept = _night(settings)
+    assert "staged/accounts" in kept and "staged/contacts" not in kept and "clean/contacts" not in kept
+
+    rebuilt = make_settings(tmp_path / "full", export, as_of=AS_OF.isoformat())
+    _night(rebuilt)
+    assert _tables(settings.warehouse.path) == _tables(rebuilt.warehouse.path)
+    _, kept = _night(settings, full_rebuild=True)
+    assert kept == {}, "--full redoes every step"
+
+
+def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_path, sample_dir):
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    first, _ = _night(settings)
+    second, _ = _night(settings)
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        results = {run: sorted(con.execute(
+            """SELECT table_name, check_name, success, element_count, unexpected_count, sample_ids
+               FROM quality.check_results WHERE run_id = ?""", [run]).fetchall()) for run in (first, second)}
+        scores = {run: sorted(con.execute("SELECT table_name, dimension, score FROM quality.scores WHERE run_id = ?",
+                                          [run]).fetchall()) for run in (first, second)}
+        [(kept,)] = con.execute("SELECT count(*) FROM quality.builds WHERE step LIKE 'validate_%' AND run_id = ?",
+                                [first]).fetchall()
+    assert results[first] == results[second] and results[first]
+    assert scores[first] == scores[second] and scores[first]
+    assert kept == 6, "every table's validation was kept from the first run"
+
+
+def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sample_dir):
+    settings = make_settings(tmp_path, sample_dir)
+    defs = build_definitions(settings)
+    weekly = defs.resolve_schedule_def("weekly_full_rebuild")
+    assert weekly.job_name == "nightly" and weekly.cron_schedule == settings.operations.full_rebuild_cron
+    [request] = weekly.evaluate_tick(build_schedule_context()).run_requests
+    values = request.run_config["resources"]["settings"]["config"]["values"]
+    assert SettingsResource(values=values).get().operations.full_rebuild
+    assert not settings.operations.full_rebuild
+    assert not [s for s in build_definitions(settings.replace(full_rebuild_cron="")).schedules
+                if s.name == "weekly_full_rebuild"]
