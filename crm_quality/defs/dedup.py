@@ -57,10 +57,10 @@ def _dedup_assets(table: str) -> AssetsDefinition:
                 remember(con, step, inputs, outputs, context.run.run_id)
             truth = evaluate_against_truth(con, current.source.folder / "_truth", table, context.run.run_id)
             counts = [row_count(con, schema, name) for schema, name in outputs]
+        scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}
         if built_by:
             context.log.info(f"{table}: the records and steward lists are as run {built_by} found them; "
                              "kept its pairs and clusters")
-            scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}
             for key, rows in zip((pairs, review, clusters), counts, strict=True):
                 yield MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows,
                                                                  "unchanged_since_run": built_by,
@@ -68,7 +68,6 @@ def _dedup_assets(table: str) -> AssetsDefinition:
             return
         for warning in result.warnings:
             context.log.warning(warning)
-        scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}
         yield MaterializeResult(asset_key=pairs, metadata={
             "dagster/row_count": result.candidate_pairs,
             "matched_pairs": result.matched_pairs,

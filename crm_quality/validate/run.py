@@ -14,14 +14,15 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
+from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
 from crm_quality.sources.applicability import export_columns, missing_fields
 from crm_quality.sources.mapping import load_mapping
 from crm_quality.sources.raw import exported_sql
 from crm_quality.validate.checks import checks_for, is_error, skipped_because, validated_relation
 from crm_quality.validate.expectations import run_expectations
-from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
 from crm_quality.validate.history import Result, carry, record, recorded, scores_of
-from crm_quality.validate.reference_values import carry_misses, check_columns_exist, record_misses, reference_rules
+from crm_quality.validate.reference_values import (ReferenceRule, carry_misses, check_columns_exist, record_misses,
+                                                   reference_rules)
 from crm_quality.validate.outcome import Outcome
 from crm_quality.validate.predicates import run_expectation_in_duckdb, run_predicate
 from crm_quality.warehouse import qualified, quote
@@ -84,7 +85,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
     return validation
 
 
-def _reads(table: str, references: list) -> list[tuple[str, str]]:
+def _reads(table: str, references: list[ReferenceRule]) -> list[tuple[str, str]]:
     """Every table the checks of ``table`` read: its own layers, the tables its keys point into,
     and the reference tables its rules name."""
     parents = {f.references for f in TABLES[table].foreign_keys} | {table}
