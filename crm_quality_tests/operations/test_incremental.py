@@ -83,11 +83,12 @@ def _night(settings, **changes) -> tuple[str, dict[str, str]]:
 
 
 def _tables(path: Path) -> dict[str, list[tuple]]:
-    """Every clean table and crosswalk, as sorted rows (order-free), lineage times aside."""
+    """Every clean table and crosswalk, as sorted rows (order-free), lineage aside: when and from
+    which folder a row was read (a record kept from an earlier build keeps that export's file)."""
     with duckdb.connect(str(path), read_only=True) as con:
         names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'clean' "
                                            "ORDER BY 1").fetchall()]
-        return {name: sorted(con.execute(f"SELECT COLUMNS(lambda c: c <> '_loaded_at') FROM clean.{name}").fetchall(),
+        return {name: sorted(con.execute(f"SELECT COLUMNS(lambda c: c NOT IN ('_loaded_at', '_source_file')) FROM clean.{name}").fetchall(),
                              key=repr) for name in names}
 
 
@@ -105,13 +106,15 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
     assert fixes[second] == fixes[first] > 0, "the flags (and the fix lists) are carried into the run"
     assert changes[second] < changes[first], "changes are not logged again"
 
-    header, contacts = _rows(export / "contacts.csv")
+    night = shutil.copytree(export, tmp_path / "next_night")  # each night's export in a folder of its own
+    header, contacts = _rows(night / "contacts.csv")
     contacts[5]["email"] = "changed@example.org"
-    _write(export / "contacts.csv", header, contacts)
+    _write(night / "contacts.csv", header, contacts)
+    settings = settings.replace(source=night)
     third, kept = _night(settings)
     assert "staged/accounts" in kept and "staged/contacts" not in kept and "clean/contacts" not in kept
 
-    rebuilt = make_settings(tmp_path / "full", export, as_of=AS_OF.isoformat())
+    rebuilt = make_settings(tmp_path / "full", night, as_of=AS_OF.isoformat())
     _night(rebuilt)
     assert _tables(settings.warehouse.path) == _tables(rebuilt.warehouse.path)
     _, kept = _night(settings, full_rebuild=True)
