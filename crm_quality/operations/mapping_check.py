@@ -34,7 +34,6 @@ class FieldReport:
     source: str
     """The export column(s) it is read from, or why it is not applicable."""
     samples: list[str] = field(default_factory=list)
-    applicable: bool = True
 
 
 @dataclass
@@ -109,7 +108,7 @@ def check_mapping(settings: Settings) -> MappingCheck:
             for f in TABLES[table].fields:
                 sources = spec.sources.get(f.name, ())
                 if f.name in missing:
-                    found.fields.append(FieldReport(f.name, f"not applicable ({missing[f.name]})", applicable=False))
+                    found.fields.append(FieldReport(f.name, f"not applicable ({missing[f.name]})"))
                     continue
                 written = ", ".join(c.name for c in sources)
                 source = f"key({written})" if f.name in spec.keys else written
