@@ -69,12 +69,11 @@ def check_columns_exist(con: duckdb.DuckDBPyConnection, settings: Settings, rule
 
 
 def record_misses(con: duckdb.DuckDBPyConnection, relation: str, key: str, rules: list[ReferenceRule],
-                  run_id: str, keep_runs: int) -> int:
+                  run_id: str, keep_runs: int) -> None:
     """Record this run's misses of ``rules`` over ``relation`` (the table as its checks read it,
     keyed by ``key``), each with the nearest reference value when it is near enough."""
     con.execute(MISSES_SQL)
     compact = "lower(regexp_replace({}, '[^A-Za-z0-9]', '', 'g'))"
-    recorded = 0
     with transaction(con):
         for rule in rules:
             value = quote(rule.rules.column)
@@ -97,13 +96,9 @@ def record_misses(con: duckdb.DuckDBPyConnection, relation: str, key: str, rules
                 FROM misses m LEFT JOIN nearest n USING (value) ORDER BY m.record_id""",
                         [run_id, rule.rules.table, rule.rules.field, f"{rule.table}.{rule.column}",
                          NEAR_MISS_SIMILARITY])
-            recorded += con.execute("SELECT count(*) FROM quality.reference_misses WHERE run_id = ? AND "
-                                    "table_name = ? AND field = ?",
-                                    [run_id, rule.rules.table, rule.rules.field]).fetchone()[0]
         con.execute("""DELETE FROM quality.reference_misses WHERE run_id NOT IN (
                            SELECT run_id FROM quality.reference_misses GROUP BY run_id
                            ORDER BY max(recorded_at) DESC LIMIT ?)""", [keep_runs])
-    return recorded
 
 
 def carry_misses(con: duckdb.DuckDBPyConnection, table: str, built_by: str, run_id: str) -> None:

@@ -254,6 +254,21 @@ tables:
     (("      last_name: surname\n", ""), "line 8: contacts does not map its required field(s) last_name"),
     (("  activities: {object: activities}\n", ""), "line 2: no entry for table(s) activities"),
     (("      contact_id: person_id", "      contact_id: [person_id"), "line 12: not valid YAML"),
+    (("      last_name: surname", "      last_name: {key: [surname]}"),
+     "contacts.last_name is not an id: only ids are derived with key:"),
+    (("      contact_id: person_id", "      contact_id: {key: []}"), "contacts.contact_id: key: needs at least one column"),
+    (("      last_name: surname", "      last_name: {column: surname, scale: 1000}"),
+     "contacts.last_name is not money or a number"),
+    (("  accounts: {object: accounts}", "  accounts:\n    object: accounts\n    columns:\n      account_id: id\n"
+      "      name: name\n      owner_id: owner\n      annual_revenue: {column: revenue, scale: -1}"),
+     "accounts.annual_revenue: scale is a positive number, got -1"),
+    (("  accounts: {object: accounts}", "  accounts:\n    object: accounts\n    columns:\n      account_id: id\n"
+      "      name: name\n      owner_id: owner\n      employees: {column: staff, currency: USD}"),
+     "accounts.employees: currency is an ISO 4217 code (USD, EUR) of a money field"),
+    (("name: mine", "name: mine\nreference_tables:\n  contacts: {object: products}"),
+     "line 3: reference table 'contacts': name it in lower case"),
+    (("name: mine", "name: mine\nreference_tables:\n  products: {file: products}"),
+     "reference table 'products' is {object: FILE_OR_TABLE, optional: true|false}"),
 ])
 def test_a_mistake_in_a_mapping_names_its_line(tmp_path, change, message):
     path = _mapping(tmp_path, VALID.replace(*change))
@@ -287,3 +302,13 @@ def test_shipped_mappings_load_and_an_unknown_name_lists_them():
     assert {load_mapping(n).name for n in ("sample", "salesforce", "hubspot")} == {"sample", "salesforce", "hubspot"}
     with pytest.raises(CrmQualityError, match="neither a shipped mapping \\(hubspot, salesforce, sample\\)"):
         load_mapping("pipedrive")
+
+
+def test_a_rule_against_a_reference_table_the_mapping_does_not_declare_names_the_rules_line(tmp_path, sample_dir):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("opportunities:\n  product: {custom: true, references: products.product}\n")
+    settings = make_settings(tmp_path, sample_dir, rules=str(rules))
+    with pytest.raises(CrmQualityError) as error:
+        build_definitions(settings)
+    assert f"rules file {rules}, line 2: opportunities.product references 'products', which the mapping " \
+           "(sample) does not declare; add it under reference_tables:" in str(error.value)
