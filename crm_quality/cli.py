@@ -138,8 +138,9 @@ def _backup(args: argparse.Namespace) -> int:
     taken, checked = done.backup, done.verification
     if not checked.ok:
         raise CrmQualityError(f"{taken.path} does not restore faithfully: {'; '.join(checked.problems)}")
-    print(f"crm-quality backup: {taken.path} ({len(taken.tables)} tables, {taken.bytes / 1e6:.1f} MB), "
-          f"restore verified in {checked.seconds:.1f} s; {len(done.pruned)} old backup(s) pruned")
+    print(f"crm-quality backup: {taken.path} ({len(taken.tables)} tables, {taken.bytes / 1e6:.1f} MB, of which "
+          f"{taken.written_bytes / 1e6:.1f} MB written and the rest reused from earlier backups), "
+          f"verified in {checked.seconds:.1f} s; {len(done.pruned)} old backup(s) pruned")
     return 0
 
 

@@ -25,11 +25,13 @@ BACKUP = AssetKey(["backups", "warehouse"])
     name="backup",
     specs=[AssetSpec(BACKUP, group_name="backups", kinds={"parquet"},
                      deps=[AssetKey(["dedup", f"{t}_clusters"]) for t in DEDUPLICATED],
-                     description="The warehouse exported to Parquet (EXPORT DATABASE) with a manifest of row "
-                     "counts and checksums, copied off site when backup_offsite is set, old ones pruned.")],
+                     description="The warehouse backed up to Parquet with a manifest of row counts and checksums: "
+                     "the tables that changed are written, the others' files reused from the store. Copied off "
+                     "site when backup_offsite is set, old ones pruned.")],
     check_specs=[AssetCheckSpec("restore_verified", asset=BACKUP, blocking=True,
-                                description="The backup imports into a scratch database with every table's rows "
-                                "and checksum as in its manifest.")],
+                                description="Every file the backup wrote reads back into a scratch database with the "
+                                "rows and checksum of its manifest, and every file it reuses has the bytes it was "
+                                "verified with; a full rebuild restores every table instead.")],
     pool=WAREHOUSE_POOL,
 )
 def backup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
@@ -40,6 +42,7 @@ def backup(context: AssetExecutionContext, settings: SettingsResource, warehouse
         context.log.error(f"backup {taken.path} does not restore: {'; '.join(checked.problems)}")
     yield MaterializeResult(asset_key=BACKUP, metadata={
         "path": MetadataValue.path(str(taken.path)), "bytes": taken.bytes, "tables": len(taken.tables),
+        "files_written": len(taken.written), "bytes_written": taken.written_bytes,
         "rows": sum(t["rows"] for t in taken.tables.values()), "pruned": len(done.pruned)})
     yield AssetCheckResult(asset_key=BACKUP, check_name="restore_verified", passed=checked.ok,
                            severity=AssetCheckSeverity.ERROR,

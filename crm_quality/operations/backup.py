@@ -1,17 +1,26 @@
-"""Backups of the warehouse that are known to restore.
+"""Backups of the warehouse that are known to restore, and that cost what changed.
 
-A backup is DuckDB's ``EXPORT DATABASE`` (Parquet) in ``backups/<UTC timestamp>/`` with a
-manifest of every table's row count and checksum (the sum of its rows' hashes, which any
-order of the same rows gives). It is written under a ``.partial`` name and renamed when
-complete, copied the same way to the off-site folder when one is set, and verified by
-importing it into a scratch database and comparing every table with the manifest.
+A backup is a manifest, ``backups/<UTC timestamp>/manifest.json``, over a store of Parquet files
+that the backups of one warehouse share, ``backups/<owner>.store/``. Each file holds one table,
+or one run's rows of a large log, and is named by a hash of what it holds (columns, row count,
+checksum), so a night writes the tables that changed and the new run's log rows, and reuses every
+other file. The manifest lists every table's row count and checksum (the sum of its rows' hashes,
+which any order of the same rows gives), its CREATE statement and its files.
 
-A backups folder may be shared (two deployments pointed at one disk): a warehouse prunes only
-the backups its own ``quality.backups`` lists, and clears only its own half-written ones.
+A backup counts only when verified: every file it writes is read back, as its table's column types,
+and must hold the rows and checksum the manifest gives it; every file it reuses must still have the
+bytes (SHA-256) it had when it was verified, or it is written again. The weekly full rebuild and
+`verify_restore` read every file back that way; `crm-quality restore` loads every table into the
+new database and compares it with the manifest.
 
-Rows are exported in no particular order (tables are keyed, the checksums ignore order), which
-keeps the export fast within DuckDB's memory limit; the scratch database is in memory, spilling
-to a scratch folder past the limit, since the check is of what the backup holds.
+The store is per warehouse (a hash of the warehouse file's path), so two deployments sharing a
+backups folder never delete each other's files: each prunes only the backups its own
+``quality.backups`` lists, clears only its own half-written ones, and deletes only the files of
+its store that no backup left in the folder lists. Backups written by EXPORT DATABASE, before the
+store, still verify and restore.
+
+Rows are written in no particular order (tables are keyed, the checksums ignore order), which keeps
+the writing fast within DuckDB's memory limit.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ import json
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -29,16 +38,31 @@ import duckdb
 
 from crm_quality.errors import CrmQualityError
 from crm_quality.settings import Settings
-from crm_quality.warehouse import literal, qualified, warehouse_tables
+from crm_quality.warehouse import literal, qualified, quote, warehouse_tables
 
 MANIFEST = "manifest.json"
+STORE = ".store"
 STAMP = "%Y%m%dT%H%M%S.%fZ"
 """Microseconds, so that two runs backing up within one second get two backups."""
 OLD_STAMP = "%Y%m%dT%H%M%SZ"
 """Backups written before microseconds were added; still pruned by age."""
+LOG_PART_ROWS = 100_000
+"""Hand-set: a table with a ``run_id`` column and at least this many rows is stored one run per
+file, so that a night adds its own rows and rewrites none of the others."""
 BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
     taken_at TIMESTAMPTZ, path VARCHAR, offsite_path VARCHAR, tables BIGINT, rows BIGINT, bytes BIGINT,
     verified BOOLEAN, verify_seconds DOUBLE, problems VARCHAR[])"""
+BACKUPS_WRITTEN_SQL = "ALTER TABLE quality.backups ADD COLUMN IF NOT EXISTS written_bytes BIGINT"
+
+
+@dataclass(frozen=True)
+class Part:
+    """One Parquet file of the store: a table, or one run's rows of a large log."""
+    file: str
+    rows: int
+    checksum: str
+    sha256: str
+    bytes: int
 
 
 @dataclass(frozen=True)
@@ -48,7 +72,14 @@ class Backup:
     tables: dict[str, dict]
     """schema.table -> {rows, checksum}"""
     bytes: int
+    """What the backup holds, on disk: its files, written or reused."""
+    written: tuple[Part, ...] = ()
+    """The files this backup wrote; it reuses the others."""
     offsite: Path | None = None
+
+    @property
+    def written_bytes(self) -> int:
+        return sum(part.bytes for part in self.written)
 
 
 @dataclass(frozen=True)
@@ -69,31 +100,133 @@ def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     return found
 
 
-def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | None = None) -> Backup:
-    """Export the warehouse to ``folder``/<timestamp>/ with its manifest; copy it off site."""
+def backups_in(folder: Path) -> list[Path]:
+    """The complete backups in ``folder`` (of any warehouse), oldest first."""
+    return sorted(p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file())
+
+
+def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | None = None,
+                log_part_rows: int = LOG_PART_ROWS) -> Backup:
+    """Back the warehouse up to ``folder``/<timestamp>/ over the warehouse's store, writing only
+    the files no earlier backup holds intact; copy it off site."""
     taken_at = datetime.now(timezone.utc)
     target = folder / taken_at.strftime(STAMP)
     owner = _owner(con)
+    store = folder / f"{owner}{STORE}"
     partial = target.with_name(f"{target.name}.{owner}.partial")
     _drop_partials(folder, owner)
-    partial.parent.mkdir(parents=True, exist_ok=True)
-    tables = fingerprints(con)
+    store.mkdir(parents=True, exist_ok=True)
+    for half_written in store.glob("*.partial"):
+        half_written.unlink()
+    known = _parts_listed(folder, store.name)
+    tables, layout, written = {}, {}, []
     con.execute("SET preserve_insertion_order = false")
     try:
-        con.execute(f"EXPORT DATABASE {literal(str(partial))} (FORMAT parquet)")
+        for schema, table in warehouse_tables(con):
+            name = f"{schema}.{table}"
+            columns = _columns(con, schema, table)
+            parts = []
+            for run, rows, checksum in _pieces(con, schema, table, columns, log_part_rows):
+                file = _content_name(columns, run, rows, checksum)
+                part = known.get(file)
+                if part is None or not (store / file).is_file() or _sha256(store / file) != part.sha256:
+                    part = _write_part(con, schema, table, run, store / file, rows, checksum)
+                    written.append(part)
+                parts.append(part)
+            tables[name] = {"rows": sum(p.rows for p in parts), "checksum": str(sum(int(p.checksum) for p in parts))}
+            layout[name] = {"sql": _create_sql(con, schema, table), "columns": columns,
+                            "parts": [asdict(p) for p in parts]}
     finally:
         con.execute("RESET preserve_insertion_order")
-    (partial / MANIFEST).write_text(json.dumps({"taken_at": taken_at.isoformat(), "tables": tables}, indent=2))
+    partial.mkdir(parents=True)
+    (partial / MANIFEST).write_text(json.dumps({
+        "taken_at": taken_at.isoformat(), "tables": tables, "store": store.name,
+        "schemas": sorted({name.split(".")[0] for name in tables}), "layout": layout}, indent=2))
     partial.rename(target)
-    copy = None
-    if offsite is not None:
-        copy = offsite / target.name
-        staging = copy.with_name(f"{copy.name}.{owner}.partial")
-        _drop_partials(offsite, owner)
-        shutil.copytree(target, staging)
-        staging.rename(copy)
-    size = sum(f.stat().st_size for f in target.rglob("*") if f.is_file())
-    return Backup(target, taken_at, tables, size, copy)
+    copy = _copy_offsite(target, store, offsite, owner) if offsite is not None else None
+    size = sum(part["bytes"] for table in layout.values() for part in table["parts"])
+    return Backup(target, taken_at, tables, size + (target / MANIFEST).stat().st_size, tuple(written), copy)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[list[str]]:
+    """[name, type] of each column, in order."""
+    return [list(c) for c in con.execute(
+        """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
+           AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()]
+
+
+def _pieces(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[list[str]],
+            log_part_rows: int) -> list[tuple]:
+    """(run_id or None, rows, checksum) of each file the table is stored in: one, or one per run
+    for a large log."""
+    source = qualified(schema, table)
+    [(rows, checksum)] = con.execute(
+        f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {source} t").fetchall()
+    if "run_id" not in {name for name, _ in columns} or rows < log_part_rows:
+        return [(None, rows, checksum)]
+    return con.execute(f"""SELECT run_id, count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR)
+                           FROM {source} t GROUP BY run_id ORDER BY run_id""").fetchall()
+
+
+def _content_name(columns: list[list[str]], run: str | None, rows: int, checksum: str) -> str:
+    """A file name that changes whenever what the file would hold does: its columns and their
+    types, the run it is cut to, its row count and checksum."""
+    held = json.dumps([columns, run, rows, checksum], default=str)
+    return hashlib.sha256(held.encode()).hexdigest()[:32] + ".parquet"
+
+
+def _write_part(con: duckdb.DuckDBPyConnection, schema: str, table: str, run: str | None, path: Path,
+                rows: int, checksum: str) -> Part:
+    """Write one file of the store under a ``.partial`` name, renamed when complete."""
+    partial = path.with_name(path.name + ".partial")
+    where, bound = ("WHERE run_id IS NOT DISTINCT FROM ?", [run]) if run is not None else ("", [])
+    con.execute(f"COPY (SELECT * FROM {qualified(schema, table)} {where}) TO {literal(str(partial))} (FORMAT parquet)",
+                bound)
+    digest = _sha256(partial)
+    partial.rename(path)
+    return Part(path.name, rows, checksum, digest, path.stat().st_size)
+
+
+def _create_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    [(sql,)] = con.execute("SELECT sql FROM duckdb_tables() WHERE database_name = current_database() "
+                           "AND schema_name = ? AND table_name = ?", [schema, table]).fetchall()
+    return sql
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _parts_listed(folder: Path, store: str) -> dict[str, Part]:
+    """Every file of ``store`` that a backup in ``folder`` lists, as it was when written."""
+    listed = {}
+    for backup in backups_in(folder):
+        manifest = read_manifest(backup)
+        if manifest.get("store") == store:
+            for table in manifest["layout"].values():
+                listed.update((part["file"], Part(**part)) for part in table["parts"])
+    return listed
+
+
+def _copy_offsite(backup: Path, store: Path, offsite: Path, owner: str) -> Path:
+    """Copy the files of the store the off-site one lacks, then the manifest."""
+    copy = offsite / backup.name
+    staging = copy.with_name(f"{copy.name}.{owner}.partial")
+    _drop_partials(offsite, owner)
+    (offsite / store.name).mkdir(parents=True, exist_ok=True)
+    for table in read_manifest(backup)["layout"].values():
+        for part in table["parts"]:
+            there = offsite / store.name / part["file"]
+            if not there.is_file() or there.stat().st_size != part["bytes"]:
+                shutil.copyfile(store / part["file"], there.with_name(there.name + ".partial"))
+                there.with_name(there.name + ".partial").rename(there)
+    shutil.copytree(backup, staging)
+    staging.rename(copy)
+    return copy
 
 
 @dataclass(frozen=True)
@@ -104,17 +237,21 @@ class VerifiedBackup:
 
 
 def back_up(con: duckdb.DuckDBPyConnection, settings: Settings) -> VerifiedBackup:
-    """Take a backup (and its off-site copy), verify it by a restore, log both in
-    quality.backups and prune old backups in each folder: the pipeline's and `crm-quality backup`'s."""
+    """Take a backup (and its off-site copy), verify it, log both in quality.backups and prune old
+    backups in each folder: the pipeline's and `crm-quality backup`'s. A full rebuild verifies by
+    restoring every table; other runs verify the files the backup wrote."""
     offsite = Path(settings.operations.backup_offsite) if settings.operations.backup_offsite else None
     taken = take_backup(con, settings.operations.backups, offsite)
-    checked = verify_restore(taken.path, settings.warehouse.memory_limit)
+    memory = settings.warehouse.memory_limit
+    checked = verify_restore(taken.path, memory) if settings.operations.full_rebuild else verify_written(taken, memory)
     record(con, taken, checked)
     own = own_backups(con)
     keep = (settings.operations.backup_keep_daily, settings.operations.backup_keep_weekly)
-    pruned = prune(settings.operations.backups, *keep, own)
-    if offsite is not None:
-        pruned += prune(offsite, *keep, own)
+    store = f"{_owner(con)}{STORE}"
+    pruned = []
+    for folder in (settings.operations.backups, offsite) if offsite is not None else (settings.operations.backups,):
+        pruned += prune(folder, *keep, own)
+        collect_garbage(folder, store)
     return VerifiedBackup(taken, checked, pruned)
 
 
@@ -126,7 +263,8 @@ def own_backups(con: duckdb.DuckDBPyConnection) -> set[Path]:
 
 
 def _owner(con: duckdb.DuckDBPyConnection) -> str:
-    """A short name for the warehouse file, marking the half-written backups it leaves."""
+    """A short name for the warehouse file: it names the warehouse's store and marks the
+    half-written backups it leaves."""
     [(path,)] = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
     return hashlib.sha256(str(Path(path or "memory").resolve()).encode()).hexdigest()[:12]
 
@@ -138,41 +276,109 @@ def _drop_partials(folder: Path, owner: str) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
 
+def verify_written(taken: Backup, memory_limit: str = "") -> Verification:
+    """Read every file ``taken`` wrote and compare its rows and checksum with the manifest; the
+    files it reused were compared byte for byte with the ones verified, as it was taken."""
+    written = {part.file for part in taken.written}
+    return _verify(taken.path, memory_limit, lambda part: part["file"] in written)
+
+
 def verify_restore(backup: Path, memory_limit: str = "") -> Verification:
-    """Import ``backup`` into a scratch database and compare every table with its manifest."""
+    """Read every table of ``backup`` back and compare it with the manifest."""
+    return _verify(backup, memory_limit, lambda part: True)
+
+
+def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
+    """Each table's ``chosen`` files, read as the table's column types, must hold the rows and
+    checksum the manifest gives them (hashes and sums stream: nothing is loaded into a table)."""
     started = time.perf_counter()
     manifest = read_manifest(backup)
-    with tempfile.TemporaryDirectory(prefix="crm-quality-restore-") as scratch:
-        con = _empty_database(":memory:", memory_limit, spill_to=scratch)
-        try:
-            con.execute(f"IMPORT DATABASE {literal(str(backup))}")
-            restored = fingerprints(con)
-        except duckdb.Error as error:
-            return Verification(False, [f"{backup}: the backup does not import: {error}"], time.perf_counter() - started)
-        finally:
-            con.close()
-    problems = [f"{name}: manifest {expected['rows']} rows (checksum {expected['checksum']}), restored "
-                + (f"{restored[name]['rows']} rows (checksum {restored[name]['checksum']})" if name in restored
-                   else "nothing")
-                for name, expected in manifest["tables"].items() if restored.get(name) != expected]
-    problems += [f"{name}: restored but not in the manifest" for name in restored if name not in manifest["tables"]]
+    if "layout" not in manifest:
+        problems = _restore_and_compare(backup, manifest, ":memory:", memory_limit)
+        return Verification(not problems, problems, time.perf_counter() - started)
+    store = backup.parent / manifest["store"]
+    problems = []
+    with _empty_database(":memory:", memory_limit) as con:
+        for name, table in manifest["layout"].items():
+            parts = [p for p in table["parts"] if chosen(p)]
+            if not parts:
+                continue
+            want = (sum(p["rows"] for p in parts), str(sum(int(p["checksum"]) for p in parts)))
+            typed = ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in table["columns"])
+            try:
+                got = con.execute(f"""SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR)
+                                      FROM (SELECT {typed} FROM read_parquet(?)) t""",
+                                  [[str(store / p["file"]) for p in parts]]).fetchone()
+            except duckdb.Error as error:
+                problems.append(f"{name}: its files do not read: {error}")
+                continue
+            if got != want:
+                problems.append(f"{name}: manifest {want[0]} rows (checksum {want[1]}), "
+                                f"restored {got[0]} rows (checksum {got[1]})")
     return Verification(not problems, problems, time.perf_counter() - started)
 
 
 def restore(backup: Path, to: Path, memory_limit: str = "") -> Verification:
-    """Restore ``backup`` into the new DuckDB file ``to`` (never over an existing file), verified."""
+    """Restore ``backup`` into the new DuckDB file ``to`` (never over an existing file) and
+    compare every restored table with the manifest."""
     if to.exists():
         raise CrmQualityError(f"{to} exists; restore into a new file, then swap it in yourself")
-    checked = verify_restore(backup, memory_limit)
-    if not checked.ok:
-        raise CrmQualityError(f"{backup} does not restore faithfully: {'; '.join(checked.problems)}")
+    started = time.perf_counter()
     partial = to.with_name(to.name + ".partial")
     partial.unlink(missing_ok=True)
     to.parent.mkdir(parents=True, exist_ok=True)
-    with _empty_database(str(partial), memory_limit) as con:
-        con.execute(f"IMPORT DATABASE {literal(str(backup))}")
+    problems = _restore_and_compare(backup, read_manifest(backup), str(partial), memory_limit)
+    if problems:
+        partial.unlink(missing_ok=True)
+        partial.with_name(partial.name + ".wal").unlink(missing_ok=True)
+        raise CrmQualityError(f"{backup} does not restore faithfully: {'; '.join(problems)}")
     partial.rename(to)
-    return checked
+    return Verification(True, [], time.perf_counter() - started)
+
+
+def _restore_and_compare(backup: Path, manifest: dict, into: str, memory_limit: str) -> list[str]:
+    """Load the backup into the database ``into`` and return one line per table whose rows
+    differ from the manifest's."""
+    unread = []
+    with tempfile.TemporaryDirectory(prefix="crm-quality-restore-") as scratch:
+        con = _empty_database(into, memory_limit, spill_to=scratch)
+        try:
+            if "layout" in manifest:
+                unread = _load(con, backup, manifest)
+            else:
+                try:
+                    con.execute(f"IMPORT DATABASE {literal(str(backup))}")
+                except duckdb.Error as error:
+                    return [f"{backup}: the backup does not import: {error}"]
+            restored = fingerprints(con)
+        finally:
+            con.close()
+    failed = {line.split(":")[0] for line in unread}
+    expected = manifest["tables"]
+    problems = unread + [
+        f"{name}: manifest {want['rows']} rows (checksum {want['checksum']}), restored "
+        + (f"{restored[name]['rows']} rows (checksum {restored[name]['checksum']})" if name in restored else "nothing")
+        for name, want in expected.items() if restored.get(name) != want and name not in failed]
+    return problems + [f"{name}: restored but not in the manifest" for name in restored if name not in expected]
+
+
+def _load(con: duckdb.DuckDBPyConnection, backup: Path, manifest: dict) -> list[str]:
+    """Create the backup's schemas and tables and read their files into them; return a line for
+    each table whose files do not read."""
+    store = backup.parent / manifest["store"]
+    for schema in manifest["schemas"]:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
+    unread = []
+    for name, table in manifest["layout"].items():
+        con.execute(table["sql"])
+        if table["parts"]:
+            schema, _, bare = name.partition(".")
+            try:
+                con.execute(f"INSERT INTO {qualified(schema, bare)} SELECT * FROM read_parquet(?)",
+                            [[str(store / p["file"]) for p in table["parts"]]])
+            except duckdb.Error as error:
+                unread.append(f"{name}: its files do not read: {error}")
+    return unread
 
 
 def _empty_database(path: str, memory_limit: str, spill_to: str = "") -> duckdb.DuckDBPyConnection:
@@ -194,7 +400,7 @@ def prune(folder: Path, keep_daily: int, keep_weekly: int, own: set[Path]) -> li
     """Delete the backups among ``own`` that are neither the newest of one of the last
     ``keep_daily`` days nor the newest of one of the last ``keep_weekly`` ISO weeks; return what
     was deleted. Folders not in ``own`` (another warehouse's) are neither counted nor touched."""
-    backups = [p for p in folder.glob("*") if p.is_dir() and (p / MANIFEST).is_file() and p.resolve() in own]
+    backups = [p for p in backups_in(folder) if p.resolve() in own]
     stamped = sorted(((p, _taken_at(p)) for p in backups), key=lambda pair: pair[1], reverse=True)
     keep: set[Path] = set()
     for period, count in ((lambda t: t.date(), keep_daily), (lambda t: t.isocalendar()[:2], keep_weekly)):
@@ -206,6 +412,15 @@ def prune(folder: Path, keep_daily: int, keep_weekly: int, own: set[Path]) -> li
     for path in removed:
         shutil.rmtree(path)
     return removed
+
+
+def collect_garbage(folder: Path, store: str) -> list[Path]:
+    """Delete the files of ``folder``/``store`` that no backup left in ``folder`` lists."""
+    listed = _parts_listed(folder, store)
+    unlisted = [f for f in (folder / store).glob("*.parquet") if f.name not in listed]
+    for path in unlisted:
+        path.unlink()
+    return unlisted
 
 
 def _taken_at(backup: Path) -> datetime:
@@ -221,7 +436,10 @@ def _taken_at(backup: Path) -> datetime:
 def record(con: duckdb.DuckDBPyConnection, backup: Backup, checked: Verification) -> None:
     """Log the backup and its verification in quality.backups, for the report and the history."""
     con.execute(BACKUPS_SQL)
-    con.execute("INSERT INTO quality.backups VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    con.execute(BACKUPS_WRITTEN_SQL)
+    con.execute("""INSERT INTO quality.backups (taken_at, path, offsite_path, tables, rows, bytes, verified,
+                                                verify_seconds, problems, written_bytes)
+                   VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                 [backup.taken_at, str(backup.path), str(backup.offsite) if backup.offsite else None,
                  len(backup.tables), sum(t["rows"] for t in backup.tables.values()), backup.bytes,
-                 checked.ok, checked.seconds, checked.problems])
+                 checked.ok, checked.seconds, checked.problems, backup.written_bytes])

@@ -12,8 +12,8 @@ import duckdb
 import pytest
 from dagster import AssetKey, materialize
 
-from crm_quality.operations.backup import (MANIFEST, OLD_STAMP, STAMP, back_up, fingerprints, prune, take_backup,
-                                           verify_restore)
+from crm_quality.operations.backup import (MANIFEST, OLD_STAMP, STAMP, back_up, backups_in, fingerprints, prune,
+                                           read_manifest, restore, take_backup, verify_restore, verify_written)
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings
@@ -26,7 +26,7 @@ def backed_up(tmp_path_factory, sample):
     settings = make_settings(tmp, Path(sample.out), backup_offsite=str(tmp / "offsite"))
     defs = build_definitions(settings)
     result = materialize([*defs.assets], resources=defs.resources)
-    [backup] = [p for p in settings.operations.backups.iterdir() if p.is_dir()]
+    [backup] = backups_in(settings.operations.backups)
     return settings, result, backup
 
 
@@ -40,16 +40,23 @@ def test_the_run_backs_up_and_verifies_before_the_clean_tables(backed_up):
     assert manifest["tables"]["staged.contacts"]["rows"] > 1000
     assert "clean.contacts" not in manifest["tables"]  # taken before the first clean tables were written
     offsite = Path(settings.operations.backup_offsite) / backup.name
-    assert sorted(p.name for p in offsite.iterdir()) == sorted(p.name for p in backup.iterdir())
+    assert (offsite / MANIFEST).read_text() == (backup / MANIFEST).read_text()
+    assert verify_restore(offsite).ok, "the off-site copy restores on its own, from its own store"
     con = duckdb.connect(str(settings.warehouse.path), read_only=True)
     assert con.execute("SELECT verified, tables FROM quality.backups").fetchall() == [(True, len(manifest["tables"]))]
+
+
+def _file_of(backup: Path, table: str) -> Path:
+    [part] = read_manifest(backup)["layout"][table]["parts"]
+    return backup.parent / read_manifest(backup)["store"] / part["file"]
 
 
 def test_a_damaged_backup_fails_verification_naming_the_table(backed_up, tmp_path):
     _, _, backup = backed_up
     damaged = tmp_path / backup.name
     shutil.copytree(backup, damaged)
-    parquet = damaged / "staged_contacts.parquet"
+    shutil.copytree(_file_of(backup, "staged.contacts").parent, tmp_path / read_manifest(backup)["store"])
+    parquet = _file_of(damaged, "staged.contacts")
     con = duckdb.connect()
     con.execute(f"COPY (SELECT * FROM read_parquet('{parquet}') LIMIT 10) TO '{tmp_path / 'short.parquet'}' (FORMAT parquet)")
     shutil.move(tmp_path / "short.parquet", parquet)
@@ -94,8 +101,8 @@ def test_backup_from_the_command_line(backed_up, tmp_path, monkeypatch, capsys):
     shutil.copyfile(settings.warehouse.path, warehouse)
     monkeypatch.setenv("CRM_QUALITY_BACKUPS", str(tmp_path / "backups"))
     assert main(["backup", "--warehouse", str(warehouse)]) == 0
-    assert "restore verified" in capsys.readouterr().out
-    [taken] = list((tmp_path / "backups").iterdir())
+    assert "written and the rest reused" in capsys.readouterr().out
+    [taken] = backups_in(tmp_path / "backups")
     assert verify_restore(taken).ok
 
 
@@ -143,3 +150,73 @@ def test_two_warehouses_sharing_a_backups_folder_prune_only_their_own(tmp_path):
     kept = {p for p in (tmp_path / "shared").iterdir() if (p / MANIFEST).is_file()}
     assert kept == {taken["a"][1], taken["b"][1]}, "each warehouse's newest backup, and only those"
     assert in_progress.is_dir(), "another deployment's half-written backup is left alone"
+
+
+def _log_warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    """A warehouse with a staged table and a log large enough to be stored one run per file."""
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA staged; CREATE SCHEMA quality")
+    con.execute("CREATE TABLE staged.t AS SELECT range AS i, 'x' || range AS v FROM range(1000)")
+    con.execute("CREATE TABLE quality.changes AS SELECT 'run-1' AS run_id, range AS i FROM range(150000)")
+    return con
+
+
+def test_a_backup_writes_only_what_changed_since_the_last(tmp_path):
+    con = _log_warehouse(tmp_path / "wh.duckdb")
+    first = take_backup(con, tmp_path / "backups")
+    assert {p.file for p in first.written} == {part["file"] for t in read_manifest(first.path)["layout"].values()
+                                              for part in t["parts"]}
+    unchanged = take_backup(con, tmp_path / "backups")
+    assert unchanged.written == () and unchanged.bytes == first.bytes
+
+    con.execute("INSERT INTO quality.changes SELECT 'run-2', range FROM range(50)")
+    con.execute("UPDATE staged.t SET v = 'edited' WHERE i = 7")
+    night = take_backup(con, tmp_path / "backups")
+    assert sorted(p.rows for p in night.written) == [50, 1000], "the new run's log rows and the edited table"
+    assert verify_written(night).ok
+    for taken in (first, unchanged, night):
+        assert verify_restore(taken.path).ok
+    restored = tmp_path / "restored.duckdb"
+    restore(night.path, restored)
+    with duckdb.connect(str(restored), read_only=True) as back:
+        assert fingerprints(back) == fingerprints(con)
+        assert back.execute("SELECT v FROM staged.t WHERE i = 7").fetchone() == ("edited",)
+
+
+def test_a_damaged_store_file_is_written_again_by_the_next_backup(tmp_path):
+    con = _log_warehouse(tmp_path / "wh.duckdb")
+    first = take_backup(con, tmp_path / "backups")
+    damaged = _file_of(first.path, "staged.t")
+    damaged.write_bytes(damaged.read_bytes()[:-20] + bytes(20))
+    assert not verify_restore(first.path).ok
+    second = take_backup(con, tmp_path / "backups")
+    assert [p.file for p in second.written] == [damaged.name] and verify_written(second).ok
+    assert verify_restore(first.path).ok, "the file is content-addressed: the repair mends the older backup too"
+
+
+def test_pruning_deletes_the_files_no_kept_backup_lists(tmp_path):
+    con = _log_warehouse(tmp_path / "wh.duckdb")
+    settings = make_settings(tmp_path / "home", tmp_path, backups=tmp_path / "backups", backup_keep_daily=1,
+                             backup_keep_weekly=0)
+    first = back_up(con, settings).backup
+    old = _file_of(first.path, "staged.t")
+    con.execute("UPDATE staged.t SET v = 'edited' WHERE i = 7")
+    done = back_up(con, settings)
+    assert done.pruned == [first.path] and not old.exists()
+    assert verify_restore(done.backup.path).ok
+    store = old.parent
+    assert sorted(f.name for f in store.iterdir()) == sorted(
+        part["file"] for t in read_manifest(done.backup.path)["layout"].values() for part in t["parts"])
+
+
+def test_a_backup_written_by_export_database_still_restores(tmp_path):
+    """Backups taken before the store: EXPORT DATABASE and a manifest of tables only."""
+    con = _log_warehouse(tmp_path / "wh.duckdb")
+    old = tmp_path / "backups" / "20261101T020000.000000Z"
+    old.parent.mkdir()
+    con.execute(f"EXPORT DATABASE '{old}' (FORMAT parquet)")
+    (old / MANIFEST).write_text(json.dumps({"tables": fingerprints(con)}))
+    assert verify_restore(old).ok
+    restore(old, tmp_path / "restored.duckdb")
+    with duckdb.connect(str(tmp_path / "restored.duckdb"), read_only=True) as back:
+        assert fingerprints(back) == fingerprints(con)
