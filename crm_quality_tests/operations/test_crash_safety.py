@@ -27,7 +27,7 @@ pytestmark = pytest.mark.heavy
 
 VOLATILE = {"_loaded_at", "run_id", "reviewed_at", "checked_at", "logged_at", "merged_at", "scored_at",
             "evaluated_at", "taken_at", "measured_at", "started_at", "ended_at", "seconds", "verify_seconds",
-            "path", "offsite_path", "bytes", "backup", "recorded_at", "built_at"}
+            "path", "offsite_path", "bytes", "written_bytes", "backup", "recorded_at", "built_at"}
 HISTORY = ("quality",)
 """Schemas that keep several runs: after a killed run and a rerun they hold one run more. Their
 tables shared by the assets of several CRM tables (changes, issues, check results, scores) are
