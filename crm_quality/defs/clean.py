@@ -1,5 +1,5 @@
-"""clean/<table> (golden records, children repointed), clean/<entity>_xref crosswalks, with the
-blocking checks that no row was lost and no key dangles; exports/clean_tables as files."""
+"""clean/<table> (golden records, children repointed), clean/<entity>_xref crosswalks and
+clean/<entity>_id_history (golden ids merged, split or retired), with the blocking checks that no row was lost and no key dangles; exports/clean_tables as files."""
 
 from dagster import (
     AssetCheckResult,
@@ -25,6 +25,7 @@ from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 CLEAN = {table: AssetKey(["clean", table]) for table in TABLES}
 EXPORTS = AssetKey(["exports", "clean_tables"])
 XREF = {table: AssetKey(["clean", f"{table}_xref"]) for table in MERGED}
+ID_HISTORY = {table: AssetKey(["clean", f"{table}_id_history"]) for table in MERGED}
 DEPS = [*(AssetKey(["staged", t]) for t in TABLES), BACKUP,
         *(AssetKey(["dedup", f"{t}_clusters"]) for t in DEDUPLICATED)]
 CHECKS = [check for table in TABLES for check in (
@@ -48,13 +49,17 @@ CHECKS = [check for table in TABLES for check in (
                     description=f"Crosswalk for {table}: every source id with its golden id, cluster and "
                     "match probability, so a system holding an old id can find the new one.")
           for table, key in XREF.items()),
+        *(AssetSpec(key, deps=DEPS, group_name="clean", kinds={"duckdb"},
+                    description=f"What became of {table}' golden ids, run by run: old_id merged into or split "
+                    "towards new_id, or retired when all its records left the export.")
+          for table, key in ID_HISTORY.items()),
     ],
     check_specs=CHECKS,
     pool=WAREHOUSE_POOL,
 )
 def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
     current = settings.get()
-    outputs = [*(("clean", t) for t in TABLES), *(("clean", f"{t}_xref") for t in MERGED)]
+    outputs = [*(("clean", t) for t in TABLES), *(("clean", f"{t}_{part}") for t in MERGED for part in ("xref", "id_history"))]
     reads = [(layer, t) for t in TABLES for layer in ("raw", "staged", "quarantine")]
     reads += [("dedup", f"{t}_{part}") for t in DEDUPLICATED for part in ("pairs", "clusters")]
     with warehouse.get_connection() as con:
@@ -62,7 +67,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         built_by = unchanged_since(con, current, "clean", inputs, outputs)
         if built_by:
             context.log.info(f"the staged records and clusters are as run {built_by} merged them; kept its tables")
-            result = clean_result(con)
+            result = clean_result(con, built_by)
         else:
             result = build_clean(con, current, context.run.run_id)
             remember(con, "clean", inputs, outputs, context.run.run_id)
@@ -76,6 +81,8 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         yield MaterializeResult(asset_key=key, metadata=metadata)
     for table, key in XREF.items():
         yield MaterializeResult(asset_key=key, metadata={"merged": result.merged[table]})
+    for table, key in ID_HISTORY.items():
+        yield MaterializeResult(asset_key=key, metadata=result.id_changes[table])
     for table, account in accounts.items():
         yield AssetCheckResult(
             asset_key=CLEAN[table], check_name="every_row_accounted_for", passed=account.balanced,

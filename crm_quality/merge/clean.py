@@ -1,6 +1,7 @@
 """clean/<table>: golden records for the deduplicated entities, every other table as staged,
-every foreign key repointed to the surviving golden id; crosswalks clean/<entity>_xref; the
-merge audit quality.merges. All of it is swapped in together, in one transaction.
+every foreign key repointed to the surviving golden id; crosswalks clean/<entity>_xref and what
+became of golden ids that moved, clean/<entity>_id_history; the merge audit quality.merges. All
+of it is swapped in together, in one transaction.
 
 A foreign key that points at no clean record (its parent was quarantined, or never existed)
 is set to NULL, and the id it held is kept in the row's ``_dangling`` list, so that nothing
@@ -18,6 +19,7 @@ import duckdb
 
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.golden import Golden, merge_entity
+from crm_quality.merge.golden_ids import id_history_sql
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.sources.raw import exported_sql
@@ -43,7 +45,7 @@ LINKS: dict[str, tuple[Link, ...]] = {
     for table, d in DEDUPLICATED.items() if d.entity.matched_against}
 """A lead that is already a contact is marked with that contact, not deleted."""
 
-MERGED_AWAY = "source_id <> golden_id"
+MERGED_AWAY = "merged_away"
 """A crosswalk row of a record that lives on in another record's golden record."""
 
 MERGES_SQL = """CREATE TABLE IF NOT EXISTS quality.merges (
@@ -61,6 +63,8 @@ class CleanResult:
     """Golden records built from two or more source records, per entity table."""
     dangling: dict[str, int]
     """Foreign keys set to NULL because they point at no clean record, per table."""
+    id_changes: dict[str, dict[str, int]]
+    """Per entity table, golden ids merged, split and retired by the last build."""
     seconds: float
 
 
@@ -72,7 +76,9 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
     if missing:
         raise CrmQualityError(f"the clean tables are built from {', '.join(missing)}, which the warehouse "
                               "does not have yet: materialize the staged and dedup assets first")
-    merged = {table: merge_entity(con, settings, table) for table in MERGED}
+    previous = {table: qualified("clean", f"{table}_xref") if table_exists(con, "clean", f"{table}_xref") else None
+                for table in MERGED}
+    merged = {table: merge_entity(con, settings, table, previous[table]) for table in MERGED}
     rules = load_rules(settings.validate.rules) if settings.validate.rules else ()
     built: list[tuple[str, str]] = []
     for table in TABLES:
@@ -81,24 +87,34 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str)
                                                       TABLES[table].key))
         built.append(("clean", table))
     for table, golden in merged.items():
+        build_table(con, "clean", f"{table}_id_history", id_history_sql(con, table, previous[table], golden.xref, run_id))
         build_table(con, "clean", f"{table}_xref", f"SELECT * FROM {golden.xref} ORDER BY source_id")
-        built.append(("clean", f"{table}_xref"))
+        built += [("clean", f"{table}_xref"), ("clean", f"{table}_id_history")]
     swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.warehouse.change_log_runs))
     for golden in merged.values():
         for temp in (golden.rows, golden.xref, golden.merges):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return clean_result(con, time.perf_counter() - started)
+    return clean_result(con, run_id, time.perf_counter() - started)
 
 
-def clean_result(con: duckdb.DuckDBPyConnection, seconds: float = 0.0) -> CleanResult:
-    """What the clean tables hold: rows, records merged, golden records and keys cleared."""
+def clean_result(con: duckdb.DuckDBPyConnection, built_by: str, seconds: float = 0.0) -> CleanResult:
+    """What the clean tables hold: rows, records merged, golden records and keys cleared, and the
+    golden ids the build of run ``built_by`` moved."""
     return CleanResult(
         rows={t: row_count(con, "clean", t) for t in TABLES},
         merged={t: merged_records(con, t) for t in MERGED},
         golden={t: _count(con, f"SELECT count(*) FROM {qualified('clean', t)} WHERE _members > 1") for t in MERGED},
         dangling={t: _count(con, f"SELECT coalesce(sum(len(_dangling)), 0) FROM {qualified('clean', t)}")
                   for t in TABLES},
+        id_changes={t: _id_changes(con, t, built_by) for t in MERGED},
         seconds=seconds)
+
+
+def _id_changes(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> dict[str, int]:
+    """How many golden ids the build of ``run_id`` merged, split and retired."""
+    found = dict(con.execute(f"""SELECT change, count(DISTINCT old_id) FROM {qualified('clean', table + '_id_history')}
+                                 WHERE run_id = ? GROUP BY change""", [run_id]).fetchall())
+    return {change: found.get(change, 0) for change in ("merged", "split", "retired")}
 
 
 def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:

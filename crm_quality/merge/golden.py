@@ -1,8 +1,9 @@
 """Golden records: one row per duplicate cluster, built field by field by the survivorship
 rules, with the crosswalk from every source id and the audit of which member's value survived.
 
-The golden id is the cluster id, the smallest member id, so it stays the same from run to run
-while the members do. A record in no cluster is its own golden record, unchanged.
+Golden ids last from run to run (golden_ids.py): a cluster keeps the id its members had. A
+record in no cluster is its own golden record, unchanged but for that id (its own, unless it
+split from a golden record it keeps the id of).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from dataclasses import dataclass
 
 import duckdb
 
+from crm_quality.merge.golden_ids import assign_golden_ids
 from crm_quality.merge.survivorship import flag_prefix, flagged, frequency_column, rules_for, survivor_order
 from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
 from crm_quality.standardize.fields import normalizer_for
@@ -26,29 +28,36 @@ class Golden:
     rows: str
     """Clean rows: singletons as staged, and one golden row per cluster (``_members`` counts)."""
     xref: str
-    """source_id, source_row, golden_id, cluster_id, match_probability: every staged record."""
+    """source_id, source_row, golden_id, cluster_id, match_probability, merged_away: every staged
+    record (merged_away: it lives on in a golden record whose source row is another member's)."""
     merges: str
     """golden_id, members, field, value, survivor_id, rule: one row per golden record and field."""
 
 
-def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> Golden:
-    """Merge ``staged.<table>``'s duplicate clusters (``dedup.<table>_clusters``)."""
+def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, previous: str | None) -> Golden:
+    """Merge ``staged.<table>``'s duplicate clusters (``dedup.<table>_clusters``), keeping the
+    golden ids of ``previous``, the last crosswalk (None on a first build)."""
     spec = TABLES[table]
     key = quote(spec.key)
     rules = rules_for(table, settings.merge.survivorship)
     fields = [f for f in spec.fields if f.name != spec.key]
-    members, golden = quote(f"__merge_members_{table}"), quote(f"__merge_golden_{table}")
+    clusters, members, golden = (quote(f"__merge_{name}_{table}") for name in ("clusters", "members", "golden"))
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {clusters} AS
+        SELECT s.{key} AS __id, coalesce(c.cluster_id, s.{key}) AS __cluster, c.match_probability AS __score
+        FROM {qualified('staged', table)} s
+        LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}""")
+    ids = assign_golden_ids(con, clusters, previous)
     filled = " + ".join(f"CAST(s.{quote(f.name)} IS NOT NULL AS INTEGER)" for f in fields)
     frequencies = "".join(
-        f", count(*) OVER (PARTITION BY coalesce(c.cluster_id, s.{key}), s.{quote(f.name)}) AS {frequency_column(f)}"
+        f", count(*) OVER (PARTITION BY i.__golden, s.{quote(f.name)}) AS {frequency_column(f)}"
         for f in fields if rules[f.name] == "most_frequent")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {members} AS
-        SELECT s.*, s.{key} AS __id, coalesce(c.cluster_id, s.{key}) AS __golden,
-               c.match_probability AS __score, {filled} AS __filled,
-               count(*) OVER (PARTITION BY coalesce(c.cluster_id, s.{key})) AS __size {frequencies}
+        SELECT s.*, c.__id, i.__golden, i.__carrier, c.__score, {filled} AS __filled,
+               count(*) OVER (PARTITION BY i.__golden) AS __size {frequencies}
         FROM {qualified('staged', table)} s
-        LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}""")
+        JOIN {clusters} c ON c.__id = s.{key} JOIN {ids} i USING (__cluster)""")
 
     def best(expression: str, f) -> str:
         order = survivor_order(f, rules[f.name], spec)
@@ -57,7 +66,7 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str)
     values = [f"{best('m.' + quote(column), f)} AS {quote(column)}" for f in fields for column in _columns_of(f)]
     survivors = [f"{best('m.__id', f)} AS {quote(f.name + '__from')}" for f in fields]
     flags = [f"coalesce({best(_flags_of(f), f)}, [])" for f in fields if flagged(f, spec) != "false"]
-    lineage = [f"first(m.{c} ORDER BY m.__id = m.__golden DESC, m.__id) AS {c}" for c in CARRIED_COLUMNS]
+    lineage = [f"first(m.{c} ORDER BY m.__id = m.__carrier DESC) AS {c}" for c in CARRIED_COLUMNS]
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {golden} AS
         SELECT m.__golden AS {key}, {', '.join(values)}, {', '.join(lineage)},
@@ -69,21 +78,23 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str)
     rows, xref, merges = (quote(f"__merge_{name}_{table}") for name in ("rows", "xref", "merges"))
     staged = [name for (name, *_) in con.execute(f"DESCRIBE {qualified('staged', table)}").fetchall()]
     columns = ", ".join(quote(c) for c in staged)
+    singles = ", ".join(f"__golden AS {key}" if c == spec.key else quote(c) for c in staged)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {rows} AS
-        SELECT {columns}, 1 AS _members FROM {members} WHERE __size = 1
+        SELECT {singles}, 1 AS _members FROM {members} WHERE __size = 1
         UNION ALL
         SELECT {columns}, _members FROM {golden}""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {xref} AS
-        SELECT __id AS source_id, _source_row AS source_row, __golden AS golden_id,
-               CASE WHEN __size > 1 THEN __golden END AS cluster_id, __score AS match_probability
-        FROM {members}""")
+        SELECT m.__id AS source_id, m._source_row AS source_row, m.__golden AS golden_id,
+               CASE WHEN m.__size > 1 THEN c.__cluster END AS cluster_id, m.__score AS match_probability,
+               m.__id <> m.__carrier AS merged_away
+        FROM {members} m JOIN {clusters} c USING (__id)""")
     audits = [f"""SELECT {key} AS golden_id, __members AS members, '{f.name}' AS field,
                          CAST({quote(f.name)} AS VARCHAR) AS value, {quote(f.name + '__from')} AS survivor_id,
                          '{rules[f.name]}' AS rule FROM {golden}""" for f in fields]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {merges} AS {' UNION ALL '.join(audits)}")
-    for temp in (members, golden):
+    for temp in (clusters, members, golden, ids):
         con.execute(f"DROP TABLE {temp}")
     return Golden(rows, xref, merges)
 

@@ -40,25 +40,25 @@ CLUSTER = [
 ]
 
 
-def _warehouse(rows: list[dict]) -> duckdb.DuckDBPyConnection:
+def _warehouse(rows: list[dict], con: duckdb.DuckDBPyConnection | None = None) -> duckdb.DuckDBPyConnection:
     """staged.contacts holding ``rows`` (other fields NULL) and their clusters: C1-C3 one person."""
-    con = duckdb.connect()
-    con.execute("CREATE SCHEMA staged; CREATE SCHEMA dedup")
+    con = con or duckdb.connect()
+    con.execute("CREATE SCHEMA IF NOT EXISTS staged; CREATE SCHEMA IF NOT EXISTS dedup")
     spec = TABLES["contacts"]
     frame = pd.DataFrame(rows)
     columns = [f"CAST({'frame.' + f.name if f.name in frame else 'NULL'} AS {f.sql_type}) AS {f.name}"
                for f in spec.fields]
-    con.execute(f"""CREATE TABLE staged.contacts AS SELECT {', '.join(columns)}, NULL::VARCHAR AS phone_extension,
+    con.execute(f"""CREATE OR REPLACE TABLE staged.contacts AS SELECT {', '.join(columns)}, NULL::VARCHAR AS phone_extension,
                     'contacts.csv' AS _source_file, row_number() OVER (ORDER BY contact_id) + 1 AS _source_row,
                     now() AS _loaded_at, NULL::VARCHAR AS _extras, CAST(frame._issues AS VARCHAR[]) AS _issues FROM frame""")
-    con.execute("""CREATE TABLE dedup.contacts_clusters AS SELECT * FROM (VALUES
+    con.execute("""CREATE OR REPLACE TABLE dedup.contacts_clusters AS SELECT * FROM (VALUES
                    ('C1', 'C1', 0.99), ('C2', 'C1', 0.99), ('C3', 'C1', 0.9), ('C4', 'C4', NULL))
                    t(record_id, cluster_id, match_probability)""")
     return con
 
 
 def _golden(con, settings) -> tuple[dict, pd.DataFrame, pd.DataFrame]:
-    golden = merge_entity(con, settings, "contacts")
+    golden = merge_entity(con, settings, "contacts", None)
     rows = con.execute(f"SELECT * FROM {golden.rows} ORDER BY contact_id").df().set_index("contact_id")
     return rows.loc["C1"].to_dict(), rows, con.execute(f"SELECT * FROM {golden.merges}").df().set_index("field")
 

@@ -150,3 +150,41 @@ def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sa
     assert not settings.operations.full_rebuild
     assert not [s for s in build_definitions(settings.replace(full_rebuild_cron="")).schedules
                 if s.name == "weekly_full_rebuild"]
+
+
+def test_golden_ids_last_through_new_duplicates_deletes_and_splits(tmp_path, sample_dir):
+    """Night two: a new duplicate with a smaller id joins a golden record whose own record is
+    deleted; a member of another becomes a different person. The ids stay; the split is recorded.
+    A full rebuild of that night's export gives the same tables."""
+    export = shutil.copytree(sample_dir, tmp_path / "export")
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    _night(settings)
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        [kept, split] = [(golden, sorted(members)) for golden, members in con.execute(
+            """SELECT golden_id, list(source_id) FROM clean.contacts_xref GROUP BY golden_id HAVING count(*) = 3
+               ORDER BY golden_id LIMIT 2""").fetchall()]
+    header, contacts = _rows(export / "contacts.csv")
+    by_id = {row["contact_id"]: row for row in contacts}
+    contacts.remove(by_id[kept[0]])
+    contacts.append({**by_id[kept[1][1]], "contact_id": "CON-0000000"})
+    leaving = split[1][2]
+    by_id[leaving].update(first_name="Wilhelmina", last_name="Quartermaine", email="w.quartermaine@example.net",
+                          phone="+44 20 7946 0958", birth_date="1931-07-14", street="1 Nowhere Lane",
+                          postal_code="ZZ1 1ZZ", city="Penzance")
+    night = tmp_path / "night2"
+    shutil.copytree(export, night)
+    _write(night / "contacts.csv", header, contacts)
+    settings = settings.replace(source=night)
+    run, _ = _night(settings)
+
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        ids = dict(con.execute("SELECT source_id, golden_id FROM clean.contacts_xref").fetchall())
+        history = con.execute("SELECT old_id, new_id, change FROM clean.contacts_id_history WHERE run_id = ?",
+                              [run]).fetchall()
+    assert {ids["CON-0000000"], ids[kept[1][1]], ids[kept[1][2]]} == {kept[0]}, "the id outlives its record"
+    assert ids[leaving] == leaving and ids[split[1][1]] == split[0]
+    assert (split[0], leaving, "split") in history
+
+    before = _tables(settings.warehouse.path)
+    _night(settings, full_rebuild=True)
+    assert _tables(settings.warehouse.path) == before
