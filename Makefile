@@ -47,7 +47,7 @@ test: install sample chromium postgresql
 	$(BIN)/python -m pytest -n auto --dist loadscope
 
 ui: install sample
-	$(BIN)/python -c "from pathlib import Path; from crm_quality.defs.instance import prepare_home; prepare_home(Path('$(DAGSTER_HOME)'))"
+	$(BIN)/python -c "from pathlib import Path; from crm_quality.defs.lifecycle import prepare_home; prepare_home(Path('$(DAGSTER_HOME)'))"
 	$(BIN)/dagster dev -w workspace.yaml
 
 $(VENV)/.bench-installed: pyproject.toml | install

@@ -22,8 +22,6 @@ from typing import Sequence
 
 from crm_quality.errors import CrmQualityError
 
-RUN_WAIT_POLL_SECONDS = 2
-"""How often a command-line run looks again whether the run it waits for has finished."""
 HOME_HELP = "the deployment's folder; paths not set explicitly lie in it (CRM_QUALITY_HOME)"
 
 
@@ -260,29 +258,21 @@ def _generate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from crm_quality.definitions import build_definitions
-    from crm_quality.defs.instance import open_instance
-    from crm_quality.defs.runs import cli_run_tags, on_run_end
+    from crm_quality.defs.lifecycle import run_from_command_line
     from crm_quality.settings import load_settings
     from crm_quality.sources import describe_source
-    from crm_quality.warehouse import run_lock
 
     settings = load_settings(
         overrides={"home": args.home, "source": args.source, "warehouse": args.warehouse, "reports": args.reports,
                    "mapping": args.mapping, "full_rebuild": args.full}
     )
-    job = build_definitions(settings).resolve_job_def("nightly")
-    instance = open_instance(settings.dagster_home)
-    log = logging.getLogger("crm_quality.run")
+    job = build_definitions(settings).resolve_job_def("nightly").with_logger_defs({"progress": _progress_logger()})
     print(f"crm-quality run: {describe_source(settings)} (mapping {settings.source.mapping}) "
           f"-> {settings.warehouse.path}")
     started = time.perf_counter()
-    waiting = f"crm-quality run: waiting for another crm-quality run on {settings.warehouse.path} to finish"
-    with instance, run_lock(settings.warehouse.path, on_wait=lambda: print(waiting, flush=True)):
-        _wait_for_runs_in_progress(instance, settings, log)
-        result = job.with_logger_defs({"progress": _progress_logger()}).execute_in_process(
-            instance=instance, raise_on_error=False, run_config={"loggers": {"progress": {}}}, tags=cli_run_tags()
-        )
-        summary = on_run_end(instance, result.run_id, settings, log)
+    result, summary = run_from_command_line(
+        job, settings, say=lambda line: print(f"crm-quality run: {line}", flush=True),
+        log=logging.getLogger("crm_quality.run"), run_config={"loggers": {"progress": {}}})
     elapsed = time.perf_counter() - started
     if not result.success:
         print(f"crm-quality run: FAILED after {elapsed:.1f} s: {summary.error}", file=sys.stderr)
@@ -295,34 +285,11 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _wait_for_runs_in_progress(instance, settings, log: logging.Logger) -> None:
-    """Start only when no other run is in progress (one launched from the UI, a schedule or a
-    sensor), as the daemon's run queue does for those; a run whose process was killed is failed."""
-    from crm_quality.defs.runs import fail_abandoned_runs, on_run_end, runs_in_progress
-    from crm_quality.defs.tags import LAUNCHED_BY
-
-    waited: set[str] = set()
-    while True:
-        for run in fail_abandoned_runs(instance):
-            print(f"crm-quality run: run {run.run_id} was killed; marked failed and its warehouse slot freed")
-            if run.tags.get(LAUNCHED_BY) == "cli":  # the daemon's on_run_failure records the others
-                on_run_end(instance, run.run_id, settings, log)
-        running = runs_in_progress(instance)
-        if not running:
-            return
-        for run in running:
-            if run.run_id not in waited:
-                print(f"crm-quality run: waiting for run {run.run_id} ({run.job_name}) to finish: "
-                      "the warehouse takes one run at a time", flush=True)
-                waited.add(run.run_id)
-        time.sleep(RUN_WAIT_POLL_SECONDS)
-
-
 def _progress_logger():
     """A Dagster logger that prints one line per asset, check and failure."""
     from dagster import logger
 
-    from crm_quality.defs.runs import failure_message
+    from crm_quality.defs.lifecycle import failure_message
 
     class ProgressHandler(logging.Handler):
         def __init__(self) -> None:

@@ -29,7 +29,7 @@ def build_definitions(settings: Settings) -> Definitions:
         resources=resources_for(settings),
         # Every step writes the warehouse, one at a time (the pool), so a process per step would buy
         # no parallelism and cost a Python start-up for each of some forty steps; and a run that is
-        # one process can be found dead by its process id (defs/tags.py).
+        # one process can be found dead by its process id (defs/lifecycle.py).
         executor=in_process_executor,
     )
 

@@ -1,9 +1,7 @@
-"""Access to the DuckDB warehouse: schemas, identifier quoting, atomic table replacement, and the
-lock a run holds on it."""
+"""Access to the DuckDB warehouse: schemas, identifier quoting, atomic table replacement."""
 
 from __future__ import annotations
 
-import fcntl
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -13,22 +11,6 @@ import duckdb
 SCHEMAS: tuple[str, ...] = ("raw", "staged", "quarantine", "dedup", "clean", "quality")
 BUILDING_PREFIX = "__building__"
 """Tables under construction carry this prefix until they are swapped in."""
-
-
-@contextmanager
-def run_lock(warehouse: Path, on_wait: Callable[[], None]) -> Iterator[None]:
-    """Held by a run for its whole length, so that two runs on one warehouse never interleave
-    their steps (each step is already alone on it, but a run's steps must read one export's
-    tables). ``on_wait`` is called once if another run holds it; the lock dies with its process."""
-    path = warehouse.with_name(warehouse.name + ".run-lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            on_wait()
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
 
 
 def quote(identifier: str) -> str:

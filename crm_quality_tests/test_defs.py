@@ -49,7 +49,7 @@ def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
     """crm_quality/defs/dagster.yaml, written into every deployment's Dagster home."""
     from dagster import DagsterInstance
 
-    from crm_quality.defs.instance import prepare_home
+    from crm_quality.defs.lifecycle import prepare_home
 
     home = prepare_home(tmp_path / "dagster")
     with DagsterInstance.from_config(str(home)) as instance:

@@ -21,8 +21,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crm_quality.defs.instance import prepare_home
-from crm_quality.defs.tags import PID, PROCESS_STARTED
+from crm_quality.defs.lifecycle import prepare_home
+from crm_quality.defs.lifecycle import PID, PROCESS_STARTED
 from crm_quality.operations.process import alive, identity
 from crm_quality_tests.sources.conftest import free_port
 

@@ -11,7 +11,6 @@ import duckdb
 from dagster import ConfigurableResource, DagsterRun, InitResourceContext
 from dagster_duckdb import DuckDBResource
 
-from crm_quality.defs.tags import worker_tags
 from crm_quality.settings import PLACES, Settings, as_text, is_secret, load_settings
 
 WAREHOUSE_POOL = "warehouse"
@@ -50,9 +49,11 @@ class WarehouseResource(DuckDBResource):
     """The DuckDB warehouse. Its folder is created on first use (DuckDB will not, and
     DuckDBResource retries a failed open for minutes), its progress bar is off, and the
     connection is closed even when the asset fails. The run is tagged with the process writing
-    it, so that a killed run can be found and its pool slot freed (defs/runs.py)."""
+    it, so that a killed run can be found and its pool slot freed (defs/lifecycle.py)."""
 
     def setup_for_execution(self, context: InitResourceContext) -> None:
+        from crm_quality.defs.lifecycle import worker_tags  # here: the lifecycle reads the assets' keys
+
         if context.instance is not None and context.run is not None:
             context.instance.add_run_tags(context.run.run_id, worker_tags())
 

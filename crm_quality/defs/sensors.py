@@ -24,8 +24,7 @@ from dagster import (
 
 from crm_quality.defs.jobs import nightly_job
 from crm_quality.defs.resources import SettingsResource
-from crm_quality.defs.runs import fail_abandoned_runs, on_run_end
-from crm_quality.defs.tags import LAUNCHED_BY
+from crm_quality.defs.lifecycle import LAUNCHED_BY, fail_abandoned_runs, on_run_end
 from crm_quality.operations.inbox import scan
 from crm_quality.settings import Settings
 

@@ -9,7 +9,7 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.defs.clean import EXPORTS
 from crm_quality.defs.report import QUALITY_REPORT
 from crm_quality.defs.resources import WAREHOUSE_POOL
-from crm_quality.defs.runs import summarize, unrecorded_finished_runs
+from crm_quality.defs.lifecycle import summarize, unrecorded_finished_runs
 from crm_quality.operations.runs import record_runs, recorded_run_ids
 from crm_quality.operations.upkeep import upkeep
 

@@ -1,27 +1,22 @@
 """staged/<table> from raw/<table>: every row standardized, or quarantined with its reasons.
 
-Python normalizers run once per distinct input (spread over worker processes when there are
-many), in a background thread while DuckDB builds the quarantine and the base rows; their
-results are joined back to the rows in DuckDB. Every value a rule changed is logged in
-``quality.changes`` and every flag raised in ``quality.issues``; each staged row lists the flags
-raised on it in ``_issues``. The staged table, the quarantine table and both
-logs are replaced together, in one transaction.
-
-Worker processes start with ``forkserver`` and import the ``__main__`` module: a script that
-stages tables must keep its work under ``if __name__ == "__main__":``.
+This module plans the staged table, one entry per field: the SQL of its value and of the rules
+it raised. SQL kinds are planned in SQL; the others join the results of Python normalizers,
+which run once per distinct input (distinct_values.py) while DuckDB builds the quarantine and
+the base rows. Every value a rule changed is logged in ``quality.changes`` and every flag raised
+in ``quality.issues`` (change_log.py); each staged row lists the flags raised on it in
+``_issues``. The staged table, the quarantine table and both logs are replaced together, in one
+transaction.
 """
 
 from __future__ import annotations
 
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from typing import Any, Callable
 
 import duckdb
-import pyarrow as pa
 
 from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
 from crm_quality.settings import Settings
@@ -40,18 +35,11 @@ from crm_quality.standardize.fields import (
     person_names,
 )
 from crm_quality.standardize.change_log import ensure_log_tables, write_logs
+from crm_quality.standardize.distinct_values import DistinctValues, Normalization
 from crm_quality.standardize.picklist import required_condition
 from crm_quality.standardize.quarantine import build_quarantine
 from crm_quality.standardize.rules import flag_ids
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, execute, literal, qualified, quote, swap_in_many
-
-PARALLEL_MIN_VALUES = 20_000
-"""Below this many distinct values, handing work to worker processes costs more than it saves."""
-
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
-    "BOOLEAN": pa.bool_(), "DECIMAL(18, 2)": pa.decimal128(18, 2),
-}
 
 _PARSERS: dict[str, Callable[[str], str]] = {"date": dates.date_sql, "timestamp": dates.timestamp_sql}
 
@@ -72,38 +60,6 @@ class StageResult:
     """Wall time not spent waiting for Python normalizers."""
 
 
-@dataclass(frozen=True)
-class _Mapping:
-    """One Python normalizer over the distinct values of some columns."""
-
-    name: str
-    function: Callable[..., tuple]
-    inputs: tuple[str, ...]
-    output_types: tuple[str, ...]
-    parallel: bool = False
-    bulk: Callable[[duckdb.DuckDBPyConnection, str], pa.Table] | None = None
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A mapping whose Python results are still being computed."""
-
-    mapping: _Mapping
-    python: Future[pa.Table]
-    settled: str | None
-    """The registered name of the inputs its bulk path settled in DuckDB, if it has one."""
-
-
-class _Star:
-    """Applies a function to a chunk of argument rows; picklable, for worker processes."""
-
-    def __init__(self, function: Callable[..., tuple]) -> None:
-        self.function = function
-
-    def __call__(self, chunk: list[tuple]) -> list[tuple]:
-        return [self.function(*row) for row in chunk]
-
-
 def stage_table(
     con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str
 ) -> StageResult:
@@ -115,8 +71,8 @@ def stage_table(
         stager = _Stager(con, settings, table, stack)
         stager.run(run_id)
     result = stage_result(con, table, run_id)
-    result.python_seconds = stager.python_seconds
-    result.sql_seconds = time.perf_counter() - started - stager.waited_seconds
+    result.python_seconds = stager.normalized.python_seconds
+    result.sql_seconds = time.perf_counter() - started - stager.normalized.waited_seconds
     return result
 
 
@@ -129,12 +85,7 @@ class _Stager:
         self.units = mapping.tables[table].units
         self.missing = missing_fields(mapping, table, export_columns(con, table))
         """Fields this CRM does not have: not flagged as missing on every row."""
-        self.stack = stack
-        self.pool: ProcessPoolExecutor | None = None
-        self.normalizing = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="normalize"))
-        self.pending: list[_Pending] = []
-        self.python_seconds = 0.0
-        self.waited_seconds = 0.0
+        self.normalized = DistinctValues(con, settings.worker_count(), stack)
         self.params: dict[str, Any] = {
             **dates.parameters(settings.source.day_first, settings.source.timezone, settings.as_of_date()),
             "flags": flag_ids(),
@@ -142,10 +93,6 @@ class _Stager:
         self.columns: list[str] = []
         self.events: list[str] = []
         self.joins: list[str] = []
-        self.mapped: list[str] = []
-        """Temp tables of normalized values (bulk paths), dropped at the end."""
-        self.registered: list[str] = []
-        """Arrow tables of normalized values registered as views, unregistered at the end."""
         self.values: dict[str, str] = {}
         """Field -> the SQL of its staged value."""
         self.sometimes_required: list[tuple[int, Field, str, str]] = []
@@ -159,7 +106,7 @@ class _Stager:
     def run(self, run_id: str) -> None:
         ensure_log_tables(self.con)
         country = self._map_country()
-        self._collect()
+        self.normalized.collect()
         self.source = self._source(country)
         self._plan_person_names()
         for f in self.spec.fields:
@@ -172,7 +119,7 @@ class _Stager:
         self._flag_sometimes_required()
         build_quarantine(self.con, self.table)
         self._build_base()
-        self._collect()
+        self.normalized.collect()
         self._build_staged()
         logged_at = time.time()
         swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
@@ -191,78 +138,16 @@ class _Stager:
             self.events[index] = (f"{{'field': '{f.name}', 'rules': list_concat({rules}, CASE WHEN {value} IS NULL "
                                   f"AND {condition} THEN ['{REQUIRED_MISSING}'] ELSE [] END)}}")
 
-    # ------------------------------------------------------------------ Python normalizers
-    def _register(self, mapping: _Mapping, source: str) -> None:
-        """Start ``mapping`` on the distinct inputs in ``source``; :meth:`_collect` makes its
-        results queryable under its name, with columns i0.. (inputs), o0.. (outputs) and rules.
-        Inputs that its bulk path settles in DuckDB skip Python."""
-        inputs = ", ".join(f"{quote(c)} AS i{n}" for n, c in enumerate(mapping.inputs))
-        any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in mapping.inputs)
-        distinct_sql = f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}"
-        if mapping.bulk is None:
-            todo, settled = self.con.sql(distinct_sql).to_arrow_table(), None
-        else:
-            distinct, settled = (f"{prefix}{mapping.name}" for prefix in ("__in", "__bulk"))
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(distinct)} AS {distinct_sql}")
-            self.con.register(settled, mapping.bulk(self.con, quote(distinct)))
-            self.registered.append(settled)
-            on = " AND ".join(f"d.i{n} IS NOT DISTINCT FROM s.i{n}" for n in range(len(mapping.inputs)))
-            todo = self.con.sql(
-                f"SELECT d.* FROM {quote(distinct)} d ANTI JOIN {quote(settled)} s ON {on}").to_arrow_table()
-            self.con.execute(f"DROP TABLE {quote(distinct)}")
-        self.pending.append(_Pending(mapping, self.normalizing.submit(self._normalize, mapping, todo), settled))
-
-    def _collect(self) -> None:
-        """Wait for the started mappings and make each queryable under its name."""
-        began = time.perf_counter()
-        for pending in self.pending:
-            name, python = pending.mapping.name, pending.python.result()
-            if pending.settled is None:
-                self.con.register(name, python)
-                self.registered.append(name)
-                continue
-            self.con.register(f"__py{name}", python)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS SELECT * FROM {quote('__py' + name)} "
-                             f"UNION ALL BY NAME SELECT * FROM {quote(pending.settled)}")
-            self.con.unregister(f"__py{name}")
-            self.mapped.append(name)
-        self.pending.clear()
-        self.waited_seconds += time.perf_counter() - began
-
-    def _normalize(self, mapping: _Mapping, todo: pa.Table) -> pa.Table:
-        began = time.perf_counter()
-        keys = [f"i{n}" for n in range(len(mapping.inputs))]
-        rows = list(zip(*(todo.column(k).to_pylist() for k in keys), strict=True))
-        results = self._apply(mapping, rows)
-        columns = {k: todo.column(k) for k in keys}
-        for n, sql_type in enumerate(mapping.output_types):
-            columns[f"o{n}"] = pa.array([r[n] for r in results], type=ARROW_TYPES[sql_type])
-        columns["rules"] = pa.array([list(r[-1]) for r in results], type=pa.list_(pa.string()))
-        self.python_seconds += time.perf_counter() - began
-        return pa.table(columns)
-
-    def _apply(self, mapping: _Mapping, rows: list[tuple]) -> list[tuple]:
-        call = _Star(mapping.function)
-        workers = self.settings.worker_count()
-        if not mapping.parallel or workers < 2 or len(rows) < PARALLEL_MIN_VALUES:
-            return call(rows)
-        if self.pool is None:
-            self.pool = self.stack.enter_context(
-                ProcessPoolExecutor(workers, mp_context=get_context("forkserver")))
-        size = max(1000, len(rows) // (workers * 8))
-        chunks = [rows[i:i + size] for i in range(0, len(rows), size)]
-        return [result for part in self.pool.map(call, chunks) for result in part]
-
     # ------------------------------------------------------------------ base rows
-    def _map_country(self) -> _Mapping | None:
+    def _map_country(self) -> Normalization | None:
         if "country" not in self.spec.columns:
             return None
-        mapping = _Mapping("__map_country", normalizer_for(self.spec.field("country")).function,
+        mapping = Normalization("__map_country", normalizer_for(self.spec.field("country")).function,
                            ("country",), ("VARCHAR",))
-        self._register(mapping, qualified("raw", self.table))
+        self.normalized.start(mapping, qualified("raw", self.table))
         return mapping
 
-    def _source(self, country_map: _Mapping | None) -> str:
+    def _source(self, country_map: Normalization | None) -> str:
         """Raw rows with the record's country code and its dialling region: what the mappings
         read, while the quarantine and the base rows are built."""
         if country_map:
@@ -316,15 +201,15 @@ class _Stager:
             rules = f"CASE WHEN {value} IS DISTINCT FROM nullif({raw}, '') THEN ['{rule}'] ELSE [] END"
         self._add(f.name, f"CAST({value} AS {f.sql_type})", rules, f)
 
-    def _plan_mapped_field(self, f: Field, country_map: _Mapping | None) -> None:
+    def _plan_mapped_field(self, f: Field, country_map: Normalization | None) -> None:
         normalizer = normalizer_for(f, self.settings.standardize.lowercase_email_local_part, self.picklists)
         if f.name == "country" and country_map is not None:
             mapping = country_map
         else:
-            mapping = _Mapping(f"__map_{f.name}", normalizer.function, (f.name, *normalizer.context),
+            mapping = Normalization(f"__map_{f.name}", normalizer.function, (f.name, *normalizer.context),
                                (f.sql_type, *(t for _, t in normalizer.derived)), normalizer.parallel,
                                normalizer.bulk)
-            self._register(mapping, self.source)
+            self.normalized.start(mapping, self.source)
         alias = f"m_{f.name}"
         on = " AND ".join(f"{alias}.i{n} IS NOT DISTINCT FROM b.{quote(c)}"
                           for n, c in enumerate(mapping.inputs))
@@ -348,8 +233,8 @@ class _Stager:
         projected = ", ".join(
             f"{quote(part) if part in present else 'CAST(NULL AS VARCHAR)'} AS {quote(part)}"
             for part in NAME_PARTS)
-        mapping = _Mapping("__map_person_name", person_names, NAME_PARTS, ("VARCHAR",) * 3)
-        self._register(mapping, f"(SELECT {projected} FROM {self.source})")
+        mapping = Normalization("__map_person_name", person_names, NAME_PARTS, ("VARCHAR",) * 3)
+        self.normalized.start(mapping, f"(SELECT {projected} FROM {self.source})")
         on = " AND ".join(
             f"m_name.i{n} IS NOT DISTINCT FROM {'b.' + quote(part) if part in present else 'NULL'}"
             for n, part in enumerate(NAME_PARTS))
@@ -378,10 +263,7 @@ class _Stager:
                     {k: v for k, v in self.params.items() if f"${k}" in sql})
 
     def _clean_up(self) -> None:
-        for name in self.registered:
-            self.con.unregister(name)
-        for name in (*self.mapped, self.base.strip('"')):
-            self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+        self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
 
 
 def _parsed(f: Field) -> str:

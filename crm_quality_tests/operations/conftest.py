@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from crm_quality.defs.instance import prepare_home
+from crm_quality.defs.lifecycle import prepare_home
 
 
 

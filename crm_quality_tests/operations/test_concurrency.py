@@ -16,7 +16,7 @@ import duckdb
 import pytest
 from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
 
-from crm_quality.defs.tags import HOST, LAUNCHED_BY, PID, PROCESS_STARTED
+from crm_quality.defs.lifecycle import HOST, LAUNCHED_BY, PID, PROCESS_STARTED
 from crm_quality.operations.process import identity
 from crm_quality_tests.conftest import SAMPLE_CONTACTS
 
@@ -99,7 +99,7 @@ def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(t
 def test_runs_started_at_once_on_a_new_dagster_home_both_open_it(tmp_path):
     """Dagster creates its SQLite storage on first open; unguarded, racing openers fail."""
     home = tmp_path / "new_home"
-    opener = ("from pathlib import Path\nfrom crm_quality.defs.instance import open_instance\n"
+    opener = ("from pathlib import Path\nfrom crm_quality.defs.lifecycle import open_instance\n"
               f"with open_instance(Path({str(home)!r})) as i: print(i.get_runs_count())")
     openers = [subprocess.Popen([sys.executable, "-c", opener], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True) for _ in range(6)]

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from crm_quality.defs.instance import prepare_home
+from crm_quality.defs.lifecycle import prepare_home
 from crm_quality.warehouse import qualified, warehouse_tables
 
 pytestmark = pytest.mark.heavy

@@ -1,24 +1,38 @@
-"""What the Dagster instance knows about runs of the nightly job, turned into the runs log and
-alerts; and runs whose process was killed, found and failed so that their pool slot is freed."""
+"""A run's life, in one place: the Dagster instance it is recorded in, the tags naming the
+process that executes it, the lock it holds on the warehouse, the wait for other runs (and
+killed ones failed, so that their pool slot is freed), and what is recorded and alerted when it
+ends. The command line, the sensors and the upkeep asset all go through here.
+"""
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
+import shutil
 import socket
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
 
 import duckdb
-from dagster import DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, RunsFilter
+from dagster import (DagsterEventType, DagsterInstance, DagsterRun, DagsterRunStatus, ExecuteInProcessResult,
+                     JobDefinition, RunsFilter)
 
 from crm_quality.defs.backup import BACKUP
-from crm_quality.defs.tags import HOST, LAUNCHED_BY, PID, PROCESS_STARTED, worker_tags
 from crm_quality.operations.alerts import Alert, send
-from crm_quality.operations.process import alive
+from crm_quality.operations.process import alive, identity
 from crm_quality.operations.runs import RunSummary, record_runs
 from crm_quality.settings import Settings
 from crm_quality.warehouse import connect
 
+INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
+LAUNCHED_BY = "crm_quality/launched_by"
+PID, PROCESS_STARTED, HOST = "crm_quality/pid", "crm_quality/process_started", "crm_quality/host"
+RUN_WAIT_POLL_SECONDS = 2
+"""How often a command-line run looks again whether the run it waits for has finished."""
 JOB = "nightly"
 FINISHED = [DagsterRunStatus.SUCCESS, DagsterRunStatus.FAILURE, DagsterRunStatus.CANCELED]
 IN_PROGRESS = [DagsterRunStatus.STARTING, DagsterRunStatus.STARTED, DagsterRunStatus.CANCELING]
@@ -29,9 +43,82 @@ LOCK_WAIT_SECONDS = 45
 """How long a finished run waits for another run's step to release the warehouse."""
 
 
-def cli_run_tags() -> dict[str, str]:
-    """A command-line run executes in the process that launched it."""
-    return {LAUNCHED_BY: "cli", **worker_tags()}
+def prepare_home(home: Path) -> Path:
+    """``home`` with the project's dagster.yaml in it (one already there is the user's and kept)."""
+    home.mkdir(parents=True, exist_ok=True)
+    if not (home / "dagster.yaml").exists():
+        partial = home / f"dagster.yaml.{os.getpid()}.partial"
+        shutil.copyfile(INSTANCE_CONFIG, partial)
+        partial.replace(home / "dagster.yaml")
+    return home
+
+
+def open_instance(home: Path) -> DagsterInstance:
+    """The instance in ``home``, opened under a file lock: Dagster creates its SQLite storage on
+    first open, and two runs started at once on a new home would both create it and one would fail."""
+    home = home.resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["DAGSTER_HOME"] = str(home)
+    with open(home / ".crm-quality-open.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        prepare_home(home)
+        return DagsterInstance.get()
+
+
+def worker_tags() -> dict[str, str]:
+    """The tags naming this process as the run's worker."""
+    pid, started = identity()
+    return {PID: str(pid), PROCESS_STARTED: started, HOST: socket.gethostname()}
+
+
+@contextmanager
+def run_lock(warehouse: Path, on_wait: Callable[[], None]) -> Iterator[None]:
+    """Held by a run for its whole length, so that two runs on one warehouse never interleave
+    their steps (each step is already alone on it, but a run's steps must read one export's
+    tables). ``on_wait`` is called once if another run holds it; the lock dies with its process."""
+    path = warehouse.with_name(warehouse.name + ".run-lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            on_wait()
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def run_from_command_line(job: JobDefinition, settings: Settings, say: Callable[[str], None],
+                          log: logging.Logger, **execute) -> tuple[ExecuteInProcessResult, RunSummary]:
+    """Execute ``job`` in this process, recorded in the deployment's instance: under the
+    warehouse's run lock, after any run in progress (from the UI, a schedule or a sensor) has
+    finished, and recorded and alerted on like the others when it ends."""
+    instance = open_instance(settings.dagster_home)
+    with instance, run_lock(settings.warehouse.path, on_wait=lambda: say(
+            f"waiting for another crm-quality run on {settings.warehouse.path} to finish")):
+        _wait_for_runs_in_progress(instance, settings, say, log)
+        result = job.execute_in_process(instance=instance, raise_on_error=False,
+                                        tags={LAUNCHED_BY: "cli", **worker_tags()}, **execute)
+        return result, on_run_end(instance, result.run_id, settings, log)
+
+
+def _wait_for_runs_in_progress(instance: DagsterInstance, settings: Settings, say: Callable[[str], None],
+                               log: logging.Logger) -> None:
+    """Start only when no other run is in progress, as the daemon's run queue does for the runs it
+    launches; a run whose process was killed is failed."""
+    waited: set[str] = set()
+    while True:
+        for run in fail_abandoned_runs(instance):
+            say(f"run {run.run_id} was killed; marked failed and its warehouse slot freed")
+            if run.tags.get(LAUNCHED_BY) == "cli":  # the daemon's on_run_failure records the others
+                on_run_end(instance, run.run_id, settings, log)
+        running = runs_in_progress(instance)
+        if not running:
+            return
+        for run in running:
+            if run.run_id not in waited:
+                say(f"waiting for run {run.run_id} ({run.job_name}) to finish: the warehouse takes one run at a time")
+                waited.add(run.run_id)
+        time.sleep(RUN_WAIT_POLL_SECONDS)
 
 
 def summarize(instance: DagsterInstance, run_id: str) -> RunSummary:
