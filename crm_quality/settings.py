@@ -52,6 +52,10 @@ class SourceSettings:
     url: str = setting("", key="source_url", secret=True)
     """A SQLAlchemy URL (postgresql+psycopg://user:password@host/db) to read the CRM tables from
     instead of the folder; it may hold a password, so set it as CRM_QUALITY_SOURCE_URL."""
+    database_full_read_days: int = setting(7, key="database_full_read_days")
+    """A database table whose last_modified_at column is a timestamp, and whose primary key is its
+    id, is read from a watermark: only the rows modified since the last read. Every this many days
+    (and on a full rebuild) it is read whole, to see deletes; 0 reads every table whole every run."""
     mapping: str = setting("sample", key="mapping")
     """How the export's objects and columns map onto the canonical schema: a shipped mapping
     (sample, salesforce, hubspot) or the path of your own YAML file (crm_quality/sources/mapping.py)."""
@@ -355,8 +359,9 @@ def _validate(settings: Settings) -> None:
         raise SettingsError(
             "workers, max_export_age_days, gx_max_rows, access_inactive_days and backup_keep_weekly "
             "must be 0 or more, change_log_runs and backup_keep_daily 1 or more")
-    if source.export_settle_seconds < 0 or not 0 < operations.smtp_port < 65536:
-        raise SettingsError("export_settle_seconds must be 0 or more and smtp_port between 1 and 65535")
+    if min(source.export_settle_seconds, source.database_full_read_days) < 0 or not 0 < operations.smtp_port < 65536:
+        raise SettingsError("export_settle_seconds and database_full_read_days must be 0 or more and smtp_port "
+                            "between 1 and 65535")
     if operations.smtp_user and not operations.smtp_starttls:
         raise SettingsError("smtp_user is set but smtp_starttls is off, so the SMTP password would cross the "
                             "network unencrypted; set smtp_starttls = true (the server must offer STARTTLS)")

@@ -57,14 +57,15 @@ def _raw_asset(table: str) -> AssetsDefinition:
             current = settings.get()
             extracted = extract_table(con, current, table, datetime.now(timezone.utc))
             changes = record_columns(con, load_mapping(current.source.mapping), table, extracted.columns,
-                                     context.run_id, current.warehouse.change_log_runs)
-            delta = record_delta(con, table, context.run_id, current.warehouse.change_log_runs)
+                                     context.run.run_id, current.warehouse.change_log_runs)
+            delta = record_delta(con, table, context.run.run_id, current.warehouse.change_log_runs)
             sample = con.execute(
                 f"""SELECT line, column_name, error_type, error_message
                     FROM {qualified('raw', table + '_rejects')} ORDER BY line LIMIT ?""",
                 [REJECTS_SAMPLE],
             ).df()
-        context.log.info(f"{extracted.path}: {extracted.rows} rows, {extracted.rejected} rejected; since the last "
+        read = f" ({extracted.read})" if extracted.read else ""
+        context.log.info(f"{extracted.path}: {extracted.rows} rows{read}, {extracted.rejected} rejected; since the last "
                          f"export {delta.new} new, {delta.changed} changed, {delta.deleted} deleted")
         return MaterializeResult(
             metadata={
@@ -76,6 +77,7 @@ def _raw_asset(table: str) -> AssetsDefinition:
                 "records_unchanged": delta.unchanged,
                 "source_file": MetadataValue.path(str(extracted.path)),
                 "columns": ", ".join(extracted.columns),
+                "read": extracted.read or "every row",
             },
             check_results=[
                 AssetCheckResult(
@@ -124,7 +126,7 @@ def export_files_asset(context: AssetExecutionContext, settings: SettingsResourc
     unread = [f.path.name for f in files if f.read_as is None]
     with warehouse.get_connection() as con:
         ensure_schemas(con)
-        record_export_files(con, files, context.run_id, current.warehouse.change_log_runs)
+        record_export_files(con, files, context.run.run_id, current.warehouse.change_log_runs)
     if unread:
         context.log.warning(f"{len(unread)} file(s) of the export no mapping reads: {', '.join(unread)}")
     return MaterializeResult(

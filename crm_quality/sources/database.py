@@ -3,7 +3,8 @@
 Each object the mapping names is read as text (cast by the server, so values keep the database's
 own spelling), in primary-key order, streamed in chunks through Arrow into ``raw.<table>`` with
 the same lineage as a file: ``_source_file`` is the table's address (never the password) and
-``_source_row`` its row number in that order. Connection problems are told apart (server
+``_source_row`` its row number in that order. Where it can, a table is read from its watermark:
+only the rows modified since the last read (watermarks.py). Connection problems are told apart (server
 unreachable, login refused, no such database, table or column), each with what to do.
 """
 
@@ -18,6 +19,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, S
 
 from crm_quality.errors import SourceError
 from crm_quality.settings import Settings
+from crm_quality.sources import watermarks
 from crm_quality.sources.mapping import Mapping, apply_mapping, check_columns, load_mapping
 from crm_quality.sources.raw import NO_REJECTS_SQL, Extracted, combine_parts, empty_table, part_name
 from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in
@@ -47,8 +49,8 @@ def extract_table_from_database(
             present = [(schema, found) for _, schema, found in located if found is not None]
             if not present:
                 return empty_table(con, table, f"{shown} ({' or '.join(spec.objects)}: absent)")
-            parts = [_extract_object(con, db, mapping, table, schema, found, shown, loaded_at,
-                                     table if len(present) == 1 else part_name(table, n))
+            parts = [_extract_object(con, db, settings, mapping, table, schema, found, shown, loaded_at,
+                                     table if len(present) == 1 else part_name(table, n), len(present))
                      for n, (schema, found) in enumerate(present)]
     except OperationalError as error:
         raise SourceError(_explain(error, engine.url)) from None
@@ -59,17 +61,24 @@ def extract_table_from_database(
     return parts[0] if len(parts) == 1 else combine_parts(con, table, parts)
 
 
-def _extract_object(con: duckdb.DuckDBPyConnection, db: sa.Connection, mapping: Mapping, table: str,
-                    schema: str | None, name: str, shown: str, loaded_at: datetime, target: str) -> Extracted:
+def _extract_object(con: duckdb.DuckDBPyConnection, db: sa.Connection, settings: Settings, mapping: Mapping,
+                    table: str, schema: str | None, name: str, shown: str, loaded_at: datetime, target: str,
+                    objects: int) -> Extracted:
     source = sa.Table(name, sa.MetaData(), schema=schema, autoload_with=db)
     columns = [c.name for c in source.columns]
-    where = f"{shown}, table {name}"
+    where, address = f"{shown}, table {name}", f"{shown}/{name}"
     check_columns(mapping, table, columns, where)
-    building = _stream(con, db, source, columns, f"{shown}/{name}", loaded_at, target)
+    read = watermarks.plan_read(con, settings, mapping, table, source, address, objects, loaded_at)
+    watermark = watermarks.newest(db, read)
+    building, rows_read = _stream(con, db, source, columns, address, loaded_at, target, watermarks.where(read))
     apply_mapping(con, mapping, table, building, columns)
+    if read.since is not None:
+        watermarks.carry_unchanged(con, table, building)
     build_table(con, "raw", f"{target}_rejects", NO_REJECTS_SQL)
     swap_in(con, "raw", [target, f"{target}_rejects"])
-    return Extracted(table, where, row_count(con, "raw", target), 0, tuple(columns))
+    watermarks.remember(con, table, address, read, watermark, rows_read, loaded_at)
+    how = f"rows modified since {read.since.isoformat()}" if read.since is not None else "every row"
+    return Extracted(table, where, row_count(con, "raw", target), 0, tuple(columns), f"{rows_read} read ({how})")
 
 
 def _engine(url: str) -> sa.Engine:
@@ -96,8 +105,9 @@ def _locate(db: sa.Connection, name: str) -> tuple[str | None, str | None]:
 
 
 def _stream(con: duckdb.DuckDBPyConnection, db: sa.Connection, source: sa.Table, columns: list[str],
-            address: str, loaded_at: datetime, target: str) -> str:
-    """Copy the table as text, CHUNK_ROWS at a time, into ``raw.__building__<target>``."""
+            address: str, loaded_at: datetime, target: str, only: sa.ColumnElement[bool] | None) -> tuple[str, int]:
+    """Copy the table's rows (those ``only`` selects, or all) as text, CHUNK_ROWS at a time, into
+    ``raw.__building__<target>``; return its name and the rows read."""
     building = BUILDING_PREFIX + target
     target = qualified("raw", building)
     con.execute(f"DROP TABLE IF EXISTS {target}")
@@ -105,6 +115,8 @@ def _stream(con: duckdb.DuckDBPyConnection, db: sa.Connection, source: sa.Table,
                 "_source_file VARCHAR, _source_row BIGINT, _loaded_at TIMESTAMPTZ)")
     key = list(source.primary_key.columns) or list(source.columns)
     query = sa.select(*(sa.cast(c, sa.Text).label(c.name) for c in source.columns)).order_by(*key)
+    if only is not None:
+        query = query.where(only)
     result = db.execution_options(stream_results=True, yield_per=CHUNK_ROWS).execute(query)
     done = 0
     schema = pa.schema([(c, pa.string()) for c in columns])
@@ -116,7 +128,7 @@ def _stream(con: duckdb.DuckDBPyConnection, db: sa.Connection, source: sa.Table,
                     [address, done, loaded_at])
         con.unregister("__db_chunk")
         done += len(rows)
-    return building
+    return building, done
 
 
 def _explain(error: OperationalError, url: sa.URL) -> str:

@@ -32,6 +32,8 @@ class Extracted:
     rows: int
     rejected: int
     columns: tuple[str, ...]
+    read: str = ""
+    """How much of the source was read, when not all of it was (a database read of changes)."""
 
 
 def exported_sql(table: str) -> str:
