@@ -36,7 +36,7 @@ if not Path({str(DEDUPED)!r}).exists():
     shutil.copyfile({str(STAGED)!r}, {str(DEDUPED) + '.part'!r})
     with connect({str(DEDUPED) + '.part'!r}, memory_limit=s.warehouse.memory_limit) as con:
         for table in ("contacts", "accounts", "leads"):
-            deduplicate_table(con, s, table)
+            deduplicate_table(con, s, table, "bench")
     Path({str(DEDUPED) + '.part'!r}).replace({str(DEDUPED)!r})
 """
 

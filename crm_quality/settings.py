@@ -141,6 +141,12 @@ class DedupSettings:
     written to dedup.<table>_review for a steward to decide."""
     steward: Path = setting(key="steward", in_home="steward")
     """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
+    refit_every: int = setting(7)
+    """Runs between fits of the model; those in between score only the pairs of new and changed
+    records with the last fit (1: fit every run)."""
+    refit_drift: float = setting(0.05)
+    """Hand-set: a run in which more than this share of the records is new or changed fits the
+    model again."""
 
 
 @dataclass(frozen=True)
@@ -327,8 +333,11 @@ def _validate(settings: Settings) -> None:
                             f"{dedup.review_low} and {dedup.review_high}")
     if dedup.block_cap < 2:
         raise SettingsError(f"dedup_block_cap must be 2 or more, got {dedup.block_cap}")
-    if dedup.rule_pairs < 1:
-        raise SettingsError(f"dedup_rule_pairs must be 1 or more, got {dedup.rule_pairs}")
+    if dedup.rule_pairs < 1 or dedup.refit_every < 1:
+        raise SettingsError(f"dedup_rule_pairs and dedup_refit_every must be 1 or more, got {dedup.rule_pairs} "
+                            f"and {dedup.refit_every}")
+    if not 0 <= dedup.refit_drift <= 1:
+        raise SettingsError(f"dedup_refit_drift must be between 0 and 1, got {dedup.refit_drift}")
     if not 0 <= validate.max_quarantine_share <= 1:
         raise SettingsError(f"max_quarantine_share must be between 0 and 1, got {validate.max_quarantine_share}")
     if not 0 <= source.max_reject_share <= 1:

@@ -21,9 +21,9 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
     """Create the temp table ``features``: id_l, id_r, rule, rules, then per comparison its
     level, its similarity (where it has one) and, at a term-frequency level (when
     ``term_frequencies``), how common the agreed value is: the larger share of the records
-    that either side's value has. Returns the comparisons the records have values for."""
+    that either side's value has (counted over all the records, looked up for the paired ones). Returns the comparisons the records have values for."""
     present = {name for (name, *_) in con.execute(f"DESCRIBE {quote(records)}").fetchall()}
-    used = tuple(c for c in comparisons if set(c.fields) <= present and _has_values(con, records, c.column))
+    used = usable_comparisons(con, records, comparisons)
     swapped = "false"
     if {"first_name", "last_name"} <= present:
         jw = "jaro_winkler_similarity"
@@ -33,11 +33,15 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
     shares = quote(f"{features}__shares")
     if frequent:
         total = f"(SELECT count(*) FROM {quote(records)})"
+        counts = "".join(
+            f" LEFT JOIN (SELECT {quote(c.column)} AS v, count(*) / {total} AS share FROM {quote(records)} "
+            f"GROUP BY ALL) f{n} ON f{n}.v = r.{quote(c.column)}" for n, c in enumerate(frequent))
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {shares} AS
-            SELECT rid, {', '.join(f'count({quote(c.column)}) OVER (PARTITION BY {quote(c.column)}) / {total} '
-                                    f'AS {quote(c.name)}' for c in frequent)}
-            FROM {quote(records)}""")
+            SELECT r.rid, {', '.join(f'coalesce(f{n}.share, 0) AS {quote(c.name)}' for n, c in enumerate(frequent))}
+            FROM (SELECT * FROM {quote(records)} SEMI JOIN (SELECT id_l AS rid FROM {quote(pairs)}
+                                                            UNION SELECT id_r FROM {quote(pairs)}) USING (rid)) r
+            {counts}""")
     inputs = [column for c in used for column in c.input_columns()]
     levels = [c.level_sql() for c in used]
     similarities = [f"CAST(round({quote(c.input_name('similarity'))}, 3) AS FLOAT) AS {quote(c.name + '_similarity')}"
@@ -61,6 +65,13 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
     if frequent:
         con.execute(f"DROP TABLE {shares}")
     return used
+
+
+def usable_comparisons(con: duckdb.DuckDBPyConnection, records: str,
+                       comparisons: tuple[Comparison, ...]) -> tuple[Comparison, ...]:
+    """The comparisons whose fields the records have, with values."""
+    present = {name for (name, *_) in con.execute(f"DESCRIBE {quote(records)}").fetchall()}
+    return tuple(c for c in comparisons if set(c.fields) <= present and _has_values(con, records, c.column))
 
 
 def _has_values(con: duckdb.DuckDBPyConnection, records: str, column: str) -> bool:

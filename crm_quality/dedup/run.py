@@ -18,9 +18,10 @@ import pyarrow as pa
 from crm_quality.dedup.blocking import RuleReport, candidate_pairs, random_pairs, usable_rules
 from crm_quality.dedup.classify import Scores, score
 from crm_quality.dedup.cluster import cluster
-from crm_quality.dedup.compare import compare_pairs
+from crm_quality.dedup.compare import compare_pairs, usable_comparisons
 from crm_quality.dedup.comparisons import Comparison
 from crm_quality.dedup.entities import ENTITIES
+from crm_quality.dedup.incremental import Fit, Reuse, carry_pairs, fit_sql, record_hashes, reuse_for, steward_hash, touch
 from crm_quality.dedup.prepare import prepare_records, weigh_name_words
 from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
@@ -29,6 +30,9 @@ from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
 
 RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_features", "__dedup_scored"
+HASHES, TOUCHED = "__dedup_hashes", "__dedup_touched"
+DEDUP_TABLES = ("pairs", "clusters", "review", "records", "model")
+"""What deduplicating a table writes: dedup.<table>_<part>."""
 RANDOM_PAIRS, RANDOM_FEATURES = "__dedup_random_pairs", "__dedup_random_features"
 U_PAIRS = 250_000
 """Random pairs on which u probabilities are measured."""
@@ -69,6 +73,10 @@ class DedupResult:
     """With labelled pairs: how many, and how much they moved the weights and the decisions."""
     review_pairs: int = 0
     """Candidate pairs in the review band."""
+    touched: int | None = None
+    """Records new or changed since the last run, when only their pairs were scored anew."""
+    kept_pairs: int = 0
+    """Pairs kept as the last run scored them."""
 
     def cluster_sizes(self) -> dict[str, int]:
         """Cluster size -> how many clusters have it (sizes above 5 counted together)."""
@@ -81,51 +89,56 @@ class DedupResult:
 def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id_column: str,
                     options: DedupOptions = DedupOptions(), labels: pd.DataFrame | None = None,
                     link_to: tuple[str, str] | None = None, never: Sequence[tuple[str, str]] = (),
-                    always: Sequence[tuple[str, str]] = (), keep_pairs: bool = True) -> DedupResult:
+                    always: Sequence[tuple[str, str]] = (), keep_pairs: bool = True,
+                    reuse: Reuse | None = None) -> DedupResult:
     """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
     ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
     record of that relation it is instead. Leaves the scored pairs in the temp table
-    ``__dedup_scored`` for :func:`scored_pairs`. ``labels`` (id_l, id_r, is_match) are held
-    at their class while the model is fitted. Pairs of ids a steward listed as ``never``
-    (merged) are kept apart, also through other members; ``always`` pairs are matches; both
-    lists are labels too. Without
-    ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written."""
+    ``__dedup_scored`` for :func:`scored_pairs`, and the comparison records' hashes in
+    ``__dedup_hashes``. ``labels`` (id_l, id_r, is_match) are held at their class while the
+    model is fitted. Pairs of ids a steward listed as ``never`` (merged) are kept apart, also
+    through other members; ``always`` pairs are matches; both lists are labels too. Without
+    ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written. With
+    ``reuse``, only the pairs of records new or changed since the last run are scored, with the
+    last run's model, and its other pairs are kept (incremental.py), unless too many records
+    changed or the comparisons did."""
     started = time.perf_counter()
     spec = ENTITIES[entity]
+    link = bool(link_to)
     con.execute("SET enable_progress_bar = false")
     prepare_records(con, spec, source, id_column, RECORDS)
     if link_to:
         prepare_records(con, spec, link_to[0], link_to[1], RECORDS, side=1)
     if any(c.kind == "organisation_name" for c in spec.comparisons):
         weigh_name_words(con, RECORDS)
+    record_hashes(con, RECORDS, HASHES)
+    comparisons = usable_comparisons(con, RECORDS, spec.comparisons)
+    if reuse is not None and (set(reuse.model.m) != {c.name for c in comparisons}
+                              or touch(con, HASHES, reuse.records, TOUCHED) > reuse.max_touched_share):
+        reuse = None
+    touched = TOUCHED if reuse is not None else None
     rules = usable_rules(con, RECORDS, spec.blocking)
     oversized, rule_pairs = candidate_pairs(con, RECORDS, tuple(r for r, _ in rules), options.block_cap,
-                                            options.rule_pairs, PAIRS, link=bool(link_to))
+                                            options.rule_pairs, PAIRS, link=link, touched=touched)
     never_rids, always_rids = _rids(con, never), _rids(con, always)
-    if len(always_rids):
-        con.register("__dedup_always", pa.table({"id_l": always_rids[:, 0], "id_r": always_rids[:, 1]}))
-        con.execute(f"INSERT INTO {PAIRS} SELECT id_l, id_r, {STEWARD_RULE}, 0 FROM __dedup_always "
-                    f"ANTI JOIN {PAIRS} USING (id_l, id_r)")
-        con.unregister("__dedup_always")
-    comparisons = compare_pairs(con, RECORDS, PAIRS, spec.comparisons, FEATURES)
+    _add_always(con, always_rids, touched)
+    compare_pairs(con, RECORDS, PAIRS, comparisons, FEATURES)
     levels = _levels(con, FEATURES, comparisons)
-    random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=bool(link_to))
-    compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES, term_frequencies=False)
-    u = measure_u(_levels(con, RANDOM_FEATURES, comparisons), comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
-    all_pairs = _all_pairs(con, bool(link_to))
-    training_rules = tuple((rule.name, fields) for rule, fields in rules)
-    known = _known(levels, labels, ids, never_rids, always_rids)
-    model = train(levels, u, all_pairs, comparisons, training_rules, known)
+    if reuse is None:
+        model, effect = _fit(con, levels, comparisons, rules, labels, ids, never_rids, always_rids, link, spec,
+                             options.match_probability)
+    else:
+        model, effect = reuse.model, None
     scores = score(levels, comparisons, model, spec.vetoes)
-    effect = None
-    if known is not None:
-        unaided = train(levels, u, all_pairs, comparisons, training_rules)
-        effect = _labels_effect(known, model, unaided, scores, score(levels, comparisons, unaided, spec.vetoes),
-                                options.match_probability)
     probability, vetoed = _stewarded(levels, scores.probability, scores.vetoed, never_rids, always_rids)
-    if keep_pairs or link_to:
+    reports = _rule_reports(rules, rule_pairs, levels, scores.probability)
+    kept = 0
+    if keep_pairs or link or reuse is not None:
         _write_scored(con, scores, probability, vetoed, options.match_probability)
+    if reuse is not None:
+        kept = carry_pairs(con, reuse.pairs, RECORDS, TOUCHED, SCORED, link)
+        levels, probability, vetoed = _all_scored(con, link)
     if link_to:
         clusters = _best_links(con)
     else:
@@ -134,14 +147,58 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     records = con.execute(f"SELECT count(*) FROM {RECORDS} WHERE side = 0").fetchall()[0][0]
     low, high = options.review_band
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
-                         clusters, model, [o.message() for o in oversized],
-                         blocking=_rule_reports(rules, rule_pairs, levels, scores.probability),
-                         labels_effect=effect,
-                         review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()))
-    for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES):
+                         clusters, model, [o.message() for o in oversized], blocking=reports, labels_effect=effect,
+                         review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()),
+                         touched=_count(con, TOUCHED) if reuse is not None else None, kept_pairs=kept)
+    for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES, TOUCHED):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _fit(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, comparisons: tuple[Comparison, ...], rules,
+         labels: pd.DataFrame | None, ids: np.ndarray, never: np.ndarray, always: np.ndarray, link: bool, spec,
+         threshold: float) -> tuple[Model, dict | None]:
+    """The model fitted to these candidate pairs (u from random pairs), and what the labels
+    changed in it, when there are any."""
+    random_pairs(con, RECORDS, RANDOM_PAIRS, U_PAIRS, link=link)
+    compare_pairs(con, RECORDS, RANDOM_PAIRS, comparisons, RANDOM_FEATURES, term_frequencies=False)
+    u = measure_u(_levels(con, RANDOM_FEATURES, comparisons), comparisons)
+    all_pairs = _all_pairs(con, link)
+    training_rules = tuple((rule.name, fields) for rule, fields in rules)
+    known = _known(levels, labels, ids, never, always)
+    model = train(levels, u, all_pairs, comparisons, training_rules, known)
+    if known is None:
+        return model, None
+    unaided = train(levels, u, all_pairs, comparisons, training_rules)
+    return model, _labels_effect(known, model, unaided, score(levels, comparisons, model, spec.vetoes),
+                                 score(levels, comparisons, unaided, spec.vetoes), threshold)
+
+
+def _add_always(con: duckdb.DuckDBPyConnection, always: np.ndarray, touched: str | None) -> None:
+    """Pairs a steward said to merge are candidates whether a rule proposed them or not (with
+    ``touched``, those holding a touched record: the others are kept from the last run)."""
+    if not len(always):
+        return
+    con.register("__dedup_always", pa.table({"id_l": always[:, 0], "id_r": always[:, 1]}))
+    only = "" if touched is None else (f"WHERE id_l IN (SELECT rid FROM {touched}) "
+                                       f"OR id_r IN (SELECT rid FROM {touched})")
+    con.execute(f"INSERT INTO {PAIRS} SELECT id_l, id_r, {STEWARD_RULE}, 0 FROM __dedup_always "
+                f"ANTI JOIN {PAIRS} USING (id_l, id_r) {only}")
+    con.unregister("__dedup_always")
+
+
+def _all_scored(con: duckdb.DuckDBPyConnection, link: bool) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """The scored pairs, new and kept, as clustering reads them: rids, probability, veto."""
+    frame = con.execute(f"""SELECT l.rid AS id_l, r.rid AS id_r, s.match_probability, s.veto FROM {SCORED} s
+                            JOIN {RECORDS} l ON l.id = s.id_l AND l.side = 0
+                            JOIN {RECORDS} r ON r.id = s.id_r AND r.side = {int(link)}
+                            ORDER BY 1, 2""").df()
+    return frame[["id_l", "id_r"]], frame["match_probability"].to_numpy(), frame["veto"].to_numpy()
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def _write_scored(con: duckdb.DuckDBPyConnection, scores: Scores, probability: np.ndarray, vetoed: np.ndarray,
@@ -256,14 +313,20 @@ def options_from(settings: Settings) -> DedupOptions:
                         settings.dedup.rule_pairs, (settings.dedup.review_low, settings.dedup.review_high))
 
 
-def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str) -> DedupResult:
-    """Replace dedup.<table>_pairs, _clusters and _review (together) from the staged table. The
-    steward lists are labels for the fit as well as overrides."""
+def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str) -> DedupResult:
+    """Replace dedup.<table>_pairs, _clusters and _review (together) from the staged table, with
+    the records' hashes and the model for the next run (incremental.py). The steward lists are
+    labels for the fit as well as overrides."""
     staged = DEDUPLICATED[table]
     never, always = (steward_pairs(settings.dedup.steward, kind, table) for kind in (NEVER, ALWAYS))
     options = options_from(settings)
+    steward = steward_hash(never, always)
+    reuse, last = (None, None) if settings.operations.full_rebuild else \
+        reuse_for(con, table, steward, settings.dedup.refit_every, settings.dedup.refit_drift)
     result = find_duplicates(con, staged.entity.name, staged.source, staged.id_column, options,
-                             link_to=staged.link_to, never=never, always=always)
+                             link_to=staged.link_to, never=never, always=always, reuse=reuse)
+    fit = Fit(result.model, run_id, 0, steward) if result.touched is None else \
+        Fit(result.model, last.fitted_by, last.runs_since_fit + 1, steward)
     con.register("__dedup_clusters", result.clusters)
     build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
     build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")
@@ -271,7 +334,10 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
         SELECT * EXCLUDE (rule) FROM {SCORED}
         WHERE veto IS NULL AND match_probability >= ? AND match_probability < ?
         ORDER BY abs(match_probability - ?), id_l, id_r""", [*options.review_band, options.match_probability])
+    build_table(con, "dedup", f"{table}_records", f"SELECT side, id, record_hash FROM {HASHES}")
+    build_table(con, "dedup", f"{table}_model", *fit_sql(fit))
     con.unregister("__dedup_clusters")
-    swap_in_many(con, [("dedup", f"{table}_{part}") for part in ("pairs", "clusters", "review")])
-    con.execute(f"DROP TABLE {SCORED}")
+    swap_in_many(con, [("dedup", f"{table}_{part}") for part in DEDUP_TABLES])
+    for temp in (SCORED, HASHES):
+        con.execute(f"DROP TABLE {temp}")
     return result

@@ -22,6 +22,7 @@ comparison, to the default m each kind declares, and ``trained_by`` says which a
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 
@@ -56,6 +57,17 @@ class Model:
 
     def __post_init__(self) -> None:
         self.u = {name: dict(levels) for name, levels in self.u.items()}  # corrected here, not where measured
+
+    def as_json(self) -> str:
+        return json.dumps({"prior": self.prior, "m": self.m, "u": self.u, "trained_by": self.trained_by,
+                           "tf_reference": self.tf_reference})
+
+    @classmethod
+    def from_json(cls, text: str) -> Model:
+        kept = json.loads(text)
+        levels = {part: {name: {int(level): p for level, p in by_level.items()} for name, by_level in kept[part].items()}
+                  for part in ("m", "u")}
+        return cls(kept["prior"], levels["m"], levels["u"], kept["trained_by"], kept["tf_reference"])
 
     @property
     def weights(self) -> dict[str, dict[int, float]]:

@@ -5,7 +5,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetSpec, AssetsDefinition
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.dedup.evaluate import evaluate_against_truth
-from crm_quality.dedup.run import deduplicate_table
+from crm_quality.dedup.run import DEDUP_TABLES, deduplicate_table
 from crm_quality.dedup.steward import ALWAYS, NEVER
 from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
@@ -47,16 +47,16 @@ def _dedup_assets(table: str) -> AssetsDefinition:
     )
     def dedup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
         current, step = settings.get(), f"dedup_{table}"
-        outputs = [("dedup", f"{table}_{part}") for part in ("pairs", "review", "clusters")]
+        outputs = [("dedup", f"{table}_{part}") for part in DEDUP_TABLES]
         steward = [current.dedup.steward / f"{kind}.csv" for kind in (NEVER, ALWAYS)]
         with warehouse.get_connection() as con:
             inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads], steward)
             built_by = unchanged_since(con, current, step, inputs, outputs)
             if not built_by:
-                result = deduplicate_table(con, current, table)
+                result = deduplicate_table(con, current, table, context.run.run_id)
                 remember(con, step, inputs, outputs, context.run.run_id)
             truth = evaluate_against_truth(con, current.source.folder / "_truth", table, context.run.run_id)
-            counts = [row_count(con, schema, name) for schema, name in outputs]
+            counts = [row_count(con, "dedup", f"{table}_{part}") for part in ("pairs", "review", "clusters")]
         scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}
         if built_by:
             context.log.info(f"{table}: the records and steward lists are as run {built_by} found them; "
@@ -78,6 +78,8 @@ def _dedup_assets(table: str) -> AssetsDefinition:
                                                  for name, levels in result.model.weights.items()}),
             **({"labels_effect": MetadataValue.json(result.labels_effect)} if result.labels_effect else {}),
             "seconds": round(result.seconds, 2),
+            "scored": "every candidate pair (model fitted)" if result.touched is None else
+                      f"the pairs of {result.touched} new or changed records; {result.kept_pairs} pairs kept",
         })
         yield MaterializeResult(asset_key=review, metadata={"dagster/row_count": result.review_pairs})
         yield MaterializeResult(asset_key=clusters, metadata={

@@ -285,7 +285,7 @@ def test_the_review_table_holds_the_middle_band_and_weights_add_up(tmp_path, sam
     con.execute("""CREATE TABLE staged.contacts AS SELECT unique_id AS contact_id, first_name, surname AS last_name,
                    dob AS birth_date, city, email, CAST(NULL AS VARCHAR) AS account_id
                    FROM read_csv(?, all_varchar = true)""", [str(SPLINK_FAKE)])
-    result = deduplicate_table(con, settings, "contacts")
+    result = deduplicate_table(con, settings, "contacts", "test")
     review = con.execute("SELECT match_probability, veto FROM dedup.contacts_review").df()
     low, high = settings.dedup.review_low, settings.dedup.review_high
     assert len(review) == result.review_pairs > 0

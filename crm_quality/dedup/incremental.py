@@ -1,0 +1,114 @@
+"""Deduplicating only what changed since the last run.
+
+Each run keeps its comparison records' hashes (``dedup.<table>_records``) and its model
+(``dedup.<table>_model``). The next run compares the records with those hashes: a record that
+is new, or whose comparison record changed (its own fields, or its account's name), is touched.
+Only the candidate pairs holding a touched record are blocked, compared and scored, with the
+kept model; every other pair of the last run is kept as it was scored. The clusters are then
+grown again from all the pairs.
+
+The model is refitted (a full run) every ``dedup_refit_every`` runs, when more than
+``dedup_refit_drift`` of the records are touched, when the steward lists change, when the
+comparisons a table supports change, and on a full rebuild.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Sequence
+
+import duckdb
+
+from crm_quality.dedup.training import Model
+from crm_quality.warehouse import qualified, quote, table_exists
+
+MODEL_COLUMNS = "model VARCHAR, fitted_by VARCHAR, runs_since_fit INTEGER, steward VARCHAR"
+
+
+@dataclass(frozen=True)
+class Reuse:
+    """What the last run left, for a run that does only what changed."""
+
+    model: Model
+    pairs: str
+    """The last run's scored pairs."""
+    records: str
+    """The last run's comparison records: side, id, record_hash."""
+    max_touched_share: float
+    """Above this share of touched records, the model is refitted instead."""
+
+
+@dataclass(frozen=True)
+class Fit:
+    """The model a run used, and how it came by it, kept in ``dedup.<table>_model``."""
+
+    model: Model
+    fitted_by: str
+    """The run that fitted it."""
+    runs_since_fit: int
+    steward: str
+    """A hash of the steward lists it was fitted with."""
+
+
+def steward_hash(never: Sequence[tuple[str, str]], always: Sequence[tuple[str, str]]) -> str:
+    return hashlib.sha256(json.dumps([sorted(map(list, never)), sorted(map(list, always))]).encode()).hexdigest()
+
+
+def reuse_for(con: duckdb.DuckDBPyConnection, table: str, steward: str, refit_every: int,
+              max_touched_share: float) -> tuple[Reuse | None, Fit | None]:
+    """The last run's model and pairs, when this run may keep them; and that run's fit."""
+    tables = [f"{table}_{part}" for part in ("model", "pairs", "records")]
+    if not all(table_exists(con, "dedup", t) for t in tables):
+        return None, None
+    row = con.execute(f"SELECT model, fitted_by, runs_since_fit, steward FROM {qualified('dedup', table + '_model')}"
+                      ).fetchall()
+    if len(row) != 1:
+        return None, None
+    model, fitted_by, runs, fitted_steward = row[0]
+    last = Fit(Model.from_json(model), fitted_by, runs, fitted_steward)
+    if runs + 1 >= refit_every or fitted_steward != steward:
+        return None, last
+    return Reuse(last.model, qualified("dedup", f"{table}_pairs"), qualified("dedup", f"{table}_records"),
+                 max_touched_share), last
+
+
+def record_hashes(con: duckdb.DuckDBPyConnection, records: str, hashes: str) -> None:
+    """Create the temp table ``hashes`` (rid, side, id, record_hash) of the comparison records."""
+    columns = [name for (name, *_) in con.execute(f"DESCRIBE {quote(records)}").fetchall()
+               if name not in ("rid", "side", "id")]
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {quote(hashes)} AS
+                    SELECT rid, side, id, hash({', '.join(quote(c) for c in columns)}) AS record_hash
+                    FROM {quote(records)}""")
+
+
+def touch(con: duckdb.DuckDBPyConnection, hashes: str, previous: str, touched: str) -> float:
+    """Create the temp table ``touched`` (rid) of the records new or changed since ``previous``;
+    return their share of all records."""
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {quote(touched)} AS
+                    SELECT h.rid FROM {quote(hashes)} h
+                    ANTI JOIN {previous} p ON p.side = h.side AND p.id = h.id AND p.record_hash = h.record_hash""")
+    [(share,)] = con.execute(f"SELECT (SELECT count(*) FROM {quote(touched)}) / greatest(count(*), 1) "
+                             f"FROM {quote(hashes)}").fetchall()
+    return float(share)
+
+
+def carry_pairs(con: duckdb.DuckDBPyConnection, previous: str, records: str, touched: str, scored: str,
+               link: bool) -> int:
+    """Add to ``scored`` the last run's pairs whose records are both still there and untouched;
+    return how many."""
+    untouched = (f"(SELECT r.id, r.side FROM {quote(records)} r ANTI JOIN {quote(touched)} t USING (rid))")
+    [(before,)] = con.execute(f"SELECT count(*) FROM {quote(scored)}").fetchall()
+    con.execute(f"""INSERT INTO {quote(scored)} BY NAME
+                    SELECT p.* FROM {previous} p
+                    SEMI JOIN {untouched} l ON l.id = p.id_l AND l.side = 0
+                    SEMI JOIN {untouched} r ON r.id = p.id_r AND r.side = {int(link)}""")
+    [(after,)] = con.execute(f"SELECT count(*) FROM {quote(scored)}").fetchall()
+    return after - before
+
+
+def fit_sql(fit: Fit) -> tuple[str, list]:
+    """SQL and parameters of the ``dedup.<table>_model`` table holding ``fit``."""
+    return ("SELECT CAST(? AS VARCHAR) AS model, CAST(? AS VARCHAR) AS fitted_by, CAST(? AS INTEGER) AS runs_since_fit, "
+            "CAST(? AS VARCHAR) AS steward", [fit.model.as_json(), fit.fitted_by, fit.runs_since_fit, fit.steward])

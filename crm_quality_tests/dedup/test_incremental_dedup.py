@@ -1,0 +1,84 @@
+"""Deduplicating only what changed: fake_1000 as the staged contacts of a real warehouse, run
+night after night. A night scores only the pairs of new and changed records with the kept model,
+and finds the candidate pairs and clusters that a full run on the same records finds."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+
+from crm_quality.dedup.run import deduplicate_table
+from crm_quality_tests.conftest import make_settings
+from crm_quality_tests.dedup.test_dedup import SPLINK_FAKE
+
+
+def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(path))
+    con.execute("CREATE SCHEMA staged; CREATE SCHEMA dedup")
+    con.execute("CREATE TABLE staged.accounts (account_id VARCHAR, name_key VARCHAR)")
+    con.execute("""CREATE TABLE staged.contacts AS SELECT unique_id AS contact_id, first_name, surname AS last_name,
+                   dob AS birth_date, city, email, CAST(NULL AS VARCHAR) AS account_id
+                   FROM read_csv(?, all_varchar = true)""", [str(SPLINK_FAKE)])
+    return con
+
+
+def _groups(con: duckdb.DuckDBPyConnection) -> set[frozenset]:
+    return {frozenset(members) for (members,) in con.execute(
+        "SELECT list(record_id) FROM dedup.contacts_clusters GROUP BY cluster_id HAVING count(*) > 1").fetchall()}
+
+
+def _pairs(con: duckdb.DuckDBPyConnection) -> set[tuple]:
+    return set(con.execute("SELECT id_l, id_r FROM dedup.contacts_pairs").fetchall())
+
+
+def test_a_night_scores_only_the_changed_records_and_agrees_with_a_full_run(tmp_path, sample):
+    settings = make_settings(tmp_path, Path(sample.out))
+    con = _warehouse(tmp_path / "night.duckdb")
+    first = deduplicate_table(con, settings, "contacts", "run-1")
+    assert first.touched is None, "the first run fits the model"
+    [(fitted_by, runs)] = con.execute("SELECT fitted_by, runs_since_fit FROM dedup.contacts_model").fetchall()
+    assert (fitted_by, runs) == ("run-1", 0)
+
+    same = deduplicate_table(con, settings, "contacts", "run-2")
+    assert same.touched == 0 and same.kept_pairs == first.candidate_pairs
+    assert same.model == first.model and same.matched_pairs == first.matched_pairs
+
+    [(changed, copied, gone)] = con.execute(
+        "SELECT min(contact_id), max(contact_id), any_value(contact_id) FILTER (contact_id LIKE '5%') "
+        "FROM staged.contacts").fetchall()
+    con.execute("UPDATE staged.contacts SET first_name = 'Wilhelmina', last_name = 'Quartermaine', "
+                "email = 'wq@example.net', birth_date = '1931-07-14' WHERE contact_id = ?", [changed])
+    con.execute("INSERT INTO staged.contacts SELECT * REPLACE ('new-1' AS contact_id) FROM staged.contacts "
+                "WHERE contact_id = ?", [copied])
+    con.execute("DELETE FROM staged.contacts WHERE contact_id = ?", [gone])
+    night = deduplicate_table(con, settings, "contacts", "run-3")
+    assert night.touched == 2 and night.model == first.model
+    [(runs,)] = con.execute("SELECT runs_since_fit FROM dedup.contacts_model").fetchall()
+    assert runs == 2
+    clusters = dict(con.execute("SELECT record_id, cluster_id FROM dedup.contacts_clusters").fetchall())
+    assert clusters["new-1"] == clusters[copied], "the new duplicate joins its record"
+    assert gone not in clusters and all(gone not in pair for pair in _pairs(con))
+
+    con.execute("CHECKPOINT")
+    shutil.copyfile(tmp_path / "night.duckdb", tmp_path / "full.duckdb")
+    full = duckdb.connect(str(tmp_path / "full.duckdb"))
+    rebuilt = deduplicate_table(full, settings.replace(full_rebuild=True), "contacts", "run-full")
+    assert rebuilt.touched is None
+    assert _pairs(full) == _pairs(con), "the same candidate pairs as a full run"
+    assert _groups(full) == _groups(con), "the same clusters as a full run"
+
+
+def test_the_model_is_fitted_again_on_schedule_and_when_the_stewards_speak(tmp_path, sample):
+    settings = make_settings(tmp_path, Path(sample.out), dedup_refit_every=2)
+    con = _warehouse(tmp_path / "w.duckdb")
+    runs = [deduplicate_table(con, settings, "contacts", f"run-{n}").touched for n in range(4)]
+    assert runs == [None, 0, None, 0], "every second run fits"
+    steward = settings.dedup.steward
+    steward.mkdir(parents=True, exist_ok=True)
+    (steward / "never_merge.csv").write_text("table,id_a,id_b\ncontacts,0,1\n")
+    assert deduplicate_table(con, settings, "contacts", "run-5").touched is None
+
+    con.execute("UPDATE staged.contacts SET email = email || '.org' WHERE contact_id < '3'")
+    assert deduplicate_table(con, settings, "contacts", "run-6").touched is None, "more than 5% changed: a refit"
