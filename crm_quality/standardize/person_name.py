@@ -139,6 +139,11 @@ def normalize_person_name(
         if split_first:
             first_clean, last_clean = split_first, split_last
             rules.append(SPLIT)
+            moved, rest = _strip_honorific(first_clean)  # 'Berg, Dr. Jane'
+            if moved:
+                title = title or moved
+                first_clean = clean_name(rest)
+                rules.append(HONORIFIC_MOVED)
     salutation_out = title or clean_name(salutation)
     if not rules and (salutation_out, first_clean, last_clean) != (salutation, first, last):
         rules.append(CLEANED)
