@@ -24,8 +24,6 @@ import duckdb
 from crm_quality.dedup.training import Model
 from crm_quality.warehouse import qualified, quote, table_exists
 
-MODEL_COLUMNS = "model VARCHAR, fitted_by VARCHAR, runs_since_fit INTEGER, steward VARCHAR"
-
 
 @dataclass(frozen=True)
 class Reuse:
@@ -45,7 +43,7 @@ class Fit:
     """The model a run used, and how it came by it, kept in ``dedup.<table>_model``."""
 
     model: Model
-    fitted_by: str
+    run_id: str
     """The run that fitted it."""
     runs_since_fit: int
     steward: str
@@ -62,12 +60,12 @@ def reuse_for(con: duckdb.DuckDBPyConnection, table: str, steward: str, refit_ev
     tables = [f"{table}_{part}" for part in ("model", "pairs", "records")]
     if not all(table_exists(con, "dedup", t) for t in tables):
         return None, None
-    row = con.execute(f"SELECT model, fitted_by, runs_since_fit, steward FROM {qualified('dedup', table + '_model')}"
+    row = con.execute(f"SELECT model, run_id, runs_since_fit, steward FROM {qualified('dedup', table + '_model')}"
                       ).fetchall()
     if len(row) != 1:
         return None, None
-    model, fitted_by, runs, fitted_steward = row[0]
-    last = Fit(Model.from_json(model), fitted_by, runs, fitted_steward)
+    model, run_id, runs, fitted_steward = row[0]
+    last = Fit(Model.from_json(model), run_id, runs, fitted_steward)
     if runs + 1 >= refit_every or fitted_steward != steward:
         return None, last
     return Reuse(last.model, qualified("dedup", f"{table}_pairs"), qualified("dedup", f"{table}_records"),
@@ -110,5 +108,5 @@ def carry_pairs(con: duckdb.DuckDBPyConnection, previous: str, records: str, tou
 
 def fit_sql(fit: Fit) -> tuple[str, list]:
     """SQL and parameters of the ``dedup.<table>_model`` table holding ``fit``."""
-    return ("SELECT CAST(? AS VARCHAR) AS model, CAST(? AS VARCHAR) AS fitted_by, CAST(? AS INTEGER) AS runs_since_fit, "
-            "CAST(? AS VARCHAR) AS steward", [fit.model.as_json(), fit.fitted_by, fit.runs_since_fit, fit.steward])
+    return ("SELECT CAST(? AS VARCHAR) AS model, CAST(? AS VARCHAR) AS run_id, CAST(? AS INTEGER) AS runs_since_fit, "
+            "CAST(? AS VARCHAR) AS steward", [fit.model.as_json(), fit.run_id, fit.runs_since_fit, fit.steward])

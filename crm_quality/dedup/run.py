@@ -326,7 +326,7 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
     result = find_duplicates(con, staged.entity.name, staged.source, staged.id_column, options,
                              link_to=staged.link_to, never=never, always=always, reuse=reuse)
     fit = Fit(result.model, run_id, 0, steward) if result.touched is None else \
-        Fit(result.model, last.fitted_by, last.runs_since_fit + 1, steward)
+        Fit(result.model, last.run_id, last.runs_since_fit + 1, steward)
     con.register("__dedup_clusters", result.clusters)
     build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
     build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")

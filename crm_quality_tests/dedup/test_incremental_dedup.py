@@ -38,7 +38,7 @@ def test_a_night_scores_only_the_changed_records_and_agrees_with_a_full_run(tmp_
     con = _warehouse(tmp_path / "night.duckdb")
     first = deduplicate_table(con, settings, "contacts", "run-1")
     assert first.touched is None, "the first run fits the model"
-    [(fitted_by, runs)] = con.execute("SELECT fitted_by, runs_since_fit FROM dedup.contacts_model").fetchall()
+    [(fitted_by, runs)] = con.execute("SELECT run_id, runs_since_fit FROM dedup.contacts_model").fetchall()
     assert (fitted_by, runs) == ("run-1", 0)
 
     same = deduplicate_table(con, settings, "contacts", "run-2")
