@@ -139,6 +139,6 @@ def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> boo
         con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
             [schema, table],
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         > 0
     )

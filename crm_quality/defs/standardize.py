@@ -76,6 +76,8 @@ def _standardize_assets(table: str) -> AssetsDefinition:
             "flags": MetadataValue.json(result.issues),
             "python_seconds": round(result.python_seconds, 2),
             "duckdb_seconds": round(result.sql_seconds, 2),
+            "values_normalized": result.values_normalized,
+            "values_from_cache": result.values_cached,
         })
         yield MaterializeResult(asset_key=quarantine, metadata={
             "dagster/row_count": result.quarantined_rows,

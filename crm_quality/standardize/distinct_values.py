@@ -4,6 +4,10 @@ when there are many) while DuckDB goes on with other work, and the results are r
 the normalization's name, with columns i0.. (inputs), o0.. (outputs) and rules, for the staged
 rows to join. A normalizer with a bulk path settles what it can in DuckDB first.
 
+Results are kept from run to run in the ``cache`` schema (derived data: never backed up), one
+table per table and normalization, valid while the settings, mapping, rules and code are those
+that made them: a night normalizes only the values it has not seen.
+
 Worker processes start with ``forkserver`` and import the ``__main__`` module: a script that
 stages tables must keep its work under ``if __name__ == "__main__":``.
 """
@@ -20,8 +24,11 @@ from typing import Callable
 import duckdb
 import pyarrow as pa
 
-from crm_quality.warehouse import quote
+from crm_quality.warehouse import qualified, quote, table_exists
 
+CACHE = "cache"
+CACHE_SLACK = 2
+"""Hand-set: a cache holding more than this many times the values in use is cut back to them."""
 PARALLEL_MIN_VALUES = 20_000
 """Below this many distinct values, handing work to worker processes costs more than it saves."""
 
@@ -51,6 +58,10 @@ class _Pending:
     python: Future[pa.Table]
     settled: str | None
     """The registered name of the inputs its bulk path settled in DuckDB, if it has one."""
+    cached: str | None
+    """The temp table of the inputs the cache held, if there is a cache."""
+    values: int
+    """Distinct inputs in use."""
 
 
 class _Star:
@@ -65,10 +76,15 @@ class _Star:
 
 class DistinctValues:
     """Normalizations started on relations and collected as queryable results; everything they
-    registered or created is dropped when ``stack`` closes."""
+    registered or created is dropped when ``stack`` closes. With a ``cache`` (a table name and
+    the fingerprint of what normalizing depends on), results are kept for the next run."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, workers: int, stack: ExitStack) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, workers: int, stack: ExitStack,
+                 cache: tuple[str, str] | None = None) -> None:
         self.con, self.workers, self.stack = con, workers, stack
+        self.cache = cache[0] if cache else None
+        if cache:
+            _open_cache(con, *cache)
         self.pool: ProcessPoolExecutor | None = None
         self.normalizing = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="normalize"))
         self.pending: list[_Pending] = []
@@ -76,6 +92,10 @@ class DistinctValues:
         """Time in Python normalizers, partly while DuckDB works."""
         self.waited_seconds = 0.0
         """Time spent waiting for them."""
+        self.fresh_values = 0
+        """Distinct inputs normalized this run (in Python or a bulk path)."""
+        self.cached_values = 0
+        """Distinct inputs whose results came from the cache."""
         self.mapped: list[str] = []
         """Temp tables of normalized values (bulk paths)."""
         self.registered: list[str] = []
@@ -84,40 +104,77 @@ class DistinctValues:
 
     def start(self, normalization: Normalization, source: str) -> None:
         """Start ``normalization`` on the distinct inputs in ``source``; :meth:`collect` makes its
-        results queryable under its name. Inputs that its bulk path settles in DuckDB skip Python."""
+        results queryable under its name. Inputs the cache holds, or that the bulk path settles in
+        DuckDB, skip Python."""
+        name = normalization.name
         inputs = ", ".join(f"{quote(c)} AS i{n}" for n, c in enumerate(normalization.inputs))
         any_input = " OR ".join(f"{quote(c)} IS NOT NULL" for c in normalization.inputs)
-        distinct_sql = f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}"
+        distinct, todo = quote(f"__in{name}"), quote(f"__todo{name}")
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {distinct} AS "
+                         f"SELECT DISTINCT {inputs} FROM {source} WHERE {any_input}")
+        self.mapped.append(f"__in{name}")
+        [(values,)] = self.con.execute(f"SELECT count(*) FROM {distinct}").fetchall()
+        on = " AND ".join(f"d.i{n} IS NOT DISTINCT FROM c.i{n}" for n in range(len(normalization.inputs)))
+        cached = None
+        if self.cache is not None:
+            store = self._cache_table(normalization)
+            if table_exists(self.con, CACHE, store.split(".")[1].strip('"')):
+                cached = f"__cached{name}"
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(cached)} AS "
+                                 f"SELECT c.* FROM {store} c SEMI JOIN {distinct} d ON {on}")
+                self.mapped.append(cached)
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {todo} AS "
+                                 f"SELECT d.* FROM {distinct} d ANTI JOIN {quote(cached)} c ON {on}")
+                self.mapped.append(f"__todo{name}")
+                distinct = todo
+        [(fresh,)] = self.con.execute(f"SELECT count(*) FROM {distinct}").fetchall()
+        self.fresh_values += fresh
+        self.cached_values += values - fresh
+        settled = None
         if normalization.bulk is None:
-            todo, settled = self.con.sql(distinct_sql).to_arrow_table(), None
+            remaining = self.con.sql(f"SELECT * FROM {distinct}").to_arrow_table()
         else:
-            distinct, settled = (f"{prefix}{normalization.name}" for prefix in ("__in", "__bulk"))
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(distinct)} AS {distinct_sql}")
-            self.con.register(settled, normalization.bulk(self.con, quote(distinct)))
+            settled = f"__bulk{name}"
+            self.con.register(settled, normalization.bulk(self.con, distinct))
             self.registered.append(settled)
-            on = " AND ".join(f"d.i{n} IS NOT DISTINCT FROM s.i{n}" for n in range(len(normalization.inputs)))
-            todo = self.con.sql(
-                f"SELECT d.* FROM {quote(distinct)} d ANTI JOIN {quote(settled)} s ON {on}").to_arrow_table()
-            self.con.execute(f"DROP TABLE {quote(distinct)}")
-        self.pending.append(_Pending(normalization, self.normalizing.submit(self._normalize, normalization, todo),
-                                     settled))
+            remaining = self.con.sql(f"SELECT d.* FROM {distinct} d ANTI JOIN {quote(settled)} c ON {on}"
+                                     ).to_arrow_table()
+        self.pending.append(_Pending(normalization, self.normalizing.submit(self._normalize, normalization, remaining),
+                                     settled, cached, values))
 
     def collect(self) -> None:
-        """Wait for the started normalizations and make each queryable under its name."""
+        """Wait for the started normalizations and make each queryable under its name; keep
+        what was normalized anew in the cache."""
         began = time.perf_counter()
         for pending in self.pending:
             name, python = pending.normalization.name, pending.python.result()
-            if pending.settled is None:
-                self.con.register(name, python)
-                self.registered.append(name)
-                continue
             self.con.register(f"__py{name}", python)
-            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS SELECT * FROM {quote('__py' + name)} "
-                             f"UNION ALL BY NAME SELECT * FROM {quote(pending.settled)}")
+            fresh = [f"SELECT * FROM {quote('__py' + name)}"]
+            if pending.settled is not None:
+                fresh.append(f"SELECT * FROM {quote(pending.settled)}")
+            known = [f"SELECT * FROM {quote(pending.cached)}"] if pending.cached else []
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS "
+                             + " UNION ALL BY NAME ".join(fresh + known))
+            if self.cache is not None:
+                self._keep(pending, " UNION ALL BY NAME ".join(fresh))
             self.con.unregister(f"__py{name}")
             self.mapped.append(name)
         self.pending.clear()
         self.waited_seconds += time.perf_counter() - began
+
+    def _cache_table(self, normalization: Normalization) -> str:
+        return qualified(CACHE, f"{self.cache}{normalization.name}")
+
+    def _keep(self, pending: _Pending, fresh: str) -> None:
+        """Add the fresh results to the cache; rewrite it with the values in use when it holds
+        far more than those (values the export no longer has)."""
+        store, name = self._cache_table(pending.normalization), pending.normalization.name
+        exists = pending.cached is not None
+        rows = self.con.execute(f"SELECT count(*) FROM {store}").fetchall()[0][0] if exists else 0
+        if exists and rows <= CACHE_SLACK * pending.values:
+            self.con.execute(f"INSERT INTO {store} BY NAME {fresh}")
+        else:
+            self.con.execute(f"CREATE OR REPLACE TABLE {store} AS SELECT * FROM {quote(name)}")
 
     def _normalize(self, normalization: Normalization, todo: pa.Table) -> pa.Table:
         began = time.perf_counter()
@@ -147,3 +204,18 @@ class DistinctValues:
             self.con.unregister(name)
         for name in self.mapped:
             self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
+
+
+def _open_cache(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str) -> None:
+    """Make the cache of ``table``'s normalizations ready: emptied when it was made under other
+    settings, mapping, rules or code."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(f"CREATE TABLE IF NOT EXISTS {CACHE}.made_by (table_name VARCHAR, fingerprint VARCHAR)")
+    made_by = con.execute(f"SELECT fingerprint FROM {CACHE}.made_by WHERE table_name = ?", [table]).fetchall()
+    if made_by == [(fingerprint,)]:
+        return
+    for (stale,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = ? AND starts_with(table_name, ?)",
+                                [CACHE, table + "__"]).fetchall():
+        con.execute(f"DROP TABLE {qualified(CACHE, stale)}")
+    con.execute(f"DELETE FROM {CACHE}.made_by WHERE table_name = ?", [table])
+    con.execute(f"INSERT INTO {CACHE}.made_by VALUES (?, ?)", [table, fingerprint])

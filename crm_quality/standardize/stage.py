@@ -18,6 +18,7 @@ from typing import Any, Callable
 
 import duckdb
 
+from crm_quality.operations.memo import settings_and_code
 from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
 from crm_quality.settings import Settings
 from crm_quality.sources.applicability import export_columns, missing_fields
@@ -58,6 +59,10 @@ class StageResult:
     """Time in Python normalizers, partly while DuckDB works."""
     sql_seconds: float = 0.0
     """Wall time not spent waiting for Python normalizers."""
+    values_normalized: int = 0
+    """Distinct inputs normalized this run."""
+    values_cached: int = 0
+    """Distinct inputs whose normalization an earlier run left in the cache."""
 
 
 def stage_table(
@@ -72,6 +77,7 @@ def stage_table(
         stager.run(run_id)
     result = stage_result(con, table, run_id)
     result.python_seconds = stager.normalized.python_seconds
+    result.values_normalized, result.values_cached = stager.normalized.fresh_values, stager.normalized.cached_values
     result.sql_seconds = time.perf_counter() - started - stager.normalized.waited_seconds
     return result
 
@@ -85,7 +91,8 @@ class _Stager:
         self.units = mapping.tables[table].units
         self.missing = missing_fields(mapping, table, export_columns(con, table))
         """Fields this CRM does not have: not flagged as missing on every row."""
-        self.normalized = DistinctValues(con, settings.worker_count(), stack)
+        cache = None if settings.operations.full_rebuild else (table, settings_and_code(settings))
+        self.normalized = DistinctValues(con, settings.worker_count(), stack, cache)
         self.params: dict[str, Any] = {
             **dates.parameters(settings.source.day_first, settings.source.timezone, settings.as_of_date()),
             "flags": flag_ids(),

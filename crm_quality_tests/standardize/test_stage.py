@@ -216,3 +216,25 @@ def test_the_row_account_catches_a_lost_row(tmp_path, sample_dir):
         doubled = account_for_rows(con, "users")
     assert (lost.missing, lost.doubled, lost.balanced) == (1, 0, False)
     assert doubled.doubled == 2 and not doubled.balanced
+
+
+def test_values_normalized_once_are_taken_from_the_cache_after(tmp_path, sample):
+    """A second run normalizes no value it has seen; settings that change a normalization empty
+    the cache; the staged table is the same either way."""
+    settings = make_settings(tmp_path, Path(sample.out), as_of=AS_OF.isoformat())
+
+    def stage(current, run_id):
+        with connect(current.warehouse.path) as con:
+            extract_table(con, current, "contacts", datetime.now(timezone.utc))
+            result = stage_table(con, current, "contacts", run_id)
+            rows = con.execute("SELECT * EXCLUDE (_loaded_at) FROM staged.contacts ORDER BY contact_id").fetchall()
+        return result, rows
+
+    first, rows = stage(settings, "r1")
+    assert first.values_normalized > 1000 and first.values_cached == 0
+    again, same = stage(settings, "r2")
+    assert (again.values_normalized, again.values_cached) == (0, first.values_normalized) and same == rows
+    rebuilt, full = stage(settings.replace(full_rebuild=True), "r3")
+    assert rebuilt.values_cached == 0 and full == rows
+    other, _ = stage(settings.replace(lowercase_email_local_part=False), "r4")
+    assert other.values_cached == 0, "another setting, another cache"
