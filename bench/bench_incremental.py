@@ -9,7 +9,9 @@
 
 Every step starts from a copy of the home the full run left, so each repeat does the same work.
 Quality: a checksum of the clean tables (steps 3 and 4 must agree), lineage aside: when and from
-which folder a row was read (a record kept from an earlier build keeps that export's file).
+which folder a row was read (a record kept from an earlier build keeps that export's file), and
+which run recorded a golden id's move. Match probabilities count to 6 places: step 3 scores with
+the first run's model, step 4 fits it again.
 """
 
 from __future__ import annotations
@@ -79,9 +81,9 @@ con = duckdb.connect({warehouse!r}, read_only=True)
 names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'clean' ORDER BY 1").fetchall()]
 sums = {{}}
 for name in names:
-    columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = 'clean' "
-                                         "AND table_name = ? AND column_name NOT IN ('_loaded_at', '_source_file')",
-                                         [name]).fetchall()]
+    columns = [f"round({{c}}, 6)" if kind in ("DOUBLE", "FLOAT") else c for c, kind in con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'clean' AND table_name = ? "
+        "AND column_name NOT IN ('_loaded_at', '_source_file', 'changed_at', 'run_id')", [name]).fetchall()]
     sums[name] = con.execute(f"SELECT count(*) || ':' || coalesce(sum(hash({{', '.join(columns)}})), 0) "
                              f"FROM clean.{{name}}").fetchone()[0]
 print(json.dumps({{"clean_checksum": hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:12]}}))

@@ -63,7 +63,7 @@ def assign_golden_ids(con: duckdb.DuckDBPyConnection, members: str, previous: st
 def _fresh(con: duckdb.DuckDBPyConnection, ids: str, cluster: str) -> str:
     """An id for a cluster whose every member id is another golden record's: ``<cluster>~<n>``."""
     n = 2
-    while con.execute(f"SELECT count(*) FROM {ids} WHERE __golden = ?", [f"{cluster}~{n}"]).fetchone()[0]:
+    while con.execute(f"SELECT count(*) FROM {ids} WHERE __golden = ?", [f"{cluster}~{n}"]).fetchall()[0][0]:
         n += 1
     return f"{cluster}~{n}"
 

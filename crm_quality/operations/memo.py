@@ -25,9 +25,10 @@ BUILDS_SQL = """CREATE TABLE IF NOT EXISTS quality.builds (
     step VARCHAR, run_id VARCHAR, inputs VARCHAR, outputs VARCHAR, built_at TIMESTAMPTZ)"""
 PACKAGE = Path(__file__).parents[1]
 
-UNCOUNTED = ("_loaded_at", "_source_file")
+UNCOUNTED = ("_loaded_at", "_source_file", "run_id", "changed_at")
 """Lineage that differs between two reads of the same export (when, and from which folder): an
-unchanged record keeps the lineage of the export it was built from."""
+unchanged record keeps the lineage of the export it was built from. And the run that wrote a row,
+and when (a model's fit, a golden id's move): the same work done by another run is the same."""
 
 Table = tuple[str, str]
 """(schema, table)."""

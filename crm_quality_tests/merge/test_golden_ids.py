@@ -58,3 +58,12 @@ def test_a_golden_id_outlives_its_first_record_and_moves_are_recorded(tmp_path):
 
     ids, changes = _night(con, settings, {"C0": "C0", "C2": "C0"}, 6)
     assert ids == {"C1": ["C0", "C2"]} and changes == [("C3", None, "retired")]
+
+
+def test_a_record_that_leaves_the_golden_record_named_after_it_gets_a_new_id(tmp_path):
+    """Three of four members stay together and keep the id, although it is the leaver's own."""
+    settings = make_settings(tmp_path, tmp_path)
+    con = duckdb.connect()
+    _night(con, settings, {"C1": "C1", "C2": "C1", "C3": "C1", "C4": "C1"}, 1)
+    ids, changes = _night(con, settings, {"C1": "C1", "C2": "C2", "C3": "C2", "C4": "C2"}, 2)
+    assert ids == {"C1": ["C2", "C3", "C4"], "C1~2": ["C1"]} and changes == [("C1", "C1~2", "split")]
