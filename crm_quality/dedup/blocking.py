@@ -69,14 +69,12 @@ def usable_rules(con: duckdb.DuckDBPyConnection, records: str,
 
 
 def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[BlockingRule, ...],
-                    cap: int, budget: int, pairs: str, link: bool = False, touched: str | None = None
+                    cap: int, budget: int, pairs: str, link: bool = False
                     ) -> tuple[list[OversizedBlocks], list[int]]:
     """Create the temp table ``pairs`` (id_l, id_r: record rids; rule: the first rule that found
     the pair; rules: a bit per rule that found it), each pair once. Deduplication pairs records
     of one side (id_l < id_r); linking pairs side 0 (id_l) with side 1 (id_r). Each rule proposes
-    at most ``budget`` pairs. With ``touched`` (a table of rids), only the pairs holding one of
-    them, from the blocks all the records make: the pairs a full run would find for them.
-    Returns the oversized blocks and each rule's pair count."""
+    at most ``budget`` pairs. Returns the oversized blocks and each rule's pair count."""
     selects, oversized = [], []
     for n, rule in enumerate(rules):
         keys = ", ".join(f"{key} AS k{i}" for i, key in enumerate(rule.keys))
@@ -97,14 +95,10 @@ def candidate_pairs(con: duckdb.DuckDBPyConnection, records: str, rules: tuple[B
             oversized.append(OversizedBlocks(rule.name, rule_cap, *big))
         on = " AND ".join(f"l.k{i} = r.k{i}" for i in range(len(rule.keys)))
         which = "l.side = 0 AND r.side = 1" if link else "l.rid < r.rid"
-        pairing = f"""
+        selects.append(f"""
             SELECT l.rid AS id_l, r.rid AS id_r, {n} AS rule
             FROM {keyed} l JOIN {keyed} r ON {on}
-            WHERE {which} AND l.block_size <= {rule_cap} AND r.block_size <= {rule_cap}"""
-        if touched is None:
-            selects.append(pairing)
-        else:
-            selects += [f"{pairing} AND {side}.rid IN (SELECT rid FROM {quote(touched)})" for side in ("l", "r")]
+            WHERE {which} AND l.block_size <= {rule_cap} AND r.block_size <= {rule_cap}""")
     found = " UNION ALL ".join(selects) or "SELECT 0 AS id_l, 0 AS id_r, 0 AS rule WHERE false"
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(pairs)} AS

@@ -3,9 +3,10 @@
 Each run keeps its comparison records' hashes (``dedup.<table>_records``) and its model
 (``dedup.<table>_model``). The next run compares the records with those hashes: a record that
 is new, or whose comparison record changed (its own fields, or its account's name), is touched.
-Only the candidate pairs holding a touched record are blocked, compared and scored, with the
-kept model; every other pair of the last run is kept as it was scored. The clusters are then
-grown again from all the pairs.
+The candidate pairs are blocked anew over all the records (cheap next to comparing them), so
+they are the pairs a full run finds. A candidate the last run scored, between untouched records
+and found by the same rule, keeps its score; only the others are compared and scored, with the
+kept model. The clusters are then grown again from all the pairs.
 
 The model is refitted (a full run) every ``dedup_refit_every`` runs, when more than
 ``dedup_refit_drift`` of the records are touched, when the steward lists change, when the
@@ -92,18 +93,27 @@ def touch(con: duckdb.DuckDBPyConnection, hashes: str, previous: str, touched: s
     return float(share)
 
 
-def carry_pairs(con: duckdb.DuckDBPyConnection, previous: str, records: str, touched: str, scored: str,
-               link: bool) -> int:
-    """Add to ``scored`` the last run's pairs whose records are both still there and untouched;
-    return how many."""
-    untouched = (f"(SELECT r.id, r.side FROM {quote(records)} r ANTI JOIN {quote(touched)} t USING (rid))")
-    [(before,)] = con.execute(f"SELECT count(*) FROM {quote(scored)}").fetchall()
-    con.execute(f"""INSERT INTO {quote(scored)} BY NAME
-                    SELECT p.* FROM {previous} p
-                    SEMI JOIN {untouched} l ON l.id = p.id_l AND l.side = 0
-                    SEMI JOIN {untouched} r ON r.id = p.id_r AND r.side = {int(link)}""")
-    [(after,)] = con.execute(f"SELECT count(*) FROM {quote(scored)}").fetchall()
-    return after - before
+def reusable_pairs(con: duckdb.DuckDBPyConnection, previous: str, records: str, touched: str, pairs: str,
+                   kept: str) -> int:
+    """Move out of ``pairs`` (this run's candidates) into the temp table ``kept`` those the last
+    run scored as they are now: both records untouched, found first by the same rule. The
+    candidates are blocked anew over all the records, so a block that grew past its cap, or
+    came under it, changes the pairs as it would in a full run. Returns how many were kept."""
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {quote(kept)} AS
+        SELECT c.id_l, c.id_r, l.id AS id_l_text, r.id AS id_r_text
+        FROM {quote(pairs)} c
+        JOIN {quote(records)} l ON l.rid = c.id_l JOIN {quote(records)} r ON r.rid = c.id_r
+        SEMI JOIN {previous} p ON p.id_l = l.id AND p.id_r = r.id AND p.rule = c.rule
+        WHERE c.id_l NOT IN (SELECT rid FROM {quote(touched)}) AND c.id_r NOT IN (SELECT rid FROM {quote(touched)})""")
+    con.execute(f"DELETE FROM {quote(pairs)} c USING {quote(kept)} k WHERE c.id_l = k.id_l AND c.id_r = k.id_r")
+    return con.execute(f"SELECT count(*) FROM {quote(kept)}").fetchall()[0][0]
+
+
+def add_kept(con: duckdb.DuckDBPyConnection, previous: str, kept: str, scored: str) -> None:
+    """Add the kept pairs to ``scored`` as the last run scored them."""
+    con.execute(f"""INSERT INTO {quote(scored)} BY NAME SELECT p.* FROM {previous} p
+                    SEMI JOIN {quote(kept)} k ON p.id_l = k.id_l_text AND p.id_r = k.id_r_text""")
 
 
 def fit_sql(fit: Fit) -> tuple[str, list]:

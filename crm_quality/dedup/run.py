@@ -21,7 +21,8 @@ from crm_quality.dedup.cluster import cluster
 from crm_quality.dedup.compare import compare_pairs, usable_comparisons
 from crm_quality.dedup.comparisons import Comparison
 from crm_quality.dedup.entities import ENTITIES
-from crm_quality.dedup.incremental import Fit, Reuse, carry_pairs, fit_sql, record_hashes, reuse_for, steward_hash, touch
+from crm_quality.dedup.incremental import (Fit, Reuse, add_kept, fit_sql, record_hashes, reusable_pairs, reuse_for,
+                                           steward_hash, touch)
 from crm_quality.dedup.prepare import prepare_records, weigh_name_words
 from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
@@ -30,7 +31,7 @@ from crm_quality.settings import Settings
 from crm_quality.warehouse import build_table, quote, swap_in_many
 
 RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_features", "__dedup_scored"
-HASHES, TOUCHED = "__dedup_hashes", "__dedup_touched"
+HASHES, TOUCHED, KEPT = "__dedup_hashes", "__dedup_touched", "__dedup_kept"
 DEDUP_TABLES = ("pairs", "clusters", "review", "records", "model")
 """What deduplicating a table writes: dedup.<table>_<part>."""
 RANDOM_PAIRS, RANDOM_FEATURES = "__dedup_random_pairs", "__dedup_random_features"
@@ -99,9 +100,9 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     model is fitted. Pairs of ids a steward listed as ``never`` (merged) are kept apart, also
     through other members; ``always`` pairs are matches; both lists are labels too. Without
     ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written. With
-    ``reuse``, only the pairs of records new or changed since the last run are scored, with the
-    last run's model, and its other pairs are kept (incremental.py), unless too many records
-    changed or the comparisons did."""
+    ``reuse``, the candidates the last run scored between records unchanged since keep their
+    scores and only the others are compared and scored, with the last run's model
+    (incremental.py), unless too many records changed or the comparisons did."""
     started = time.perf_counter()
     spec = ENTITIES[entity]
     link = bool(link_to)
@@ -116,12 +117,12 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     if reuse is not None and (set(reuse.model.m) != {c.name for c in comparisons}
                               or touch(con, HASHES, reuse.records, TOUCHED) > reuse.max_touched_share):
         reuse = None
-    touched = TOUCHED if reuse is not None else None
     rules = usable_rules(con, RECORDS, spec.blocking)
     oversized, rule_pairs = candidate_pairs(con, RECORDS, tuple(r for r, _ in rules), options.block_cap,
-                                            options.rule_pairs, PAIRS, link=link, touched=touched)
+                                            options.rule_pairs, PAIRS, link=link)
     never_rids, always_rids = _rids(con, never), _rids(con, always)
-    _add_always(con, always_rids, touched)
+    _add_always(con, always_rids)
+    kept = reusable_pairs(con, reuse.pairs, RECORDS, TOUCHED, PAIRS, KEPT) if reuse is not None else 0
     compare_pairs(con, RECORDS, PAIRS, comparisons, FEATURES)
     levels = _levels(con, FEATURES, comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
@@ -133,11 +134,10 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     scores = score(levels, comparisons, model, spec.vetoes)
     probability, vetoed = _stewarded(levels, scores.probability, scores.vetoed, never_rids, always_rids)
     reports = _rule_reports(rules, rule_pairs, levels, scores.probability)
-    kept = 0
     if keep_pairs or link or reuse is not None:
         _write_scored(con, scores, probability, vetoed, options.match_probability)
     if reuse is not None:
-        kept = carry_pairs(con, reuse.pairs, RECORDS, TOUCHED, SCORED, link)
+        add_kept(con, reuse.pairs, KEPT, SCORED)
         levels, probability, vetoed = _all_scored(con, link)
     if link_to:
         clusters = _best_links(con)
@@ -150,7 +150,7 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
                          clusters, model, [o.message() for o in oversized], blocking=reports, labels_effect=effect,
                          review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()),
                          touched=_count(con, TOUCHED) if reuse is not None else None, kept_pairs=kept)
-    for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES, TOUCHED):
+    for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES, TOUCHED, KEPT):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
     return result
@@ -175,16 +175,13 @@ def _fit(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, comparisons: tupl
                                  score(levels, comparisons, unaided, spec.vetoes), threshold)
 
 
-def _add_always(con: duckdb.DuckDBPyConnection, always: np.ndarray, touched: str | None) -> None:
-    """Pairs a steward said to merge are candidates whether a rule proposed them or not (with
-    ``touched``, those holding a touched record: the others are kept from the last run)."""
+def _add_always(con: duckdb.DuckDBPyConnection, always: np.ndarray) -> None:
+    """Pairs a steward said to merge are candidates whether a rule proposed them or not."""
     if not len(always):
         return
     con.register("__dedup_always", pa.table({"id_l": always[:, 0], "id_r": always[:, 1]}))
-    only = "" if touched is None else (f"WHERE id_l IN (SELECT rid FROM {touched}) "
-                                       f"OR id_r IN (SELECT rid FROM {touched})")
     con.execute(f"INSERT INTO {PAIRS} SELECT id_l, id_r, {STEWARD_RULE}, 0 FROM __dedup_always "
-                f"ANTI JOIN {PAIRS} USING (id_l, id_r) {only}")
+                f"ANTI JOIN {PAIRS} USING (id_l, id_r)")
     con.unregister("__dedup_always")
 
 

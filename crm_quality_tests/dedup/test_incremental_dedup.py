@@ -82,3 +82,23 @@ def test_the_model_is_fitted_again_on_schedule_and_when_the_stewards_speak(tmp_p
 
     con.execute("UPDATE staged.contacts SET email = email || '.org' WHERE contact_id < '3'")
     assert deduplicate_table(con, settings, "contacts", "run-6").touched is None, "more than 5% changed: a refit"
+
+
+def test_a_block_that_grows_past_its_cap_loses_its_kept_pairs_as_in_a_full_run(tmp_path, sample):
+    """With a cap of 4 records a block, new copies of a record push its blocks past the cap: a
+    full run compares none of their pairs, so a night must drop the ones it kept."""
+    settings = make_settings(tmp_path, Path(sample.out), dedup_block_cap=4)
+    con = _warehouse(tmp_path / "night.duckdb")
+    deduplicate_table(con, settings, "contacts", "run-1")
+    [(copied,)] = con.execute("""SELECT id_l FROM dedup.contacts_pairs GROUP BY id_l ORDER BY count(*) DESC, id_l
+                                 LIMIT 1""").fetchall()
+    for n in range(3):
+        con.execute(f"INSERT INTO staged.contacts SELECT * REPLACE ('copy-{n}' AS contact_id) FROM staged.contacts "
+                    "WHERE contact_id = ?", [copied])
+    night = deduplicate_table(con, settings, "contacts", "run-2")
+    assert night.touched == 3
+    con.execute("CHECKPOINT")
+    shutil.copyfile(tmp_path / "night.duckdb", tmp_path / "full.duckdb")
+    full = duckdb.connect(str(tmp_path / "full.duckdb"))
+    deduplicate_table(full, settings.replace(full_rebuild=True), "contacts", "run-full")
+    assert _pairs(full) == _pairs(con) and not any(copied in pair for pair in _pairs(con))

@@ -60,7 +60,7 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
     rows = _table(html, "failing")
     assert {(r[0], r[1], int(r[4])) for r in rows[1:]} == set(failing) and failing
     accounting = {r[0]: r for r in _table(html, "accounting")[1:]}
-    for table, clean, merged in (("contacts", "clean.contacts", "clean.contacts_xref WHERE source_id <> golden_id"),
+    for table, clean, merged in (("contacts", "clean.contacts", "clean.contacts_xref WHERE merged_away"),
                                  ("opportunities", "clean.opportunities", None)):
         assert int(accounting[table][5]) == con.execute(f"SELECT count(*) FROM {clean}").fetchall()[0][0]
         if merged:
@@ -69,10 +69,11 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
                          if m.asset_key == AssetKey(["reports", "quality_report"])]
     assert materialization.materialization.metadata["overall_score"].value == pytest.approx(shown, abs=0.01)
     assert (settings.report.folder / "latest.html").read_text() == html
-    [backup] = con.execute("SELECT path, tables FROM quality.backups ORDER BY taken_at DESC LIMIT 1").fetchall()
+    [backup] = con.execute("SELECT path, tables, written_bytes FROM quality.backups ORDER BY taken_at DESC LIMIT 1"
+                           ).fetchall()
     [shown_backup] = _table(html, "backup")[1:]
     assert shown_backup[1] == backup[0] and int(shown_backup[2]) == backup[1]
-    assert shown_backup[5].startswith("restored and verified")
+    assert float(shown_backup[5]) == round(backup[2] / 1e6, 1) and shown_backup[6].startswith("verified")
     stages = {row[0] for row in _table(html, "timings")[1:]}
     assert {"standardize_contacts", "dedup_contacts", "clean"} <= stages
 

@@ -110,7 +110,7 @@ def test_atomic_crm_contacts_through_a_mapping_written_for_them(tmp_path):
     extras = json.loads(con.execute("SELECT _extras FROM raw.contacts LIMIT 1").fetchall()[0][0])
     assert {"gender", "tags", "background", "linkedin_url"} <= set(extras) and "email_home" not in extras
     accounted = con.execute("""SELECT (SELECT count(*) FROM clean.contacts) + (SELECT count(*) FROM quarantine.contacts)
-                                      + (SELECT count(*) FROM clean.contacts_xref WHERE source_id <> golden_id)""").fetchall()
+                                      + (SELECT count(*) FROM clean.contacts_xref WHERE merged_away)""").fetchall()
     assert accounted[0][0] == len(source)
 
 
