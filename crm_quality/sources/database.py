@@ -76,7 +76,7 @@ def _extract_object(con: duckdb.DuckDBPyConnection, db: sa.Connection, settings:
         watermarks.carry_unchanged(con, table, building)
     build_table(con, "raw", f"{target}_rejects", NO_REJECTS_SQL)
     swap_in(con, "raw", [target, f"{target}_rejects"])
-    watermarks.remember(con, table, address, read, watermark, rows_read, loaded_at)
+    watermarks.remember(con, settings, table, address, read, watermark, rows_read, loaded_at)
     how = f"rows modified since {read.since.isoformat()}" if read.since is not None else "every row"
     return Extracted(table, where, row_count(con, "raw", target), 0, tuple(columns), f"{rows_read} read ({how})")
 

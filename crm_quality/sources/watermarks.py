@@ -6,7 +6,8 @@ rows of every other record. Deletes cannot be seen that way, so every ``database
 (and on a full rebuild) the whole table is read again. A table is read in full whenever its
 changes cannot be told safely: its modified column is not a date or timestamp (text spelled many
 ways does not order), its primary key is not the single column the record id is read from, it is
-read from several database tables, or the last read is not in the warehouse.
+read from several database tables, the last read is not in the warehouse, or it was made under
+other settings, mapping or code (the previous rows would not have this read's columns).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from datetime import date, datetime, timedelta
 import duckdb
 import sqlalchemy as sa
 
+from crm_quality.operations.memo import settings_and_code
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.sources.mapping import Mapping
@@ -24,7 +26,7 @@ from crm_quality.warehouse import qualified, quote, table_exists
 
 WATERMARKS_SQL = """CREATE TABLE IF NOT EXISTS quality.watermarks (
     table_name VARCHAR, object VARCHAR, column_name VARCHAR, watermark VARCHAR, full_read_at TIMESTAMPTZ,
-    read_at TIMESTAMPTZ, rows_read BIGINT)"""
+    read_at TIMESTAMPTZ, rows_read BIGINT, made_by VARCHAR)"""
 
 
 @dataclass(frozen=True)
@@ -46,13 +48,14 @@ def plan_read(con: duckdb.DuckDBPyConnection, settings: Settings, mapping: Mappi
     if column is None or objects > 1 or not _keyed_by_its_id(mapping, table, source):
         return Read(None)
     con.execute(WATERMARKS_SQL)
-    last = con.execute("SELECT column_name, watermark, full_read_at FROM quality.watermarks "
+    last = con.execute("SELECT column_name, watermark, full_read_at, made_by FROM quality.watermarks "
                        "WHERE table_name = ? AND object = ?", [table, address]).fetchall()
     days = settings.source.database_full_read_days
     if not last or days <= 0 or settings.operations.full_rebuild or not table_exists(con, "raw", table):
         return Read(column, full_read_at=now)
-    [(name, watermark, full_read_at)] = last
-    if name != column.name or watermark is None or full_read_at <= now - timedelta(days=days):
+    [(name, watermark, full_read_at, made_by)] = last
+    if name != column.name or watermark is None or full_read_at <= now - timedelta(days=days) \
+            or made_by != settings_and_code(settings):
         return Read(column, full_read_at=now)
     parse = datetime.fromisoformat if isinstance(column.type, sa.DateTime) else date.fromisoformat
     return Read(column, parse(watermark), full_read_at)
@@ -85,14 +88,15 @@ def carry_unchanged(con: duckdb.DuckDBPyConnection, table: str, building: str) -
                     WHERE {key} NOT IN (SELECT {key} FROM {changed} WHERE {key} IS NOT NULL)""")
 
 
-def remember(con: duckdb.DuckDBPyConnection, table: str, address: str, read: Read, watermark: str | None,
-             rows_read: int, now: datetime) -> None:
+def remember(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, address: str, read: Read,
+             watermark: str | None, rows_read: int, now: datetime) -> None:
     """Keep the watermark, once the rows it covers are in the warehouse."""
     con.execute(WATERMARKS_SQL)
     con.execute("DELETE FROM quality.watermarks WHERE table_name = ? AND object = ?", [table, address])
     if read.column is not None:
-        con.execute("INSERT INTO quality.watermarks VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [table, address, read.column.name, watermark, read.full_read_at, now, rows_read])
+        con.execute("INSERT INTO quality.watermarks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [table, address, read.column.name, watermark, read.full_read_at, now, rows_read,
+                     settings_and_code(settings)])
 
 
 def _modified_column(mapping: Mapping, table: str, source: sa.Table) -> sa.Column | None:

@@ -97,7 +97,7 @@ class DistinctValues:
         self.cached_values = 0
         """Distinct inputs whose results came from the cache."""
         self.mapped: list[str] = []
-        """Temp tables of normalized values (bulk paths)."""
+        """Temp tables: distinct inputs, cached and normalized values."""
         self.registered: list[str] = []
         """Arrow tables of normalized values registered as views."""
         stack.callback(self._clean_up)
@@ -118,7 +118,7 @@ class DistinctValues:
         cached = None
         if self.cache is not None:
             store = self._cache_table(normalization)
-            if table_exists(self.con, CACHE, store.split(".")[1].strip('"')):
+            if table_exists(self.con, CACHE, self._cache_name(normalization)):
                 cached = f"__cached{name}"
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(cached)} AS "
                                  f"SELECT c.* FROM {store} c SEMI JOIN {distinct} d ON {on}")
@@ -162,8 +162,11 @@ class DistinctValues:
         self.pending.clear()
         self.waited_seconds += time.perf_counter() - began
 
+    def _cache_name(self, normalization: Normalization) -> str:
+        return f"{self.cache}{normalization.name}"
+
     def _cache_table(self, normalization: Normalization) -> str:
-        return qualified(CACHE, f"{self.cache}{normalization.name}")
+        return qualified(CACHE, self._cache_name(normalization))
 
     def _keep(self, pending: _Pending, fresh: str) -> None:
         """Add the fresh results to the cache; rewrite it with the values in use when it holds
