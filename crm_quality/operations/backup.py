@@ -38,7 +38,7 @@ import duckdb
 
 from crm_quality.errors import CrmQualityError
 from crm_quality.settings import Settings
-from crm_quality.warehouse import literal, qualified, quote, warehouse_tables
+from crm_quality.warehouse import literal, qualified, quote, row_count, warehouse_tables
 
 MANIFEST = "manifest.json"
 STORE = ".store"
@@ -49,6 +49,8 @@ OLD_STAMP = "%Y%m%dT%H%M%SZ"
 LOG_PART_ROWS = 100_000
 """Hand-set: a table with a ``run_id`` column and at least this many rows is stored one run per
 file, so that a night adds its own rows and rewrites none of the others."""
+CHECKSUM = "count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR)"
+"""Rows and checksum of the relation aliased ``t``: the sum of its rows' hashes, in any order."""
 BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
     taken_at TIMESTAMPTZ, path VARCHAR, offsite_path VARCHAR, tables BIGINT, rows BIGINT, bytes BIGINT,
     verified BOOLEAN, verify_seconds DOUBLE, problems VARCHAR[])"""
@@ -94,8 +96,7 @@ def fingerprints(con: duckdb.DuckDBPyConnection) -> dict[str, dict]:
     """Row count and checksum of every table of the warehouse's schemas (not half-built ones)."""
     found = {}
     for schema, table in warehouse_tables(con):
-        rows, checksum = con.execute(
-            f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {qualified(schema, table)} t").fetchall()[0]
+        [(rows, checksum)] = con.execute(f"SELECT {CHECKSUM} FROM {qualified(schema, table)} t").fetchall()
         found[f"{schema}.{table}"] = {"rows": rows, "checksum": checksum}
     return found
 
@@ -158,14 +159,12 @@ def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[li
 def _pieces(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[list[str]],
             log_part_rows: int) -> list[tuple]:
     """(run_id or None, rows, checksum) of each file the table is stored in: one, or one per run
-    for a large log."""
+    for a large log. The rows are hashed once: a large log by run, any other table whole."""
     source = qualified(schema, table)
-    [(rows, checksum)] = con.execute(
-        f"SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR) FROM {source} t").fetchall()
-    if "run_id" not in {name for name, _ in columns} or rows < log_part_rows:
-        return [(None, rows, checksum)]
-    return con.execute(f"""SELECT run_id, count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR)
-                           FROM {source} t GROUP BY run_id ORDER BY run_id""").fetchall()
+    if "run_id" in {name for name, _ in columns} and row_count(con, schema, table) >= log_part_rows:
+        return con.execute(f"SELECT run_id, {CHECKSUM} FROM {source} t GROUP BY run_id ORDER BY run_id").fetchall()
+    [(rows, checksum)] = con.execute(f"SELECT {CHECKSUM} FROM {source} t").fetchall()
+    return [(None, rows, checksum)]
 
 
 def _content_name(columns: list[list[str]], run: str | None, rows: int, checksum: str) -> str:
@@ -306,9 +305,8 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
             want = (sum(p["rows"] for p in parts), str(sum(int(p["checksum"]) for p in parts)))
             typed = ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in table["columns"])
             try:
-                got = con.execute(f"""SELECT count(*), CAST(coalesce(sum(hash(t)), 0) AS VARCHAR)
-                                      FROM (SELECT {typed} FROM read_parquet(?)) t""",
-                                  [[str(store / p["file"]) for p in parts]]).fetchone()
+                [got] = con.execute(f"SELECT {CHECKSUM} FROM (SELECT {typed} FROM read_parquet(?)) t",
+                                    [[str(store / p["file"]) for p in parts]]).fetchall()
             except duckdb.Error as error:
                 problems.append(f"{name}: its files do not read: {error}")
                 continue
