@@ -1,7 +1,10 @@
 """The comparison record: one row per input record, its fields folded the same way on every
 side (lowercase, accents and punctuation gone, phones as their last nine digits) so that
 blocking keys and comparisons see like with like. Built in DuckDB from any relation whose
-columns use the canonical field names.
+columns use the canonical field names. The keys only Python can make (a company name's key and
+words, a website's domain) are made once per distinct value, through the standardizer's
+distinct-value normalization: in worker processes when there are many, and from its cache for
+the values an earlier run has seen.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import pyarrow as pa
 from crm_quality.dedup.entities import Entity
 from crm_quality.dedup.nicknames import canonical_first_names
 from crm_quality.standardize.company import name_words, normalize_company, short_form
+from crm_quality.standardize.distinct_values import DistinctValues, Normalization
 from crm_quality.standardize.url import normalize_url
 from crm_quality.warehouse import literal, quote
 
@@ -27,7 +31,7 @@ DATE_FORMATS = ["%Y%m%d", "%d/%m/%Y", "%m/%d/%Y", "%d.%m.%Y", "%Y/%m/%d"]
 """Birth dates that are text (files given to the command line) are read with these formats after
 ISO; staged tables already hold dates."""
 
-NICKNAMES_VIEW, NAMES_VIEW = "__dedup_nicknames", "__dedup_names"
+NICKNAMES_VIEW = "__dedup_nicknames"
 PLACE = "nullif(concat_ws(' ', f.postal_code, f.city), '')"
 """Postal code and city together: a side with neither has no place to compare."""
 STREET_NUMBER = "nullif(regexp_replace(f.street, '[^0-9]', '', 'g'), '')"
@@ -45,19 +49,22 @@ def sound(expression: str) -> str:
 
 
 def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str, id_column: str,
-                    table: str, side: int = 0) -> None:
+                    table: str, keys: DistinctValues, side: int = 0) -> None:
     """Create (side 0) or extend (side 1) the temp table ``table`` of comparison records read
-    from the relation ``source``. Each gets an integer ``rid`` for fast joins and clustering,
-    in side and id order: within a side, the smallest rid is the smallest id."""
+    from the relation ``source``, with ``keys`` making the Python keys. Each record gets an
+    integer ``rid`` for fast joins and clustering, in side and id order: within a side, the
+    smallest rid is the smallest id."""
     columns = {name for (name, *_) in con.execute(f"DESCRIBE {source}").fetchall()}
 
     def column(name: str) -> str:
         return f"s.{quote(name)}" if name in columns else "NULL"
 
+    python_keys = _PythonKeys(keys, source, side)
     if entity.name == "account":
-        select = _account_select(con, columns, column, source)
+        select = _account_select(columns, column, source, python_keys)
     else:
-        select = _person_select(con, columns, column, source)
+        select = _person_select(con, columns, column, source, python_keys)
+    keys.collect()
     select = select.replace("FROM (SELECT ", f"FROM (SELECT CAST(s.{quote(id_column)} AS VARCHAR) AS id, ", 1)
     first = 0 if side == 0 else con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0]
     rows = f"SELECT {first} + row_number() OVER (ORDER BY f.id) - 1 AS rid, f.id, {side} AS side, {select}"
@@ -67,7 +74,8 @@ def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str,
         con.execute(f"INSERT INTO {quote(table)} BY NAME {rows}")
 
 
-def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, source: str) -> str:
+def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, source: str,
+                   keys: _PythonKeys) -> str:
     _register_nicknames(con)
     full = fold(column("full_name"))
     first = f"coalesce({fold(column('first_name'))}, split_part({full}, ' ', 1))"
@@ -77,8 +85,7 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
     if "company_key" in columns:
         company, join = fold(column("company_key")), ""
     elif "company_name" in columns:
-        _register_keys(con, source, "company_name", "__dedup_company_keys", lambda v: normalize_company(v).key)
-        company, join = "ck.key", "LEFT JOIN __dedup_company_keys ck ON ck.value = s.company_name"
+        company, join = "ck.o0", keys.join("ck", "company_name", company_key, ("VARCHAR",))
     else:
         company, join = "NULL", ""
     return f"""
@@ -101,17 +108,16 @@ def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, so
     LEFT JOIN {NICKNAMES_VIEW} n ON n.short = f.first"""
 
 
-def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, source: str) -> str:
-    joins = []
+def _account_select(columns: set[str], column, source: str, keys: _PythonKeys) -> str:
     name = "name" if "name" in columns or "name_key" not in columns else "name_key"
-    _register_names(con, source, column(name))
-    joins.append(f"LEFT JOIN {NAMES_VIEW} nk ON nk.value = CAST({column(name)} AS VARCHAR)")
+    joins = [keys.join("nk", name, company_name_parts, NAME_PARTS) if name in columns else
+             f"LEFT JOIN (SELECT {', '.join(f'CAST(NULL AS {t}) AS o{n}' for n, t in enumerate(NAME_PARTS))}) nk "
+             "ON false"]
     if "website_domain" in columns:
         domain = f"lower({column('website_domain')})"
     elif "website" in columns:
-        _register_keys(con, source, "website", "__dedup_domains", lambda v: normalize_url(v).domain)
-        domain = "wd.key"
-        joins.append("LEFT JOIN __dedup_domains wd ON wd.value = s.website")
+        domain = "wd.o0"
+        joins.append(keys.join("wd", "website", website_domain, ("VARCHAR",)))
     else:
         domain = "NULL"
     return f"""
@@ -120,8 +126,8 @@ def _account_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, s
         f.name_sorted, f.name_tokens, f.legal_form,
         f.name_short, f.name_is_short, f.website_domain, f.phone, f.street,
         {STREET_NUMBER} AS street_number, f.postal_code, f.city, {PLACE} AS place, f.country
-    FROM (SELECT nk.key AS name_key, nk.sorted AS name_sorted, nk.tokens AS name_tokens, nk.form AS legal_form,
-                 nk.short AS name_short, nk.is_short AS name_is_short,
+    FROM (SELECT nk.o0 AS name_key, nk.o1 AS name_sorted, nk.o2 AS name_tokens, nk.o3 AS legal_form,
+                 nk.o4 AS name_short, nk.o5 AS name_is_short,
                  {domain} AS website_domain,
                  {_contact_details(column)}
           FROM {source} s {' '.join(joins)}) f"""
@@ -180,36 +186,40 @@ def weigh_name_words(con: duckdb.DuckDBPyConnection, table: str) -> None:
     con.execute("DROP TABLE __dedup_word_weights")
 
 
-def _register_names(con: duckdb.DuckDBPyConnection, source: str, name: str) -> None:
-    """Company names' matching key (legal form and punctuation gone), their words without legal
-    forms, and those words sorted, over the distinct names."""
-    if name == "NULL":
-        con.register(NAMES_VIEW, pa.table({"value": pa.array([], pa.string()), "key": pa.array([], pa.string()),
-                                           "sorted": pa.array([], pa.string()), "form": pa.array([], pa.string()),
-                                           "tokens": pa.array([], pa.list_(pa.string())),
-                                           "short": pa.array([], pa.string()), "is_short": pa.array([], pa.bool_())}))
-        return
-    values = [v for (v,) in con.execute(
-        f"SELECT DISTINCT CAST({name} AS VARCHAR) FROM {source} s WHERE {name} IS NOT NULL").fetchall()]
-    keys = [normalize_company(v).key for v in values]
-    words, forms = zip(*(name_words(v) for v in values)) if values else ((), ())
-    shorts, is_short = zip(*(short_form(v) for v in values)) if values else ((), ())
-    con.register(NAMES_VIEW, pa.table({
-        "value": pa.array(values, pa.string()), "key": pa.array(keys, pa.string()),
-        "sorted": pa.array([" ".join(w) if w else None for w in words], pa.string()),
-        "tokens": pa.array([list(w) or None for w in words], pa.list_(pa.string())),
-        "form": pa.array(list(forms), pa.string()),
-        "short": pa.array(list(shorts), pa.string()), "is_short": pa.array(list(is_short), pa.bool_())}))
-
-
 def _register_nicknames(con: duckdb.DuckDBPyConnection) -> None:
     pairs = canonical_first_names()
     con.register(NICKNAMES_VIEW, pa.table({"short": list(pairs), "formal": list(pairs.values())}))
 
 
-def _register_keys(con: duckdb.DuckDBPyConnection, source: str, name: str, view: str, key) -> None:
-    """A Python key (the standardizer's company key, a URL's domain) over the distinct values."""
-    values = [v for (v,) in con.execute(
-        f"SELECT DISTINCT CAST({quote(name)} AS VARCHAR) FROM {source} WHERE {quote(name)} IS NOT NULL").fetchall()]
-    keys = [key(v) for v in values]
-    con.register(view, pa.table({"value": pa.array(values, pa.string()), "key": pa.array(keys, pa.string())}))
+NAME_PARTS = ("VARCHAR", "VARCHAR", "VARCHAR[]", "VARCHAR", "VARCHAR", "BOOLEAN")
+"""The types of :func:`company_name_parts`' outputs."""
+
+
+def company_name_parts(value: str) -> tuple:
+    """A company name's matching key (legal form and punctuation gone), its words without legal
+    forms sorted and as a list, its legal forms, and its short form."""
+    words, form = name_words(value)
+    short, is_short = short_form(value)
+    return normalize_company(value).key, " ".join(words) or None, list(words) or None, form, short, is_short, ()
+
+
+def company_key(value: str) -> tuple:
+    return normalize_company(value).key, ()
+
+
+def website_domain(value: str) -> tuple:
+    return normalize_url(value).domain, ()
+
+
+class _PythonKeys:
+    """Starts a key's normalization over the distinct values of one column of the source, and
+    names the join that reads it once collected."""
+
+    def __init__(self, keys: DistinctValues, source: str, side: int) -> None:
+        self.keys, self.source, self.side = keys, source, side
+
+    def join(self, alias: str, column: str, key, output_types: tuple[str, ...]) -> str:
+        name = f"__dedup_{key.__name__}_{self.side}"
+        as_text = f"(SELECT CAST({quote(column)} AS VARCHAR) AS value FROM {self.source})"
+        self.keys.start(Normalization(name, key, ("value",), output_types, parallel=True), as_text)
+        return f"LEFT JOIN {quote(name)} {alias} ON {alias}.i0 = CAST(s.{quote(column)} AS VARCHAR)"

@@ -7,6 +7,7 @@ CSV or Parquet file, loaded into an in-memory DuckDB).
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import Sequence
 
@@ -27,7 +28,9 @@ from crm_quality.dedup.prepare import prepare_records, weigh_name_words
 from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
 from crm_quality.dedup.targets import DEDUPLICATED
+from crm_quality.operations.memo import settings_and_code
 from crm_quality.settings import Settings
+from crm_quality.standardize.distinct_values import DistinctValues
 from crm_quality.warehouse import build_table, quote, swap_in_many
 
 RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_features", "__dedup_scored"
@@ -55,6 +58,8 @@ class DedupOptions:
     """Most pairs one blocking rule proposes, its smallest blocks first."""
     review_band: tuple[float, float] = (0.2, 0.8)
     """Pairs whose probability falls in [low, high) are borderline: written for review."""
+    workers: int = 1
+    """Processes that make the Python keys of many distinct values."""
 
 
 @dataclass
@@ -78,6 +83,10 @@ class DedupResult:
     """Records new or changed since the last run, when only their pairs were scored anew."""
     kept_pairs: int = 0
     """Pairs kept as the last run scored them."""
+    keys_made: int = 0
+    """Distinct values whose Python keys (company name, website domain) were made this run."""
+    keys_cached: int = 0
+    """Distinct values whose Python keys an earlier run left in the cache."""
 
     def cluster_sizes(self) -> dict[str, int]:
         """Cluster size -> how many clusters have it (sizes above 5 counted together)."""
@@ -91,7 +100,7 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
                     options: DedupOptions = DedupOptions(), labels: pd.DataFrame | None = None,
                     link_to: tuple[str, str] | None = None, never: Sequence[tuple[str, str]] = (),
                     always: Sequence[tuple[str, str]] = (), keep_pairs: bool = True,
-                    reuse: Reuse | None = None) -> DedupResult:
+                    reuse: Reuse | None = None, cache: tuple[str, str] | None = None) -> DedupResult:
     """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
     ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
     record of that relation it is instead. Leaves the scored pairs in the temp table
@@ -102,14 +111,18 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written. With
     ``reuse``, the candidates the last run scored between records unchanged since keep their
     scores and only the others are compared and scored, with the last run's model
-    (incremental.py), unless too many records changed or the comparisons did."""
+    (incremental.py), unless too many records changed or the comparisons did. ``cache`` (a name
+    and the fingerprint of settings and code) keeps the Python keys of the values seen for the
+    next run (distinct_values.py)."""
     started = time.perf_counter()
     spec = ENTITIES[entity]
     link = bool(link_to)
     con.execute("SET enable_progress_bar = false")
-    prepare_records(con, spec, source, id_column, RECORDS)
-    if link_to:
-        prepare_records(con, spec, link_to[0], link_to[1], RECORDS, side=1)
+    with ExitStack() as stack:
+        keys = DistinctValues(con, options.workers, stack, cache)
+        prepare_records(con, spec, source, id_column, RECORDS, keys)
+        if link_to:
+            prepare_records(con, spec, link_to[0], link_to[1], RECORDS, keys, side=1)
     if any(c.kind == "organisation_name" for c in spec.comparisons):
         weigh_name_words(con, RECORDS)
     record_hashes(con, RECORDS, HASHES)
@@ -149,7 +162,8 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
                          clusters, model, [o.message() for o in oversized], blocking=reports, labels_effect=effect,
                          review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()),
-                         touched=_count(con, TOUCHED) if reuse is not None else None, kept_pairs=kept)
+                         touched=_count(con, TOUCHED) if reuse is not None else None, kept_pairs=kept,
+                         keys_made=keys.fresh_values, keys_cached=keys.cached_values)
     for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES, TOUCHED, KEPT):
         con.execute(f"DROP TABLE IF EXISTS {table}")
     result.seconds = time.perf_counter() - started
@@ -307,7 +321,8 @@ def scored_pairs(con: duckdb.DuckDBPyConnection) -> str:
 
 def options_from(settings: Settings) -> DedupOptions:
     return DedupOptions(settings.dedup.match_probability, settings.dedup.block_cap, settings.dedup.link_density,
-                        settings.dedup.rule_pairs, (settings.dedup.review_low, settings.dedup.review_high))
+                        settings.dedup.rule_pairs, (settings.dedup.review_low, settings.dedup.review_high),
+                        settings.worker_count())
 
 
 def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str) -> DedupResult:
@@ -321,7 +336,9 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
     reuse, last = (None, None) if settings.operations.full_rebuild else \
         reuse_for(con, table, steward, settings.dedup.refit_every, settings.dedup.refit_drift)
     result = find_duplicates(con, staged.entity.name, staged.source, staged.id_column, options,
-                             link_to=staged.link_to, never=never, always=always, reuse=reuse)
+                             link_to=staged.link_to, never=never, always=always, reuse=reuse,
+                             cache=None if settings.operations.full_rebuild else
+                             (f"dedup_{table}", settings_and_code(settings)))
     fit = Fit(result.model, run_id, 0, steward) if result.touched is None else \
         Fit(result.model, last.run_id, last.runs_since_fit + 1, steward)
     con.register("__dedup_clusters", result.clusters)

@@ -80,6 +80,8 @@ def _dedup_assets(table: str) -> AssetsDefinition:
             "seconds": round(result.seconds, 2),
             "scored": "every candidate pair (model fitted)" if result.touched is None else
                       f"the pairs of {result.touched} new or changed records; {result.kept_pairs} pairs kept",
+            "keys_made": result.keys_made,
+            "keys_from_cache": result.keys_cached,
         })
         yield MaterializeResult(asset_key=review, metadata={"dagster/row_count": result.review_pairs})
         yield MaterializeResult(asset_key=clusters, metadata={

@@ -33,7 +33,7 @@ PARALLEL_MIN_VALUES = 20_000
 """Below this many distinct values, handing work to worker processes costs more than it saves."""
 
 ARROW_TYPES: dict[str, pa.DataType] = {
-    "VARCHAR": pa.string(), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
+    "VARCHAR": pa.string(), "VARCHAR[]": pa.list_(pa.string()), "BIGINT": pa.int64(), "DOUBLE": pa.float64(),
     "BOOLEAN": pa.bool_(), "DECIMAL(18, 2)": pa.decimal128(18, 2),
 }
 

@@ -11,7 +11,7 @@ import duckdb
 
 from crm_quality.dedup.run import deduplicate_table
 from crm_quality_tests.conftest import make_settings
-from crm_quality_tests.dedup.test_dedup import SPLINK_FAKE
+from crm_quality_tests.dedup.test_dedup import DNB, SPLINK_FAKE
 
 
 def _warehouse(path: Path) -> duckdb.DuckDBPyConnection:
@@ -102,3 +102,25 @@ def test_a_block_that_grows_past_its_cap_loses_its_kept_pairs_as_in_a_full_run(t
     full = duckdb.connect(str(tmp_path / "full.duckdb"))
     deduplicate_table(full, settings.replace(full_rebuild=True), "contacts", "run-full")
     assert _pairs(full) == _pairs(con) and not any(copied in pair for pair in _pairs(con))
+
+
+def test_company_name_keys_are_made_once_per_name_and_kept_for_the_next_run(tmp_path, sample):
+    settings = make_settings(tmp_path, Path(sample.out))
+    con = _warehouse(tmp_path / "night.duckdb")
+    con.execute("""INSERT INTO staged.accounts SELECT column0, company_name
+                   FROM read_csv(?, all_varchar = true, header = true)""", [str(DNB / "dnb_test_names.csv")])
+    con.execute("ALTER TABLE staged.accounts RENAME COLUMN name_key TO name")
+    [(names,)] = con.execute("SELECT count(DISTINCT name) FROM staged.accounts").fetchall()
+    first = deduplicate_table(con, settings, "accounts", "run-1")
+    assert (first.keys_made, first.keys_cached) == (names, 0)
+
+    con.execute("INSERT INTO staged.accounts VALUES ('new-1', 'QUITZON GROUP')")
+    night = deduplicate_table(con, settings, "accounts", "run-2")
+    assert (night.keys_made, night.keys_cached) == (1, names)
+    similarity = con.execute("""SELECT name_similarity FROM dedup.accounts_pairs
+                                WHERE id_l = '3' AND id_r = 'new-1'""").fetchall()
+    assert similarity == [(1.0,)], "the new name's key, made this run, equals the cached key of 'Quitzon Group'"
+
+    rebuilt = deduplicate_table(con, make_settings(tmp_path, Path(sample.out), full_rebuild=True), "accounts", "run-3")
+    assert (rebuilt.keys_made, rebuilt.keys_cached) == (names + 1, 0), "a full rebuild makes every key again"
+    assert rebuilt.matched_pairs == night.matched_pairs
