@@ -1,11 +1,15 @@
 """Backups of the warehouse that are known to restore, and that cost what changed.
 
 A backup is a manifest, ``backups/<UTC timestamp>/manifest.json``, over a store of Parquet files
-that the backups of one warehouse share, ``backups/<owner>.store/``. Each file holds one table,
-or one run's rows of a large log, and is named by a hash of what it holds (columns, row count,
-checksum), so a night writes the tables that changed and the new run's log rows, and reuses every
-other file. The manifest lists every table's row count and checksum (the sum of its rows' hashes,
-which any order of the same rows gives), its CREATE statement and its files.
+that the backups of one warehouse share, ``backups/<owner>.store/``. Each file is named by a hash
+of what it holds (columns, row count, checksum), so a night writes only what changed and reuses
+every other file. The manifest lists every table's row count and checksum (the sum of its rows'
+hashes, which any order of the same rows gives), its CREATE statement and its files:
+- a large log (a ``run_id`` column), one file per run: a night adds its own;
+- any other table, a base (its rows, and their hashes) and, once it has changed, the rows added
+  since the base and the hashes of the rows removed since. A night that changes 1% of a table
+  writes that 1%; a table that moved by more than ``DELTA_SHARE`` since its base, or any table
+  on a full rebuild, gets a new base.
 
 A backup counts only when verified: every file it writes is read back, as its table's column types,
 and must hold the rows and checksum the manifest gives it; every file it reuses must still have the
@@ -46,6 +50,9 @@ STAMP = "%Y%m%dT%H%M%S.%fZ"
 """Microseconds, so that two runs backing up within one second get two backups."""
 OLD_STAMP = "%Y%m%dT%H%M%SZ"
 """Backups written before microseconds were added; still pruned by age."""
+DELTA_SHARE = 0.2
+"""Hand-set: a table whose rows added and removed since its base come to more than this share of
+the base is written whole again, so that a restore never reads mostly rows that were removed."""
 LOG_PART_ROWS = 100_000
 """Hand-set: a table with a ``run_id`` column and at least this many rows is stored one run per
 file, so that a night adds its own rows and rewrites none of the others."""
@@ -57,14 +64,28 @@ BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
 BACKUPS_WRITTEN_SQL = "ALTER TABLE quality.backups ADD COLUMN IF NOT EXISTS written_bytes BIGINT"
 
 
+ROWS, HASHES, ADDED, REMOVED = "rows", "hashes", "added", "removed"
+"""What a file of the store holds: a table's rows (a base, or one run's rows of a log); the hashes
+of a base's rows; the rows added since the base; the hashes of the rows removed since."""
+HASH_COLUMN = "row_hash"
+
+
 @dataclass(frozen=True)
 class Part:
-    """One Parquet file of the store: a table, or one run's rows of a large log."""
+    """One Parquet file of the store. ``rows`` and ``checksum`` are those of the rows it stands
+    for: a hashes file's sum of hashes is its rows' checksum."""
     file: str
     rows: int
     checksum: str
     sha256: str
     bytes: int
+    holds: str = ROWS
+
+    @property
+    def sign(self) -> int:
+        """How the part counts towards its table: removed rows count against it, a base's
+        hashes not at all (its rows count)."""
+        return {ROWS: 1, ADDED: 1, REMOVED: -1, HASHES: 0}[self.holds]
 
 
 @dataclass(frozen=True)
@@ -107,9 +128,10 @@ def backups_in(folder: Path) -> list[Path]:
 
 
 def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | None = None,
-                log_part_rows: int = LOG_PART_ROWS) -> Backup:
+                log_part_rows: int = LOG_PART_ROWS, rebase: bool = False) -> Backup:
     """Back the warehouse up to ``folder``/<timestamp>/ over the warehouse's store, writing only
-    the files no earlier backup holds intact; copy it off site."""
+    the files no earlier backup holds intact (with ``rebase``, every table but the logs whole);
+    copy it off site."""
     taken_at = datetime.now(timezone.utc)
     target = folder / taken_at.strftime(STAMP)
     owner = _owner(con)
@@ -119,23 +141,17 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     store.mkdir(parents=True, exist_ok=True)
     for half_written in store.glob("*.partial"):
         half_written.unlink()
-    known = _parts_listed(folder, store.name)
+    known, last = _store_history(folder, store.name)
     tables, layout, written = {}, {}, []
     con.execute("SET preserve_insertion_order = false")
     try:
         for schema, table in warehouse_tables(con):
             name = f"{schema}.{table}"
-            columns = _columns(con, schema, table)
-            parts = []
-            for run, rows, checksum in _pieces(con, schema, table, columns, log_part_rows):
-                file = _content_name(columns, run, rows, checksum)
-                part = known.get(file)
-                if part is None or not (store / file).is_file() or _sha256(store / file) != part.sha256:
-                    part = _write_part(con, schema, table, run, store / file, rows, checksum)
-                    written.append(part)
-                parts.append(part)
-            tables[name] = {"rows": sum(p.rows for p in parts), "checksum": str(sum(int(p.checksum) for p in parts))}
-            layout[name] = {"sql": _create_sql(con, schema, table), "columns": columns,
+            storing = _TableStore(con, store, known, schema, table)
+            parts = storing.parts(log_part_rows, None if rebase else last.get(name))
+            written += storing.written
+            tables[name] = _total(parts)
+            layout[name] = {"sql": _create_sql(con, schema, table), "columns": storing.columns,
                             "parts": [asdict(p) for p in parts]}
     finally:
         con.execute("RESET preserve_insertion_order")
@@ -149,41 +165,108 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
     return Backup(target, taken_at, tables, size + (target / MANIFEST).stat().st_size, tuple(written), copy)
 
 
-def _columns(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[list[str]]:
-    """[name, type] of each column, in order."""
-    return [list(c) for c in con.execute(
-        """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
-           AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()]
+def _total(parts: list[Part]) -> dict:
+    """A table's rows and checksum from its files'."""
+    return {"rows": sum(p.sign * p.rows for p in parts), "checksum": str(sum(p.sign * int(p.checksum) for p in parts))}
 
 
-def _pieces(con: duckdb.DuckDBPyConnection, schema: str, table: str, columns: list[list[str]],
-            log_part_rows: int) -> list[tuple]:
-    """(run_id or None, rows, checksum) of each file the table is stored in: one, or one per run
-    for a large log. The rows are hashed once: a large log by run, any other table whole."""
-    source = qualified(schema, table)
-    if "run_id" in {name for name, _ in columns} and row_count(con, schema, table) >= log_part_rows:
-        return con.execute(f"SELECT run_id, {CHECKSUM} FROM {source} t GROUP BY run_id ORDER BY run_id").fetchall()
-    [(rows, checksum)] = con.execute(f"SELECT {CHECKSUM} FROM {source} t").fetchall()
-    return [(None, rows, checksum)]
+class _TableStore:
+    """The files one table is stored in: reused when they hold what it holds, written when not."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, store: Path, known: dict[str, Part], schema: str,
+                 table: str) -> None:
+        self.con, self.store, self.known, self.schema, self.table = con, store, known, schema, table
+        self.source = qualified(schema, table)
+        self.columns = [list(c) for c in con.execute(
+            """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
+               AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()]
+        """[name, type] of each column, in order."""
+        self.written: list[Part] = []
+
+    def parts(self, log_part_rows: int, last: dict | None) -> list[Part]:
+        """A large log by run; another table as the last backup stored it when it holds the same
+        rows, else as a delta over the last base when the delta is small, else whole."""
+        if "run_id" in {name for name, _ in self.columns} and row_count(self.con, self.schema, self.table) >= log_part_rows:
+            return [self._rows(run, rows, checksum) for run, rows, checksum in self.con.execute(
+                f"SELECT run_id, {CHECKSUM} FROM {self.source} t GROUP BY run_id ORDER BY run_id").fetchall()]
+        [(rows, checksum)] = self.con.execute(f"SELECT {CHECKSUM} FROM {self.source} t").fetchall()
+        if last is not None and last["columns"] == self.columns:
+            before = [Part(**p) for p in last["parts"]]
+            if _total(before) == {"rows": rows, "checksum": checksum} and all(map(self._intact, before)):
+                return before
+            base = [p for p in before if p.holds in (ROWS, HASHES)]
+            if len(base) == 2 and all(map(self._intact, base)):
+                delta = self._delta(base, rows)
+                if delta is not None:
+                    return base + delta
+        return [self._rows(None, rows, checksum), self._hashes(rows, checksum)]
+
+    def _intact(self, part: Part) -> bool:
+        path = self.store / part.file
+        return path.is_file() and _sha256(path) == part.sha256
+
+    def _rows(self, run: str | None, rows: int, checksum: str) -> Part:
+        where, bound = ("WHERE run_id IS NOT DISTINCT FROM ?", [run]) if run is not None else ("", [])
+        return self._file(ROWS, [run], rows, checksum, f"SELECT * FROM {self.source} {where}", bound)
+
+    def _hashes(self, rows: int, checksum: str) -> Part:
+        return self._file(HASHES, [], rows, checksum, f"SELECT hash(t) AS {HASH_COLUMN} FROM {self.source} t")
+
+    def _delta(self, base: list[Part], rows: int) -> list[Part] | None:
+        """The rows added since the base and the hashes of those removed, as many of each as
+        the two sides' counts of a hash differ; None when they are too many."""
+        [hashes] = [p.file for p in base if p.holds == HASHES]
+        [base_rows] = [p for p in base if p.holds == ROWS]
+        self.con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE __backup_delta AS
+            SELECT h, coalesce(c.n, 0) - coalesce(b.n, 0) AS n
+            FROM (SELECT hash(t) AS h, count(*) AS n FROM {self.source} t GROUP BY h) c
+            FULL JOIN (SELECT {HASH_COLUMN} AS h, count(*) AS n FROM read_parquet(?) GROUP BY h) b USING (h)
+            WHERE c.n IS DISTINCT FROM b.n""", [str(self.store / hashes)])
+        try:
+            [(added, removed)] = self.con.execute(
+                "SELECT coalesce(sum(n) FILTER (n > 0), 0), coalesce(-sum(n) FILTER (n < 0), 0) FROM __backup_delta"
+            ).fetchall()
+            if added + removed > DELTA_SHARE * base_rows.rows:
+                return None
+            added_rows = f"""SELECT t.* FROM {self.source} t JOIN __backup_delta d ON hash(t) = d.h AND d.n > 0
+                             QUALIFY row_number() OVER (PARTITION BY d.h) <= d.n"""
+            removed_hashes = f"SELECT h AS {HASH_COLUMN} FROM (SELECT h, unnest(range(-n)) FROM __backup_delta WHERE n < 0)"
+            parts = []
+            for holds, sql in ((ADDED, added_rows), (REMOVED, removed_hashes)):
+                checksum = f"SELECT {CHECKSUM} FROM ({sql}) t" if holds == ADDED else \
+                    f"SELECT count(*), CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) FROM ({sql})"
+                [(count, total)] = self.con.execute(checksum).fetchall()
+                if count:
+                    parts.append(self._file(holds, [base_rows.file], count, total, sql))
+            return parts
+        finally:
+            self.con.execute("DROP TABLE __backup_delta")
+
+    def _file(self, holds: str, about: list, rows: int, checksum: str, sql: str, bound: list = ()) -> Part:
+        """The store's file of what ``sql`` selects, reused when the store holds it intact; else
+        written under a ``.partial`` name and renamed when complete."""
+        file = _content_name(self.columns, [holds, *about], rows, checksum)
+        part = self.known.get(file)
+        if part is not None and self._intact(part):
+            return part
+        path = self.store / file
+        partial = path.with_name(path.name + ".partial")
+        self.con.execute(f"COPY ({sql}) TO {literal(str(partial))} (FORMAT parquet)", list(bound))
+        digest = _sha256(partial)
+        partial.rename(path)
+        part = Part(path.name, rows, checksum, digest, path.stat().st_size, holds)
+        self.written.append(part)
+        self.known[file] = part
+        return part
 
 
-def _content_name(columns: list[list[str]], run: str | None, rows: int, checksum: str) -> str:
+def _content_name(columns: list[list[str]], about: list, rows: int, checksum: str) -> str:
     """A file name that changes whenever what the file would hold does: its columns and their
-    types, the run it is cut to, its row count and checksum."""
-    held = json.dumps([columns, run, rows, checksum], default=str)
+    types, what it holds (and the run it is cut to, or the base a delta is over), its row count
+    and checksum."""
+    held = json.dumps([columns, about, rows, checksum], default=str)
     return hashlib.sha256(held.encode()).hexdigest()[:32] + ".parquet"
-
-
-def _write_part(con: duckdb.DuckDBPyConnection, schema: str, table: str, run: str | None, path: Path,
-                rows: int, checksum: str) -> Part:
-    """Write one file of the store under a ``.partial`` name, renamed when complete."""
-    partial = path.with_name(path.name + ".partial")
-    where, bound = ("WHERE run_id IS NOT DISTINCT FROM ?", [run]) if run is not None else ("", [])
-    con.execute(f"COPY (SELECT * FROM {qualified(schema, table)} {where}) TO {literal(str(partial))} (FORMAT parquet)",
-                bound)
-    digest = _sha256(partial)
-    partial.rename(path)
-    return Part(path.name, rows, checksum, digest, path.stat().st_size)
 
 
 def _create_sql(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
@@ -200,15 +283,17 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _parts_listed(folder: Path, store: str) -> dict[str, Part]:
-    """Every file of ``store`` that a backup in ``folder`` lists, as it was when written."""
-    listed = {}
+def _store_history(folder: Path, store: str) -> tuple[dict[str, Part], dict[str, dict]]:
+    """Every file of ``store`` that a backup in ``folder`` lists, as it was when written; and
+    the newest such backup's layout (table -> columns and files)."""
+    listed, last = {}, {}
     for backup in backups_in(folder):
         manifest = read_manifest(backup)
         if manifest.get("store") == store:
             for table in manifest["layout"].values():
                 listed.update((part["file"], Part(**part)) for part in table["parts"])
-    return listed
+            last = manifest["layout"]
+    return listed, last
 
 
 def _copy_offsite(backup: Path, store: Path, offsite: Path, owner: str) -> Path:
@@ -240,7 +325,7 @@ def back_up(con: duckdb.DuckDBPyConnection, settings: Settings) -> VerifiedBacku
     backups in each folder: the pipeline's and `crm-quality backup`'s. A full rebuild verifies by
     restoring every table; other runs verify the files the backup wrote."""
     offsite = Path(settings.operations.backup_offsite) if settings.operations.backup_offsite else None
-    taken = take_backup(con, settings.operations.backups, offsite)
+    taken = take_backup(con, settings.operations.backups, offsite, rebase=settings.operations.full_rebuild)
     memory = settings.warehouse.memory_limit
     checked = verify_restore(taken.path, memory) if settings.operations.full_rebuild else verify_written(taken, memory)
     record(con, taken, checked)
@@ -288,8 +373,10 @@ def verify_restore(backup: Path, memory_limit: str = "") -> Verification:
 
 
 def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
-    """Each table's ``chosen`` files, read as the table's column types, must hold the rows and
-    checksum the manifest gives them (hashes and sums stream: nothing is loaded into a table)."""
+    """Each table's ``chosen`` files must hold the rows and checksum the manifest gives them:
+    files of rows read as the table's column types, files of hashes summed (hashes and sums
+    stream: nothing is loaded into a table). Its files together must make the table's rows and
+    checksum."""
     started = time.perf_counter()
     manifest = read_manifest(backup)
     if "layout" not in manifest:
@@ -299,20 +386,22 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
     problems = []
     with _empty_database(":memory:", memory_limit) as con:
         for name, table in manifest["layout"].items():
-            parts = [p for p in table["parts"] if chosen(p)]
-            if not parts:
-                continue
-            want = (sum(p["rows"] for p in parts), str(sum(int(p["checksum"]) for p in parts)))
+            parts = [Part(**p) for p in table["parts"]]
+            if _total(parts) != manifest["tables"][name]:
+                problems.append(f"{name}: its files add up to {_total(parts)}, the manifest says {manifest['tables'][name]}")
             typed = ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in table["columns"])
-            try:
-                [got] = con.execute(f"SELECT {CHECKSUM} FROM (SELECT {typed} FROM read_parquet(?)) t",
-                                    [[str(store / p["file"]) for p in parts]]).fetchall()
-            except duckdb.Error as error:
-                problems.append(f"{name}: its files do not read: {error}")
-                continue
-            if got != want:
-                problems.append(f"{name}: manifest {want[0]} rows (checksum {want[1]}), "
-                                f"restored {got[0]} rows (checksum {got[1]})")
+            for kinds, sql in (((ROWS, ADDED), f"SELECT {CHECKSUM} FROM (SELECT {typed} FROM read_parquet(?)) t"),
+                               ((HASHES, REMOVED), f"SELECT count(*), CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
+                                                   "FROM read_parquet(?)")):
+                for part in (p for p in parts if chosen(asdict(p)) and p.holds in kinds):
+                    try:
+                        [got] = con.execute(sql, [str(store / part.file)]).fetchall()
+                    except duckdb.Error as error:
+                        problems.append(f"{name}: {part.file} does not read: {error}")
+                        continue
+                    if got != (part.rows, part.checksum):
+                        problems.append(f"{name}: manifest {part.rows} rows (checksum {part.checksum}) in "
+                                        f"{part.file}, read {got[0]} rows (checksum {got[1]})")
     return Verification(not problems, problems, time.perf_counter() - started)
 
 
@@ -361,21 +450,33 @@ def _restore_and_compare(backup: Path, manifest: dict, into: str, memory_limit: 
 
 
 def _load(con: duckdb.DuckDBPyConnection, backup: Path, manifest: dict) -> list[str]:
-    """Create the backup's schemas and tables and read their files into them; return a line for
-    each table whose files do not read."""
+    """Create the backup's schemas and tables and read their files into them (a base without
+    the rows removed since, and the rows added); return a line for each table whose files do
+    not read."""
     store = backup.parent / manifest["store"]
     for schema in manifest["schemas"]:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
     unread = []
     for name, table in manifest["layout"].items():
         con.execute(table["sql"])
-        if table["parts"]:
-            schema, _, bare = name.partition(".")
-            try:
-                con.execute(f"INSERT INTO {qualified(schema, bare)} SELECT * FROM read_parquet(?)",
-                            [[str(store / p["file"]) for p in table["parts"]]])
-            except duckdb.Error as error:
-                unread.append(f"{name}: its files do not read: {error}")
+        schema, _, bare = name.partition(".")
+        files = {kind: [str(store / p["file"]) for p in table["parts"] if p.get("holds", ROWS) == kind]
+                 for kind in (ROWS, ADDED, REMOVED)}
+        typed = ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in table["columns"])
+        base = "SELECT * FROM read_parquet(?)"
+        if files[REMOVED]:
+            base = f"""SELECT * EXCLUDE (__h, __n) FROM (
+                           SELECT t.*, hash(t) AS __h, row_number() OVER (PARTITION BY hash(t)) AS __n
+                           FROM (SELECT {typed} FROM read_parquet(?)) t)
+                       ANTI JOIN (SELECT {HASH_COLUMN} AS __h, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n
+                                  FROM read_parquet(?)) USING (__h, __n)"""
+        try:
+            for sql, bound in ((base, [files[ROWS], files[REMOVED]] if files[REMOVED] else [files[ROWS]]),
+                               ("SELECT * FROM read_parquet(?)", [files[ADDED]])):
+                if bound[0]:
+                    con.execute(f"INSERT INTO {qualified(schema, bare)} {sql}", bound)
+        except duckdb.Error as error:
+            unread.append(f"{name}: its files do not read: {error}")
     return unread
 
 
@@ -414,7 +515,7 @@ def prune(folder: Path, keep_daily: int, keep_weekly: int, own: set[Path]) -> li
 
 def collect_garbage(folder: Path, store: str) -> list[Path]:
     """Delete the files of ``folder``/``store`` that no backup left in ``folder`` lists."""
-    listed = _parts_listed(folder, store)
+    listed, _ = _store_history(folder, store)
     unlisted = [f for f in (folder / store).glob("*.parquet") if f.name not in listed]
     for path in unlisted:
         path.unlink()

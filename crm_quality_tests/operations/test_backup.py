@@ -46,8 +46,8 @@ def test_the_run_backs_up_and_verifies_before_the_clean_tables(backed_up):
     assert con.execute("SELECT verified, tables FROM quality.backups").fetchall() == [(True, len(manifest["tables"]))]
 
 
-def _file_of(backup: Path, table: str) -> Path:
-    [part] = read_manifest(backup)["layout"][table]["parts"]
+def _file_of(backup: Path, table: str, holds: str = "rows") -> Path:
+    [part] = [p for p in read_manifest(backup)["layout"][table]["parts"] if p.get("holds", "rows") == holds]
     return backup.parent / read_manifest(backup)["store"] / part["file"]
 
 
@@ -62,7 +62,7 @@ def test_a_damaged_backup_fails_verification_naming_the_table(backed_up, tmp_pat
     shutil.move(tmp_path / "short.parquet", parquet)
     checked = verify_restore(damaged)
     assert not checked.ok
-    assert any(p.startswith("staged.contacts: manifest") and "restored 10 rows" in p for p in checked.problems)
+    assert any(p.startswith("staged.contacts: manifest") and "read 10 rows" in p for p in checked.problems)
 
 
 def test_a_backup_that_does_not_restore_stops_the_clean_rewrite_and_alerts(tmp_path, sample_dir, webhook):
@@ -172,7 +172,8 @@ def test_a_backup_writes_only_what_changed_since_the_last(tmp_path):
     con.execute("INSERT INTO quality.changes SELECT 'run-2', range FROM range(50)")
     con.execute("UPDATE staged.t SET v = 'edited' WHERE i = 7")
     night = take_backup(con, tmp_path / "backups")
-    assert sorted(p.rows for p in night.written) == [50, 1000], "the new run's log rows and the edited table"
+    assert sorted((p.holds, p.rows) for p in night.written) == [("added", 1), ("removed", 1), ("rows", 50)], \
+        "the new run's log rows, and the edited row as a delta over the table's base"
     assert verify_written(night).ok
     for taken in (first, unchanged, night):
         assert verify_restore(taken.path).ok
@@ -181,6 +182,40 @@ def test_a_backup_writes_only_what_changed_since_the_last(tmp_path):
     with duckdb.connect(str(restored), read_only=True) as back:
         assert fingerprints(back) == fingerprints(con)
         assert back.execute("SELECT v FROM staged.t WHERE i = 7").fetchone() == ("edited",)
+
+
+def test_a_table_is_stored_as_a_delta_over_its_base_until_it_moved_too_far(tmp_path):
+    con = _log_warehouse(tmp_path / "wh.duckdb")
+    con.execute("INSERT INTO staged.t SELECT * FROM staged.t WHERE i < 3")  # rows twice over: a multiset
+    folder = tmp_path / "backups"
+    base = take_backup(con, folder)
+    con.execute("DELETE FROM staged.t WHERE rowid IN (0, 5)")  # one of the two copies of 0, and 5
+    con.execute("INSERT INTO staged.t VALUES (2, 'x2'), (2000, 'new'), (2000, 'new')")
+    night = take_backup(con, folder)
+    written = {p.holds: p.rows for p in night.written}
+    assert written == {"added": 3, "removed": 2}
+    same = take_backup(con, folder)
+    assert same.written == (), "a table as the last backup holds it reuses its base and delta"
+    con.execute("UPDATE staged.t SET v = 'later' WHERE i = 9")
+    later = take_backup(con, folder)
+    assert {p.holds: p.rows for p in later.written} == {"added": 4, "removed": 3}, "deltas are over the base"
+    for taken in (base, night, same, later):
+        assert verify_restore(taken.path).ok
+    restore(later.path, tmp_path / "restored.duckdb")
+    with duckdb.connect(str(tmp_path / "restored.duckdb"), read_only=True) as back:
+        assert fingerprints(back) == fingerprints(con)
+
+    con.execute("UPDATE staged.t SET v = 'most' WHERE i < 300")
+    moved = take_backup(con, folder)
+    assert {p.holds: p.rows for p in moved.written} == {"rows": 1004, "hashes": 1004}, \
+        "a table that moved by more than DELTA_SHARE gets a new base"
+    con.execute("UPDATE staged.t SET v = 'one' WHERE i = 400")
+    assert {p.holds for p in take_backup(con, folder, rebase=True).written} == {"rows", "hashes"}, \
+        "a full rebuild writes every changed table whole"
+    damaged = _file_of(later.path, "staged.t", "removed")
+    damaged.write_bytes(b"not parquet")
+    checked = verify_restore(later.path)
+    assert not checked.ok and damaged.name in checked.problems[0]
 
 
 def test_a_damaged_store_file_is_written_again_by_the_next_backup(tmp_path):
@@ -199,12 +234,15 @@ def test_pruning_deletes_the_files_no_kept_backup_lists(tmp_path):
     settings = make_settings(tmp_path / "home", tmp_path, backups=tmp_path / "backups", backup_keep_daily=1,
                              backup_keep_weekly=0)
     first = back_up(con, settings).backup
-    old = _file_of(first.path, "staged.t")
+    base = _file_of(first.path, "staged.t")
     con.execute("UPDATE staged.t SET v = 'edited' WHERE i = 7")
+    delta = back_up(con, settings)
+    assert delta.pruned == [first.path] and base.exists(), "the kept backup's delta is over that base"
+    con.execute("UPDATE staged.t SET v = 'edited'")
     done = back_up(con, settings)
-    assert done.pruned == [first.path] and not old.exists()
+    assert done.pruned == [delta.backup.path] and not base.exists()
     assert verify_restore(done.backup.path).ok
-    store = old.parent
+    store = base.parent
     assert sorted(f.name for f in store.iterdir()) == sorted(
         part["file"] for t in read_manifest(done.backup.path)["layout"].values() for part in t["parts"])
 
