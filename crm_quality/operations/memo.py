@@ -46,19 +46,21 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, table
 
 
 def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> str:
-    parts = []
-    for schema, table in tables:
-        if not table_exists(con, schema, table):
-            parts.append(f"{schema}.{table}:absent")
-            continue
-        columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
-                                             "table_name = ? ORDER BY column_index", [schema, table]).fetchall()
-                   if c not in UNCOUNTED]
-        [(rows, total)] = con.execute(
-            f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(quote(c) for c in columns) or 'NULL'})), 0) "
-            f"AS VARCHAR) FROM {qualified(schema, table)}").fetchall()
-        parts.append(f"{schema}.{table}:{rows}:{total}")
+    parts = [f"{schema}.{table}:{table_content(con, schema, table)}" for schema, table in tables]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
+    """A table's row count and the sum of its rows' hashes (any order), its uncounted lineage aside."""
+    if not table_exists(con, schema, table):
+        return "absent"
+    columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
+                                         "table_name = ? ORDER BY column_index", [schema, table]).fetchall()
+               if c not in UNCOUNTED]
+    [(rows, total)] = con.execute(
+        f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(quote(c) for c in columns) or 'NULL'})), 0) "
+        f"AS VARCHAR) FROM {qualified(schema, table)}").fetchall()
+    return f"{rows}:{total}"
 
 
 def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings, step: str, inputs: str,

@@ -39,18 +39,23 @@ class Delta:
     first_export: bool
 
 
+def row_hash_sql(table: str, alias: str = "") -> str:
+    """A raw row's hash: its canonical columns and ``_extras``, not its lineage."""
+    prefix = f"{alias}." if alias else ""
+    return f"hash({', '.join(prefix + quote(c) for c in (*TABLES[table].columns, EXTRAS))})"
+
+
 def record_delta(con: duckdb.DuckDBPyConnection, table: str, run_id: str, keep_runs: int) -> Delta:
     """Compare ``raw.<table>`` with the previous export's fingerprints, record the delta (counts in
     quality.deltas, the touched records in quality.delta_records) and keep the new fingerprints."""
     for sql in DELTAS_SQL:
         con.execute(sql)
     key = quote(TABLES[table].key)
-    columns = ", ".join(quote(c) for c in (*TABLES[table].columns, EXTRAS))
     named = f"nullif(trim({key}), '')"
     current = f"""SELECT CASE WHEN {named} IS NOT NULL AND count(*) OVER (PARTITION BY {named}) = 1 THEN {named}
                               ELSE '#' || row_hash || '-' || row_number() OVER (PARTITION BY row_hash ORDER BY _source_row)
                          END AS record_id, row_hash
-                  FROM (SELECT *, hash({columns}) AS row_hash FROM {qualified('raw', table)})"""
+                  FROM (SELECT *, {row_hash_sql(table)} AS row_hash FROM {qualified('raw', table)})"""
     with transaction(con):
         [(first,)] = con.execute("SELECT count(*) = 0 FROM quality.fingerprints WHERE table_name = ?",
                                  [table]).fetchall()

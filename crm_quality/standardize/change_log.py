@@ -8,6 +8,7 @@ import duckdb
 
 from crm_quality.schema import TABLES
 from crm_quality.standardize.fields import REQUIRED_MISSING
+from crm_quality.standardize.kept_rows import KEPT, note_run
 from crm_quality.standardize.rules import flag_ids
 from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, quote, transaction
 
@@ -81,6 +82,26 @@ def carry_flags(con: duckdb.DuckDBPyConnection, table: str, built_by: str, run_i
         execute(con, """INSERT INTO quality.issues SELECT $run_id, i.* EXCLUDE (run_id) FROM quality.issues i
                         WHERE i.run_id = $built_by AND i.table_name = $table""", params)
         _forget_old_runs(con, table, params)
+        note_run(con, table, run_id)
+
+
+def carry_kept_flags(con: duckdb.DuckDBPyConnection, table: str, from_run: str, run_id: str) -> None:
+    """The rows kept from ``from_run``'s staged table (kept_rows.py) keep their flags, and the
+    suggested values they come with, under their new source rows: the fix lists stay whole while
+    only new and changed rows are logged anew."""
+    params = {"run_id": run_id, "table": table, "from": from_run}
+    execute(con, f"""
+        INSERT INTO quality.changes
+        SELECT $run_id, c.table_name, c.record_id, k._source_row, c.field, c.before, c.after, c.rule, c.logged_at
+        FROM quality.changes c JOIN {KEPT} k ON c.source_row = k.kept_row
+        WHERE c.run_id = $from AND c.table_name = $table AND EXISTS (
+            SELECT 1 FROM quality.issues i WHERE i.run_id = $from AND i.table_name = $table
+              AND i.source_row = c.source_row AND i.field = c.field)""", params)
+    execute(con, f"""
+        INSERT INTO quality.issues
+        SELECT $run_id, i.table_name, i.record_id, k._source_row, i.field, i.rule, i.value, i.logged_at
+        FROM quality.issues i JOIN {KEPT} k ON i.source_row = k.kept_row
+        WHERE i.run_id = $from AND i.table_name = $table""", params)
 
 
 def _forget_old_runs(con: duckdb.DuckDBPyConnection, table: str, params: dict) -> None:

@@ -148,12 +148,13 @@ def written_sql(value: str, kind: str) -> str:
     return f"strftime(timezone('UTC', {value}), '%Y-%m-%dT%H:%M:%SZ')"
 
 
-def rules_sql(text: str, value: str, kind: str, win: Window) -> str:
-    """SQL for the list of rule ids that fire on one value: parsed, unreadable, or out of window."""
+def rules_sql(text: str, value: str, kind: str, win: Window, as_of: str = "$as_of") -> str:
+    """SQL for the list of rule ids that fire on one value: parsed, unreadable, or out of window
+    around the day ``as_of`` (a SQL date)."""
     is_date = kind == "date"
     parsed, future, implausible = ((DATE_PARSED, DATE_IN_FUTURE, DATE_IMPLAUSIBLE) if is_date else
                                    (TIMESTAMP_PARSED, TIMESTAMP_IN_FUTURE, TIMESTAMP_IMPLAUSIBLE))
-    as_of = "$as_of" if is_date else "timezone('UTC', CAST($as_of AS TIMESTAMP))"
+    as_of = as_of if is_date else f"timezone('UTC', CAST({as_of} AS TIMESTAMP))"
     # a timestamp may fall anywhere in the as-of day itself: the bound is that day's end
     later = f"{as_of} + INTERVAL {int(win.future_days) + (0 if is_date else 1)} DAY"
     earlier = f"{as_of} - INTERVAL {int(win.past_days)} DAY"

@@ -6,7 +6,8 @@ rows to join. A normalizer with a bulk path settles what it can in DuckDB first.
 
 Results are kept from run to run in the ``cache`` schema (derived data: never backed up), one
 table per table and normalization, valid while the settings, mapping, rules and code are those
-that made them: a night normalizes only the values it has not seen.
+that made them: a night normalizes only the values it has not seen. A full rebuild normalizes
+every value again and starts the cache afresh.
 
 Worker processes start with ``forkserver`` and import the ``__main__`` module: a script that
 stages tables must keep its work under ``if __name__ == "__main__":``.
@@ -80,9 +81,13 @@ class DistinctValues:
     the fingerprint of what normalizing depends on), results are kept for the next run."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, workers: int, stack: ExitStack,
-                 cache: tuple[str, str] | None = None) -> None:
+                 cache: tuple[str, str] | None = None, refresh: bool = False, some_rows: bool = False) -> None:
+        """``refresh``: read nothing from the cache, and keep every value normalized as the new
+        cache (a full rebuild). ``some_rows``: the relations hold only some of the table's rows,
+        so the values in use do not tell which cached values are still needed."""
         self.con, self.workers, self.stack = con, workers, stack
         self.cache = cache[0] if cache else None
+        self.refresh, self.some_rows = refresh, some_rows
         if cache:
             _open_cache(con, *cache)
         self.pool: ProcessPoolExecutor | None = None
@@ -118,7 +123,7 @@ class DistinctValues:
         cached = None
         if self.cache is not None:
             store = self._cache_table(normalization)
-            if table_exists(self.con, CACHE, self._cache_name(normalization)):
+            if not self.refresh and table_exists(self.con, CACHE, self._cache_name(normalization)):
                 cached = f"__cached{name}"
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(cached)} AS "
                                  f"SELECT c.* FROM {store} c SEMI JOIN {distinct} d ON {on}")
@@ -170,11 +175,11 @@ class DistinctValues:
 
     def _keep(self, pending: _Pending, fresh: str) -> None:
         """Add the fresh results to the cache; rewrite it with the values in use when it holds
-        far more than those (values the export no longer has)."""
+        far more than those (values the export no longer has), or on a refresh."""
         store, name = self._cache_table(pending.normalization), pending.normalization.name
         exists = pending.cached is not None
         rows = self.con.execute(f"SELECT count(*) FROM {store}").fetchall()[0][0] if exists else 0
-        if exists and rows <= CACHE_SLACK * pending.values:
+        if exists and (self.some_rows or rows <= CACHE_SLACK * pending.values):
             self.con.execute(f"INSERT INTO {store} BY NAME {fresh}")
         else:
             self.con.execute(f"CREATE OR REPLACE TABLE {store} AS SELECT * FROM {quote(name)}")

@@ -2,11 +2,12 @@
 
 This module plans the staged table, one entry per field: the SQL of its value and of the rules
 it raised. SQL kinds are planned in SQL; the others join the results of Python normalizers,
-which run once per distinct input (distinct_values.py) while DuckDB builds the quarantine and
-the base rows. Every value a rule changed is logged in ``quality.changes`` and every flag raised
-in ``quality.issues`` (change_log.py); each staged row lists the flags raised on it in
-``_issues``. The staged table, the quarantine table and both logs are replaced together, in one
-transaction.
+which run once per distinct input (distinct_values.py) while DuckDB builds the base rows. Every
+value a rule changed is logged in ``quality.changes`` and every flag raised in
+``quality.issues`` (change_log.py); each staged row lists the flags raised on it in
+``_issues``. A raw row as the last run read it keeps its staged row and flags (kept_rows.py):
+only new and changed rows are standardized and logged. The staged table, the quarantine table
+and both logs are replaced together, in one transaction.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any, Callable
 import duckdb
 
 from crm_quality.operations.memo import settings_and_code
-from crm_quality.schema import CARRIED_COLUMNS, TABLES, Field
+from crm_quality.schema import CARRIED_COLUMNS, LINEAGE_COLUMNS, TABLES, Field
 from crm_quality.settings import Settings
 from crm_quality.sources.applicability import export_columns, missing_fields
 from crm_quality.sources.mapping import load_mapping
@@ -35,8 +36,9 @@ from crm_quality.standardize.fields import (
     person_name_fields,
     person_names,
 )
-from crm_quality.standardize.change_log import ensure_log_tables, write_logs
+from crm_quality.standardize.change_log import carry_kept_flags, ensure_log_tables, write_logs
 from crm_quality.standardize.distinct_values import DistinctValues, Normalization
+from crm_quality.standardize.kept_rows import KEPT, environment, find_kept, keep_rows
 from crm_quality.standardize.picklist import required_condition
 from crm_quality.standardize.quarantine import build_quarantine
 from crm_quality.standardize.rules import flag_ids
@@ -63,6 +65,8 @@ class StageResult:
     """Distinct inputs normalized this run."""
     values_cached: int = 0
     """Distinct inputs whose normalization an earlier run left in the cache."""
+    kept_rows: int = 0
+    """Staged rows kept as the last run standardized them (their raw rows are unchanged)."""
 
 
 def stage_table(
@@ -78,6 +82,7 @@ def stage_table(
     result = stage_result(con, table, run_id)
     result.python_seconds = stager.normalized.python_seconds
     result.values_normalized, result.values_cached = stager.normalized.fresh_values, stager.normalized.cached_values
+    result.kept_rows = stager.kept_rows
     result.sql_seconds = time.perf_counter() - started - stager.normalized.waited_seconds
     return result
 
@@ -91,8 +96,13 @@ class _Stager:
         self.units = mapping.tables[table].units
         self.missing = missing_fields(mapping, table, export_columns(con, table))
         """Fields this CRM does not have: not flagged as missing on every row."""
-        cache = None if settings.operations.full_rebuild else (table, settings_and_code(settings))
-        self.normalized = DistinctValues(con, settings.worker_count(), stack, cache)
+        self.stack = stack
+        self.made_by = settings_and_code(settings)
+        self.environment = environment(self.made_by, self.missing)
+        self.normalized: DistinctValues
+        self.kept_from: str | None = None
+        """The run whose staged rows (and their flags) are kept for unchanged raw rows."""
+        self.kept_rows = 0
         self.params: dict[str, Any] = {
             **dates.parameters(settings.source.day_first, settings.source.timezone, settings.as_of_date()),
             "flags": flag_ids(),
@@ -107,11 +117,24 @@ class _Stager:
         self.logged: list[tuple[str, str, str]] = []
         """(field, its raw text in ``r``, its staged value as text in ``s``) for the logs."""
         self.base = quote(f"__stage_base_{table}")
-        self.source = qualified("raw", table)
+        self.raw = qualified("raw", table)
+        """The raw rows to standardize: all, or those whose staged rows are not kept."""
+        self.source = self.raw
         stack.callback(self._clean_up)
 
     def run(self, run_id: str) -> None:
         ensure_log_tables(self.con)
+        build_quarantine(self.con, self.table)
+        rebuild = self.settings.operations.full_rebuild
+        self.kept_from = None if rebuild else find_kept(self.con, self.table, self.environment, self._date_rules(),
+                                                         self.params)
+        if self.kept_from == run_id:  # this run staged the table already: its logs are being replaced
+            self.kept_from = None
+        if self.kept_from is not None:
+            self.raw = f"(SELECT * FROM {self.raw} ANTI JOIN {KEPT} USING (_source_row))"
+            [(self.kept_rows,)] = self.con.execute(f"SELECT count(*) FROM {KEPT}").fetchall()
+        self.normalized = DistinctValues(self.con, self.settings.worker_count(), self.stack, (self.table, self.made_by),
+                                         refresh=rebuild, some_rows=self.kept_from is not None)
         country = self._map_country()
         self.normalized.collect()
         self.source = self._source(country)
@@ -124,14 +147,27 @@ class _Stager:
             else:
                 self._plan_mapped_field(f, country)
         self._flag_sometimes_required()
-        build_quarantine(self.con, self.table)
         self._build_base()
         self.normalized.collect()
         self._build_staged()
-        logged_at = time.time()
         swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
-                     also=lambda con: write_logs(con, self.table, self.logged, run_id, logged_at,
-                                                 self.settings.warehouse.change_log_runs))
+                     also=lambda con: self._log(run_id, time.time()))
+
+    def _log(self, run_id: str, logged_at: float) -> None:
+        """Log the changes and flags of the rows standardized anew, carry the kept rows' flags,
+        and remember the rows' hashes for the next run."""
+        write_logs(self.con, self.table, self.logged, run_id, logged_at, self.settings.warehouse.change_log_runs)
+        if self.kept_from is not None:
+            carry_kept_flags(self.con, self.table, self.kept_from, run_id)
+        keep_rows(self.con, self.table, self.environment, self.settings.as_of_date(), run_id)
+
+    def _date_rules(self) -> list[tuple[str, str]]:
+        """Per date field, its rules over the raw row ``r`` and the staged row ``s``, on the day
+        judged against now and on the day the kept rows were judged against."""
+        return [tuple(dates.rules_sql(f"r.{quote(f.name)}", f"s.{quote(f.name)}", f.kind,
+                                      dates.window(self.table, f.name, f.kind), as_of)
+                      for as_of in ("$as_of", "$kept_as_of"))
+                for f in self.spec.fields if f.kind in _PARSERS]
 
     def _flag_sometimes_required(self) -> None:
         """A field required only where its condition holds (a closed deal's close date) is
@@ -151,7 +187,7 @@ class _Stager:
             return None
         mapping = Normalization("__map_country", normalizer_for(self.spec.field("country")).function,
                            ("country",), ("VARCHAR",))
-        self.normalized.start(mapping, qualified("raw", self.table))
+        self.normalized.start(mapping, self.raw)
         return mapping
 
     def _source(self, country_map: Normalization | None) -> str:
@@ -163,8 +199,7 @@ class _Stager:
         else:
             country, join = "CAST(NULL AS VARCHAR)", ""
         region = f"coalesce({country}, {literal(self.settings.standardize.default_region)})"
-        return (f"(SELECT r.*, {country} AS _country, {region} AS _region "
-                f"FROM {qualified('raw', self.table)} r {join})")
+        return f"(SELECT r.*, {country} AS _country, {region} AS _region FROM {self.raw} r {join})"
 
     def _build_base(self) -> None:
         """The source rows that are not quarantined, with each date and timestamp parsed once."""
@@ -253,7 +288,8 @@ class _Stager:
     # ------------------------------------------------------------------ writing
     def _build_staged(self) -> None:
         """One pass over the base rows: staged values, lineage, ``_issues``, and the per-field
-        ``_events`` from which both logs are drawn before the column is dropped."""
+        ``_events`` from which both logs are drawn before the column is dropped; then the kept
+        rows, with this export's lineage and no events."""
         lineage = ", ".join(f"b.{quote(c)}" for c in CARRIED_COLUMNS)
         sql = f"""
             WITH rows AS (
@@ -266,11 +302,19 @@ class _Stager:
                        lambda e: list_filter(e.rules, lambda x: list_contains($flags, x)))))) AS _issues,
                    _events
             FROM rows"""
+        if self.kept_from is not None:
+            relineaged = ", ".join(f"r.{quote(c)} AS {quote(c)}" for c in LINEAGE_COLUMNS)
+            sql += f"""
+            UNION ALL BY NAME
+            SELECT s.* REPLACE ({relineaged}), CAST([] AS STRUCT(field VARCHAR, rules VARCHAR[])[]) AS _events
+            FROM {qualified('staged', self.table)} s JOIN {KEPT} k ON s._source_row = k.kept_row
+            JOIN {qualified('raw', self.table)} r ON r._source_row = k._source_row"""
         build_table(self.con, "staged", self.table, sql,
                     {k: v for k, v in self.params.items() if f"${k}" in sql})
 
     def _clean_up(self) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
+        self.con.execute(f"DROP TABLE IF EXISTS {KEPT}")
 
 
 def _parsed(f: Field) -> str:

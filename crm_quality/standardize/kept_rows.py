@@ -1,0 +1,103 @@
+"""Staged rows kept from the last standardization: a raw row exactly as that run read it (same
+columns and ``_extras``, by hash) keeps its staged row, with this export's lineage, and its
+flags; only new and changed rows are standardized and logged.
+
+A row is kept only while what its staged row depends on is the same: the settings, mapping,
+rules and code, the fields the export lacks, and the staged table as that run left it. The day
+the dates are judged against may move: a row is kept when its dates' rules give the same answer
+on the new day as on the old. Rows whose id another row now shares are not standardized at
+all (quarantine is rebuilt whole, as it looks across rows).
+
+The raw row hashes of the staged rows, and the run whose logs hold their flags, are kept in the
+``cache`` schema (derived: never backed up, so a restored warehouse standardizes whole once).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import date
+from typing import Any
+
+import duckdb
+
+from crm_quality.operations.memo import table_content
+from crm_quality.sources.deltas import row_hash_sql
+from crm_quality.standardize.distinct_values import CACHE
+from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, table_exists
+
+KEPT = "__stage_kept"
+"""Temp table: (_source_row, kept_row): this export's row and the staged row it keeps."""
+MADE_SQL = f"""CREATE TABLE IF NOT EXISTS {CACHE}.stage_rows_made (
+    table_name VARCHAR, fingerprint VARCHAR, as_of DATE, staged VARCHAR, run_id VARCHAR)"""
+
+
+def _rows(table: str) -> str:
+    return qualified(CACHE, f"{table}__stage_rows")
+
+
+def environment(settings_and_code: str, missing: set[str]) -> str:
+    """What a staged row depends on besides its raw row and the day: settings, mapping, rules,
+    code, and the fields the export lacks (flagged missing on no row)."""
+    return hashlib.sha256(repr((settings_and_code, sorted(missing))).encode()).hexdigest()
+
+
+def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, date_rules: list[tuple[str, str]],
+              params: dict[str, Any]) -> str | None:
+    """Create the temp table ``__stage_kept`` of this export's rows (not quarantined) whose staged
+    row the last run left can be kept, and return the run whose logs hold their flags; None (and
+    no table) when nothing can be kept. ``date_rules`` are, per date field, its rules' SQL over
+    the raw row ``r`` and the staged row ``s`` for the days ``$as_of`` and ``$kept_as_of``, whose
+    other parameters are in ``params``."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(MADE_SQL)
+    made = con.execute(f"SELECT as_of, staged, run_id FROM {CACHE}.stage_rows_made WHERE table_name = ? "
+                       "AND fingerprint = ?", [table, fingerprint]).fetchall()
+    if not made or not table_exists(con, CACHE, f"{table}__stage_rows"):
+        return None
+    [(kept_as_of, staged, run_id)] = made
+    if table_content(con, "staged", table) != staged:
+        return None
+    same_day_rules = " AND ".join(f"({today}) IS NOT DISTINCT FROM ({then})" for today, then in date_rules)
+    quarantined = qualified("quarantine", BUILDING_PREFIX + table)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {KEPT} AS
+        WITH current AS (
+            SELECT _source_row, row_hash, row_number() OVER (PARTITION BY row_hash ORDER BY _source_row) AS n
+            FROM (SELECT _source_row, {row_hash_sql(table)} AS row_hash FROM {qualified('raw', table)}
+                  WHERE _source_row NOT IN (SELECT _source_row FROM {quarantined}))
+        ), before AS (
+            SELECT _source_row AS kept_row, row_hash,
+                   row_number() OVER (PARTITION BY row_hash ORDER BY _source_row) AS n
+            FROM {_rows(table)}
+        )
+        SELECT c._source_row, b.kept_row FROM current c JOIN before b USING (row_hash, n)""")
+    if date_rules and kept_as_of != params["as_of"]:
+        sql = f"""DELETE FROM {KEPT} k USING {qualified('raw', table)} r, {qualified('staged', table)} s
+                  WHERE r._source_row = k._source_row AND s._source_row = k.kept_row AND NOT ({same_day_rules})"""
+        execute(con, sql, {**params, "kept_as_of": kept_as_of})
+    return run_id
+
+
+def keep_rows(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: date, run_id: str) -> None:
+    """Remember the raw row hash of every row of the building staged table, for the next run."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(MADE_SQL)
+    building = qualified("staged", BUILDING_PREFIX + table)
+    con.execute(f"""CREATE OR REPLACE TABLE {_rows(table)} AS
+                    SELECT _source_row, {row_hash_sql(table, 'r')} AS row_hash FROM {qualified('raw', table)} r
+                    WHERE _source_row IN (SELECT _source_row FROM {building})""")
+    note_run(con, table, run_id, fingerprint, as_of, table_content(con, "staged", BUILDING_PREFIX + table))
+
+
+def note_run(con: duckdb.DuckDBPyConnection, table: str, run_id: str, fingerprint: str | None = None,
+             as_of: date | None = None, staged: str | None = None) -> None:
+    """Record that ``run_id``'s logs now hold the staged rows' flags (a run that kept the whole
+    table carried them); with the rest, that it staged the table anew."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(MADE_SQL)
+    if fingerprint is None:
+        con.execute(f"UPDATE {CACHE}.stage_rows_made SET run_id = ? WHERE table_name = ?", [run_id, table])
+        return
+    con.execute(f"DELETE FROM {CACHE}.stage_rows_made WHERE table_name = ?", [table])
+    con.execute(f"INSERT INTO {CACHE}.stage_rows_made VALUES (?, ?, ?, ?, ?)",
+                [table, fingerprint, as_of, staged, run_id])
