@@ -78,6 +78,7 @@ def _standardize_assets(table: str) -> AssetsDefinition:
             "duckdb_seconds": round(result.sql_seconds, 2),
             "values_normalized": result.values_normalized,
             "values_from_cache": result.values_cached,
+            "kept_rows": result.kept_rows,
         })
         yield MaterializeResult(asset_key=quarantine, metadata={
             "dagster/row_count": result.quarantined_rows,

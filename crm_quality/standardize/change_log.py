@@ -28,13 +28,13 @@ def ensure_log_tables(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def write_logs(con: duckdb.DuckDBPyConnection, table: str, logged: list[tuple[str, str, str]], run_id: str,
-               logged_at: float, keep_runs: int) -> None:
+               logged_at: float) -> None:
     """Replace this run's entries for ``table`` from its building staged table's ``_events``
-    (``logged``: field, its raw text in ``r``, its staged value as text in ``s``), forget runs
-    beyond the newest ``keep_runs``, and drop ``_events``."""
+    (``logged``: field, its raw text in ``r``, its staged value as text in ``s``) and drop
+    ``_events``."""
     key = quote(TABLES[table].key)
     building = qualified("staged", BUILDING_PREFIX + table)
-    params = {"run_id": run_id, "table": table, "at": logged_at, "flags": flag_ids(), "keep": keep_runs}
+    params = {"run_id": run_id, "table": table, "at": logged_at, "flags": flag_ids()}
     before = " ".join(f"WHEN '{name}' THEN {raw}" for name, raw, _ in logged)
     after = " ".join(f"WHEN '{name}' THEN {text}" for name, _, text in logged)
     for log in ("changes", "issues"):
@@ -59,7 +59,6 @@ def write_logs(con: duckdb.DuckDBPyConnection, table: str, logged: list[tuple[st
         FROM (SELECT *, unnest(list_filter(_events, lambda e: len({flagged}) > 0)) AS e
               FROM {building} WHERE len(_issues) > 0) s
         JOIN {qualified('raw', table)} r ON r._source_row = s._source_row""", params)
-    _forget_old_runs(con, table, params)
     con.execute(f"ALTER TABLE {building} DROP COLUMN _events")
 
 
@@ -69,45 +68,45 @@ def carry_flags(con: duckdb.DuckDBPyConnection, table: str, built_by: str, run_i
     are carried into this run, so that the fix lists stay whole. Other changes are not logged
     again: nothing changed."""
     ensure_log_tables(con)
-    params = {"run_id": run_id, "table": table, "built_by": built_by, "keep": keep_runs}
+    params = {"run_id": run_id, "table": table, "built_by": built_by}
     with transaction(con):
         for log in ("changes", "issues"):
             execute(con, f"DELETE FROM quality.{log} WHERE run_id = $run_id AND table_name = $table", params)
         execute(con, """
             INSERT INTO quality.changes
-            SELECT $run_id, c.* EXCLUDE (run_id) FROM quality.changes c
+            SELECT $run_id, c.* EXCLUDE (run_id, logged_at), now() FROM quality.changes c
             WHERE c.run_id = $built_by AND c.table_name = $table AND EXISTS (
                 SELECT 1 FROM quality.issues i WHERE i.run_id = $built_by AND i.table_name = $table
                   AND i.source_row = c.source_row AND i.field = c.field)""", params)
-        execute(con, """INSERT INTO quality.issues SELECT $run_id, i.* EXCLUDE (run_id) FROM quality.issues i
-                        WHERE i.run_id = $built_by AND i.table_name = $table""", params)
-        _forget_old_runs(con, table, params)
+        execute(con, """INSERT INTO quality.issues SELECT $run_id, i.* EXCLUDE (run_id, logged_at), now()
+                        FROM quality.issues i WHERE i.run_id = $built_by AND i.table_name = $table""", params)
+        forget_old_runs(con, table, keep_runs)
         note_run(con, table, run_id)
 
 
-def carry_kept_flags(con: duckdb.DuckDBPyConnection, table: str, from_run: str, run_id: str) -> None:
+def carry_kept_flags(con: duckdb.DuckDBPyConnection, table: str, from_run: str, run_id: str, logged_at: float) -> None:
     """The rows kept from ``from_run``'s staged table (kept_rows.py) keep their flags, and the
     suggested values they come with, under their new source rows: the fix lists stay whole while
     only new and changed rows are logged anew."""
-    params = {"run_id": run_id, "table": table, "from": from_run}
+    params = {"run_id": run_id, "table": table, "from": from_run, "at": logged_at}
     execute(con, f"""
         INSERT INTO quality.changes
-        SELECT $run_id, c.table_name, c.record_id, k._source_row, c.field, c.before, c.after, c.rule, c.logged_at
+        SELECT $run_id, c.table_name, c.record_id, k._source_row, c.field, c.before, c.after, c.rule, to_timestamp($at)
         FROM quality.changes c JOIN {KEPT} k ON c.source_row = k.kept_row
         WHERE c.run_id = $from AND c.table_name = $table AND EXISTS (
             SELECT 1 FROM quality.issues i WHERE i.run_id = $from AND i.table_name = $table
               AND i.source_row = c.source_row AND i.field = c.field)""", params)
     execute(con, f"""
         INSERT INTO quality.issues
-        SELECT $run_id, i.table_name, i.record_id, k._source_row, i.field, i.rule, i.value, i.logged_at
+        SELECT $run_id, i.table_name, i.record_id, k._source_row, i.field, i.rule, i.value, to_timestamp($at)
         FROM quality.issues i JOIN {KEPT} k ON i.source_row = k.kept_row
         WHERE i.run_id = $from AND i.table_name = $table""", params)
 
 
-def _forget_old_runs(con: duckdb.DuckDBPyConnection, table: str, params: dict) -> None:
+def forget_old_runs(con: duckdb.DuckDBPyConnection, table: str, keep_runs: int) -> None:
+    """Forget the table's entries of the runs beyond the newest ``keep_runs`` that logged any."""
     for log in ("changes", "issues"):
         execute(con, f"""
             DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
                 SELECT run_id FROM quality.{log} WHERE table_name = $table
-                GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""",
-                {k: v for k, v in params.items() if k in ("table", "keep")})
+                GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""", {"table": table, "keep": keep_runs})

@@ -36,7 +36,7 @@ from crm_quality.standardize.fields import (
     person_name_fields,
     person_names,
 )
-from crm_quality.standardize.change_log import carry_kept_flags, ensure_log_tables, write_logs
+from crm_quality.standardize.change_log import carry_kept_flags, ensure_log_tables, forget_old_runs, write_logs
 from crm_quality.standardize.distinct_values import DistinctValues, Normalization
 from crm_quality.standardize.kept_rows import KEPT, environment, find_kept, keep_rows
 from crm_quality.standardize.picklist import required_condition
@@ -156,9 +156,10 @@ class _Stager:
     def _log(self, run_id: str, logged_at: float) -> None:
         """Log the changes and flags of the rows standardized anew, carry the kept rows' flags,
         and remember the rows' hashes for the next run."""
-        write_logs(self.con, self.table, self.logged, run_id, logged_at, self.settings.warehouse.change_log_runs)
+        write_logs(self.con, self.table, self.logged, run_id, logged_at)
         if self.kept_from is not None:
-            carry_kept_flags(self.con, self.table, self.kept_from, run_id)
+            carry_kept_flags(self.con, self.table, self.kept_from, run_id, logged_at)
+        forget_old_runs(self.con, self.table, self.settings.warehouse.change_log_runs)
         keep_rows(self.con, self.table, self.environment, self.settings.as_of_date(), run_id)
 
     def _date_rules(self) -> list[tuple[str, str]]:

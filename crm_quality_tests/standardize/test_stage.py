@@ -178,17 +178,20 @@ def test_quarantine_keeps_the_raw_values_and_the_reasons(staged, sample_dir):
 
 
 def test_a_rerun_replaces_its_own_log_entries_and_old_runs_are_forgotten(tmp_path, sample_dir):
+    """Runs after the first keep the staged rows: they carry the flags and log no change again."""
     settings = make_settings(tmp_path, sample_dir, as_of=AS_OF.isoformat(), change_log_runs=2)
     with connect(settings.warehouse.path) as con:
-        extract_table(con, settings, "users", datetime.now(timezone.utc))
+        extract_table(con, settings, "accounts", datetime.now(timezone.utc))
         counts = []
         for run in ("a", "a", "b", "c"):
-            stage_table(con, settings, "users", run)
-            counts.append(con.execute(
-                "SELECT run_id, count(*) FROM quality.changes GROUP BY run_id ORDER BY run_id").fetchall())
-    per_run = counts[0][0][1]
-    assert counts[1] == [("a", per_run)]
-    assert counts[3] == [("b", per_run), ("c", per_run)]
+            stage_table(con, settings, "accounts", run)
+            counts.append([con.execute(f"SELECT run_id, count(*) FROM quality.{log} GROUP BY run_id ORDER BY run_id"
+                                       ).fetchall() for log in ("issues", "changes")])
+    [(_, flags)], [(_, changes)] = counts[0]
+    assert flags > 0 and changes > 0
+    assert counts[1] == [[("a", flags)], [("a", changes)]], "a run standardizing again replaces its own entries"
+    assert counts[2] == [[("a", flags), ("b", flags)], [("a", changes)]]
+    assert counts[3][0] == [("b", flags), ("c", flags)], "runs beyond the newest two are forgotten"
 
 
 def test_an_unreadable_line_is_quarantined_with_its_text(tmp_path, sample_dir):
@@ -219,12 +222,15 @@ def test_the_row_account_catches_a_lost_row(tmp_path, sample_dir):
 
 
 def test_values_normalized_once_are_taken_from_the_cache_after(tmp_path, sample):
-    """A second run normalizes no value it has seen; settings that change a normalization empty
-    the cache; the staged table is the same either way."""
+    """A second standardization of the whole table (its staged table was edited by hand, so no
+    row is kept) normalizes no value it has seen; settings that change a normalization empty the
+    cache; the staged table is the same either way."""
     settings = make_settings(tmp_path, Path(sample.out), as_of=AS_OF.isoformat())
 
     def stage(current, run_id):
         with connect(current.warehouse.path) as con:
+            if run_id != "r1":
+                con.execute("DELETE FROM staged.contacts WHERE contact_id = (SELECT min(contact_id) FROM staged.contacts)")
             extract_table(con, current, "contacts", datetime.now(timezone.utc))
             result = stage_table(con, current, "contacts", run_id)
             rows = con.execute("SELECT * EXCLUDE (_loaded_at) FROM staged.contacts ORDER BY contact_id").fetchall()
@@ -233,6 +239,7 @@ def test_values_normalized_once_are_taken_from_the_cache_after(tmp_path, sample)
     first, rows = stage(settings, "r1")
     assert first.values_normalized > 1000 and first.values_cached == 0
     again, same = stage(settings, "r2")
+    assert again.kept_rows == 0
     assert (again.values_normalized, again.values_cached) == (0, first.values_normalized) and same == rows
     rebuilt, full = stage(settings.replace(full_rebuild=True), "r3")
     assert rebuilt.values_cached == 0 and full == rows
