@@ -41,23 +41,27 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     key = quote(spec.key)
     rules = rules_for(table, settings.merge.survivorship)
     fields = [f for f in spec.fields if f.name != spec.key]
-    clusters, members, golden = (quote(f"__merge_{name}_{table}") for name in ("clusters", "members", "golden"))
+    clusters, placed, members, golden = (quote(f"__merge_{name}_{table}")
+                                         for name in ("clusters", "placed", "members", "golden"))
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {clusters} AS
         SELECT s.{key} AS __id, coalesce(c.cluster_id, s.{key}) AS __cluster, c.match_probability AS __score
         FROM {qualified('staged', table)} s
         LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}""")
     ids = assign_golden_ids(con, clusters, previous)
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE {placed} AS
+        SELECT c.*, i.__golden, i.__carrier, count(*) OVER (PARTITION BY i.__golden) AS __size
+        FROM {clusters} c JOIN {ids} i USING (__cluster)""")
     filled = " + ".join(f"CAST(s.{quote(f.name)} IS NOT NULL AS INTEGER)" for f in fields)
     frequencies = "".join(
-        f", count(*) OVER (PARTITION BY i.__golden, s.{quote(f.name)}) AS {frequency_column(f)}"
+        f", count(*) OVER (PARTITION BY p.__golden, s.{quote(f.name)}) AS {frequency_column(f)}"
         for f in fields if rules[f.name] == "most_frequent")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {members} AS
-        SELECT s.*, c.__id, i.__golden, i.__carrier, c.__score, {filled} AS __filled,
-               count(*) OVER (PARTITION BY i.__golden) AS __size {frequencies}
-        FROM {qualified('staged', table)} s
-        JOIN {clusters} c ON c.__id = s.{key} JOIN {ids} i USING (__cluster)""")
+        SELECT s.*, p.__id, p.__golden, p.__carrier, p.__score, {filled} AS __filled, p.__size {frequencies}
+        FROM {qualified('staged', table)} s JOIN {placed} p ON p.__id = s.{key}
+        WHERE p.__size > 1""")
 
     def best(expression: str, f) -> str:
         order = survivor_order(f, rules[f.name], spec)
@@ -72,29 +76,30 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
         SELECT m.__golden AS {key}, {', '.join(values)}, {', '.join(lineage)},
                list_sort(list_distinct(flatten([{', '.join(flags)}]))) AS _issues,
                count(*) AS _members, list_sort(list(m.__id)) AS __members, {', '.join(survivors)}
-        FROM {members} m WHERE m.__size > 1 GROUP BY m.__golden""", {"owner_priority": _owners(settings)}
+        FROM {members} m GROUP BY m.__golden""", {"owner_priority": _owners(settings)}
                 if "owner_priority" in rules.values() else None)
 
     rows, xref, merges = (quote(f"__merge_{name}_{table}") for name in ("rows", "xref", "merges"))
     staged = [name for (name, *_) in con.execute(f"DESCRIBE {qualified('staged', table)}").fetchall()]
     columns = ", ".join(quote(c) for c in staged)
-    singles = ", ".join(f"__golden AS {key}" if c == spec.key else quote(c) for c in staged)
+    singles = ", ".join(f"p.__golden AS {key}" if c == spec.key else f"s.{quote(c)}" for c in staged)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {rows} AS
-        SELECT {singles}, 1 AS _members FROM {members} WHERE __size = 1
+        SELECT {singles}, 1 AS _members
+        FROM {qualified('staged', table)} s JOIN {placed} p ON p.__id = s.{key} WHERE p.__size = 1
         UNION ALL
         SELECT {columns}, _members FROM {golden}""")
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {xref} AS
-        SELECT m.__id AS source_id, m._source_row AS source_row, m.__golden AS golden_id,
-               CASE WHEN m.__size > 1 THEN c.__cluster END AS cluster_id, m.__score AS match_probability,
-               m.__id <> m.__carrier AS merged_away
-        FROM {members} m JOIN {clusters} c USING (__id)""")
+        SELECT p.__id AS source_id, s._source_row AS source_row, p.__golden AS golden_id,
+               CASE WHEN p.__size > 1 THEN p.__cluster END AS cluster_id, p.__score AS match_probability,
+               p.__id <> p.__carrier AS merged_away
+        FROM {placed} p JOIN {qualified('staged', table)} s ON s.{key} = p.__id""")
     audits = [f"""SELECT {key} AS golden_id, __members AS members, '{f.name}' AS field,
                          CAST({quote(f.name)} AS VARCHAR) AS value, {quote(f.name + '__from')} AS survivor_id,
                          '{rules[f.name]}' AS rule FROM {golden}""" for f in fields]
     con.execute(f"CREATE OR REPLACE TEMP TABLE {merges} AS {' UNION ALL '.join(audits)}")
-    for temp in (clusters, members, golden, ids):
+    for temp in (clusters, placed, members, golden, ids):
         con.execute(f"DROP TABLE {temp}")
     return Golden(rows, xref, merges)
 
