@@ -15,9 +15,9 @@ import pyarrow as pa
 from crm_quality.dedup.entities import Entity
 from crm_quality.dedup.nicknames import canonical_first_names
 from crm_quality.standardize.company import name_words, normalize_company, short_form
-from crm_quality.standardize.distinct_values import DistinctValues, Normalization
+from crm_quality.standardize.distinct_values import CACHE, DistinctValues, Normalization
 from crm_quality.standardize.url import normalize_url
-from crm_quality.warehouse import literal, quote
+from crm_quality.warehouse import literal, qualified, quote, table_exists
 
 STREET_WORDS: dict[str, str] = {
     r"\bstreet\b": "st", r"strasse\b": "str", r"\broad\b": "rd", r"\bavenue\b": "ave",
@@ -49,12 +49,17 @@ def sound(expression: str) -> str:
 
 
 def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str, id_column: str,
-                    table: str, keys: DistinctValues, side: int = 0) -> None:
+                    table: str, keys: DistinctValues, side: int = 0, kept: str | None = None) -> None:
     """Create (side 0) or extend (side 1) the temp table ``table`` of comparison records read
     from the relation ``source``, with ``keys`` making the Python keys. Each record gets an
     integer ``rid`` for fast joins and clustering, in side and id order: within a side, the
-    smallest rid is the smallest id."""
-    columns = {name for (name, *_) in con.execute(f"DESCRIBE {source}").fetchall()}
+    smallest rid is the smallest id. With ``kept`` (a table of the cache schema), a record whose
+    source row is as an earlier run prepared it is taken from there, and ``kept`` is brought up
+    to date."""
+    described = con.execute(f"DESCRIBE {source}").fetchall()
+    columns = {name for (name, *_) in described}
+    if kept is not None:
+        source = _unprepared(con, source, id_column, [name for (name, *_) in described], kept)
 
     def column(name: str) -> str:
         return f"s.{quote(name)}" if name in columns else "NULL"
@@ -68,10 +73,48 @@ def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str,
     select = select.replace("FROM (SELECT ", f"FROM (SELECT CAST(s.{quote(id_column)} AS VARCHAR) AS id, ", 1)
     first = 0 if side == 0 else con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0]
     rows = f"SELECT {first} + row_number() OVER (ORDER BY f.id) - 1 AS rid, f.id, {side} AS side, {select}"
+    if kept is not None:
+        rows = f"""SELECT {first} + row_number() OVER (ORDER BY id) - 1 AS rid, id, {side} AS side, * EXCLUDE (id)
+                   FROM ({_with_kept(con, f"SELECT f.id, {select}", kept)})"""
     if side == 0:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS {rows}")
     else:
         con.execute(f"INSERT INTO {quote(table)} BY NAME {rows}")
+    for temp in (SOURCE_HASHES, UNPREPARED, FRESH):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
+
+
+SOURCE_HASHES, UNPREPARED, FRESH = "__dedup_source_hashes", "__dedup_unprepared", "__dedup_fresh"
+UNHASHED = ("_source_file", "_source_row", "_loaded_at")
+"""Lineage: a record read again from another line or file is the same record."""
+
+
+def _unprepared(con: duckdb.DuckDBPyConnection, source: str, id_column: str, columns: list[str], kept: str) -> str:
+    """Hash each source row (lineage aside) and return the relation of those ``kept`` lacks."""
+    hashed = ", ".join(f"s.{quote(c)}" for c in columns if c not in UNHASHED)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {SOURCE_HASHES} AS
+                    SELECT CAST(s.{quote(id_column)} AS VARCHAR) AS id, hash({hashed}) AS source_hash FROM {source} s""")
+    if not table_exists(con, CACHE, kept):
+        return source
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE {UNPREPARED} AS
+                    SELECT s.* FROM {source} s SEMI JOIN (
+                        SELECT id FROM {SOURCE_HASHES} ANTI JOIN {qualified(CACHE, kept)} USING (id, source_hash)) f
+                    ON f.id = CAST(s.{quote(id_column)} AS VARCHAR)""")
+    return UNPREPARED
+
+
+def _with_kept(con: duckdb.DuckDBPyConnection, prepared: str, kept: str) -> str:
+    """Prepare the source rows ``kept`` lacks (``prepared``), bring ``kept`` up to date (the
+    records of this run's source rows), and return the relation of all the records."""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS {prepared}")
+    store, fresh = qualified(CACHE, kept), f"SELECT h.source_hash, f.* FROM {FRESH} f JOIN {SOURCE_HASHES} h USING (id)"
+    if table_exists(con, CACHE, kept):
+        con.execute(f"DELETE FROM {store} WHERE rowid IN (SELECT k.rowid FROM {store} k "
+                    f"ANTI JOIN {SOURCE_HASHES} h USING (id, source_hash))")
+        con.execute(f"INSERT INTO {store} {fresh}")
+    else:
+        con.execute(f"CREATE TABLE {store} AS {fresh}")
+    return f"SELECT * EXCLUDE (source_hash) FROM {store}"
 
 
 def _person_select(con: duckdb.DuckDBPyConnection, columns: set[str], column, source: str,

@@ -112,17 +112,18 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     ``reuse``, the candidates the last run scored between records unchanged since keep their
     scores and only the others are compared and scored, with the last run's model
     (incremental.py), unless too many records changed or the comparisons did. ``cache`` (a name
-    and the fingerprint of settings and code) keeps the Python keys of the values seen for the
-    next run (distinct_values.py)."""
+    and the fingerprint of settings and code) keeps the comparison records, and the Python keys
+    of the values seen, for the next run: only new and changed source rows are prepared."""
     started = time.perf_counter()
     spec = ENTITIES[entity]
     link = bool(link_to)
     con.execute("SET enable_progress_bar = false")
     with ExitStack() as stack:
-        keys = DistinctValues(con, options.workers, stack, cache)
-        prepare_records(con, spec, source, id_column, RECORDS, keys)
+        keys = DistinctValues(con, options.workers, stack, cache, some_rows=cache is not None)
+        kept = (lambda side: f"{cache[0]}__prepared_{side}") if cache else (lambda side: None)
+        prepare_records(con, spec, source, id_column, RECORDS, keys, kept=kept(0))
         if link_to:
-            prepare_records(con, spec, link_to[0], link_to[1], RECORDS, keys, side=1)
+            prepare_records(con, spec, link_to[0], link_to[1], RECORDS, keys, side=1, kept=kept(1))
     if any(c.kind == "organisation_name" for c in spec.comparisons):
         weigh_name_words(con, RECORDS)
     record_hashes(con, RECORDS, HASHES)
