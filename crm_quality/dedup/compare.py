@@ -17,11 +17,14 @@ SWAP_SIMILARITY = 0.92
 
 def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
                   comparisons: tuple[Comparison, ...], features: str,
-                  term_frequencies: bool = True) -> tuple[Comparison, ...]:
+                  term_frequencies: bool = True, compared: str | None = None) -> tuple[Comparison, ...]:
     """Create the temp table ``features``: id_l, id_r, rule, rules, then per comparison its
     level, its similarity (where it has one) and, at a term-frequency level (when
     ``term_frequencies``), how common the agreed value is: the larger share of the records
-    that either side's value has (counted over all the records, looked up for the paired ones). Returns the comparisons the records have values for."""
+    that either side's value has (counted over all the records, looked up for the paired ones).
+    ``compared`` is a relation of pairs already compared (those columns but the frequencies):
+    they join the features, with frequencies counted over this run's records. Returns the
+    comparisons the records have values for."""
     present = {name for (name, *_) in con.execute(f"DESCRIBE {quote(records)}").fetchall()}
     used = usable_comparisons(con, records, comparisons)
     swapped = "false"
@@ -31,6 +34,9 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
                    f"AND {jw}(l.last_name, r.first_name) >= {SWAP_SIMILARITY})")
     frequent = [c for c in used if c.term_frequency] if term_frequencies else []
     shares = quote(f"{features}__shares")
+    paired = f"SELECT id_l AS rid FROM {quote(pairs)} UNION SELECT id_r FROM {quote(pairs)}"
+    if compared is not None:
+        paired += f" UNION SELECT id_l FROM {compared} UNION SELECT id_r FROM {compared}"
     if frequent:
         total = f"(SELECT count(*) FROM {quote(records)})"
         counts = "".join(
@@ -39,8 +45,7 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {shares} AS
             SELECT r.rid, {', '.join(f'coalesce(f{n}.share, 0) AS {quote(c.name)}' for n, c in enumerate(frequent))}
-            FROM (SELECT * FROM {quote(records)} SEMI JOIN (SELECT id_l AS rid FROM {quote(pairs)}
-                                                            UNION SELECT id_r FROM {quote(pairs)}) USING (rid)) r
+            FROM (SELECT * FROM {quote(records)} SEMI JOIN ({paired}) USING (rid)) r
             {counts}""")
     inputs = [column for c in used for column in c.input_columns()]
     levels = [c.level_sql() for c in used]
@@ -59,7 +64,8 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
             JOIN {quote(records)} l ON l.rid = p.id_l
             JOIN {quote(records)} r ON r.rid = p.id_r)
         SELECT x.* {''.join(', ' + f for f in frequencies)}
-        FROM (SELECT id_l, id_r, rule, rules, {', '.join([*levels, *similarities])} FROM inputs) x
+        FROM (SELECT id_l, id_r, rule, rules, {', '.join([*levels, *similarities])} FROM inputs
+              {f"UNION ALL BY NAME SELECT * FROM {compared}" if compared is not None else ""}) x
         {joins}
         ORDER BY x.id_l, x.id_r""")
     if frequent:

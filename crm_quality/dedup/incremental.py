@@ -4,13 +4,16 @@ Each run keeps its comparison records' hashes (``dedup.<table>_records``) and it
 (``dedup.<table>_model``). The next run compares the records with those hashes: a record that
 is new, or whose comparison record changed (its own fields, or its account's name), is touched.
 The candidate pairs are blocked anew over all the records (cheap next to comparing them), so
-they are the pairs a full run finds. A candidate the last run scored, between untouched records
-and found by the same rule, keeps its score; only the others are compared and scored, with the
-kept model. The clusters are then grown again from all the pairs.
+they are the pairs a full run finds. A candidate the last run compared, between untouched
+records and found by the same rule, keeps its comparison (levels and similarities); only the
+others are compared. Term frequencies are counted again over this run's records. Every pair is
+then scored and the clusters grown again from all of them.
 
-The model is refitted (a full run) every ``dedup_refit_every`` runs, when more than
-``dedup_refit_drift`` of the records are touched, when the steward lists change, when the
-comparisons a table supports change, and on a full rebuild.
+The model is fitted again on all the pairs every ``dedup_refit_every`` runs (by default every
+run, which makes a night's scores those of a full rebuild), when more than
+``dedup_refit_drift`` of the records are touched, and when the steward lists change; between
+fits the last fit's model scores the pairs. Nothing is kept when the comparisons a table
+supports change, and on a full rebuild.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from typing import Sequence
 
 import duckdb
 
+from crm_quality.dedup.comparisons import Comparison
 from crm_quality.dedup.training import Model
 from crm_quality.warehouse import qualified, quote, table_exists
 
@@ -30,7 +34,8 @@ from crm_quality.warehouse import qualified, quote, table_exists
 class Reuse:
     """What the last run left, for a run that does only what changed."""
 
-    model: Model
+    model: Model | None
+    """The last fit's model, or None when the model is to be fitted again."""
     pairs: str
     """The last run's scored pairs."""
     records: str
@@ -57,7 +62,8 @@ def steward_hash(never: Sequence[tuple[str, str]], always: Sequence[tuple[str, s
 
 def reuse_for(con: duckdb.DuckDBPyConnection, table: str, steward: str, refit_every: int,
               max_touched_share: float) -> tuple[Reuse | None, Fit | None]:
-    """The last run's model and pairs, when this run may keep them; and that run's fit."""
+    """The last run's comparisons (and its model, unless a fit is due), when this run may keep
+    them; and that run's fit."""
     tables = [f"{table}_{part}" for part in ("model", "pairs", "records")]
     if not all(table_exists(con, "dedup", t) for t in tables):
         return None, None
@@ -67,10 +73,9 @@ def reuse_for(con: duckdb.DuckDBPyConnection, table: str, steward: str, refit_ev
         return None, None
     model, run_id, runs, fitted_steward = row[0]
     last = Fit(Model.from_json(model), run_id, runs, fitted_steward)
-    if runs + 1 >= refit_every or fitted_steward != steward:
-        return None, last
-    return Reuse(last.model, qualified("dedup", f"{table}_pairs"), qualified("dedup", f"{table}_records"),
-                 max_touched_share), last
+    keep_model = runs + 1 < refit_every and fitted_steward == steward
+    return Reuse(last.model if keep_model else None, qualified("dedup", f"{table}_pairs"),
+                 qualified("dedup", f"{table}_records"), max_touched_share), last
 
 
 def record_hashes(con: duckdb.DuckDBPyConnection, records: str, hashes: str) -> None:
@@ -96,12 +101,12 @@ def touch(con: duckdb.DuckDBPyConnection, hashes: str, previous: str, touched: s
 def reusable_pairs(con: duckdb.DuckDBPyConnection, previous: str, records: str, touched: str, pairs: str,
                    kept: str) -> int:
     """Move out of ``pairs`` (this run's candidates) into the temp table ``kept`` those the last
-    run scored as they are now: both records untouched, found first by the same rule. The
+    run compared as they are now: both records untouched, found first by the same rule. The
     candidates are blocked anew over all the records, so a block that grew past its cap, or
     came under it, changes the pairs as it would in a full run. Returns how many were kept."""
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(kept)} AS
-        SELECT c.id_l, c.id_r, l.id AS id_l_text, r.id AS id_r_text
+        SELECT c.id_l, c.id_r, c.rule, c.rules, l.id AS id_l_text, r.id AS id_r_text
         FROM {quote(pairs)} c
         JOIN {quote(records)} l ON l.rid = c.id_l JOIN {quote(records)} r ON r.rid = c.id_r
         SEMI JOIN {previous} p ON p.id_l = l.id AND p.id_r = r.id AND p.rule = c.rule
@@ -110,10 +115,14 @@ def reusable_pairs(con: duckdb.DuckDBPyConnection, previous: str, records: str, 
     return con.execute(f"SELECT count(*) FROM {quote(kept)}").fetchall()[0][0]
 
 
-def add_kept(con: duckdb.DuckDBPyConnection, previous: str, kept: str, scored: str) -> None:
-    """Add the kept pairs to ``scored`` as the last run scored them."""
-    con.execute(f"""INSERT INTO {quote(scored)} BY NAME SELECT p.* FROM {previous} p
-                    SEMI JOIN {quote(kept)} k ON p.id_l = k.id_l_text AND p.id_r = k.id_r_text""")
+def kept_comparisons(con: duckdb.DuckDBPyConnection, previous: str, kept: str,
+                     comparisons: Sequence[Comparison]) -> str:
+    """The relation of the kept pairs as compare.py writes features (rids, rule, rules, each
+    comparison's level and similarity), read from the last run's pairs."""
+    stored = {name for (name, *_) in con.execute(f"DESCRIBE {previous}").fetchall()}
+    columns = [n for c in comparisons for n in (c.name, f"{c.name}_similarity") if n in stored]
+    return (f"(SELECT k.id_l, k.id_r, k.rule, k.rules, {', '.join(f'p.{quote(n)}' for n in columns)} "
+            f"FROM {quote(kept)} k JOIN {previous} p ON p.id_l = k.id_l_text AND p.id_r = k.id_r_text)")
 
 
 def fit_sql(fit: Fit) -> tuple[str, list]:

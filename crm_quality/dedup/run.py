@@ -22,8 +22,8 @@ from crm_quality.dedup.cluster import cluster
 from crm_quality.dedup.compare import compare_pairs, usable_comparisons
 from crm_quality.dedup.comparisons import Comparison
 from crm_quality.dedup.entities import ENTITIES
-from crm_quality.dedup.incremental import (Fit, Reuse, add_kept, fit_sql, record_hashes, reusable_pairs, reuse_for,
-                                           steward_hash, touch)
+from crm_quality.dedup.incremental import (Fit, Reuse, fit_sql, kept_comparisons, record_hashes, reusable_pairs,
+                                           reuse_for, steward_hash, touch)
 from crm_quality.dedup.prepare import prepare_records, weigh_name_words
 from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
@@ -80,9 +80,11 @@ class DedupResult:
     review_pairs: int = 0
     """Candidate pairs in the review band."""
     touched: int | None = None
-    """Records new or changed since the last run, when only their pairs were scored anew."""
+    """Records new or changed since the last run, when only their pairs were compared anew."""
     kept_pairs: int = 0
-    """Pairs kept as the last run scored them."""
+    """Pairs whose comparison was kept from the last run."""
+    refitted: bool = True
+    """Whether the model was fitted this run (else the last fit's scored the pairs)."""
     keys_made: int = 0
     """Distinct values whose Python keys (company name, website domain) were made this run."""
     keys_cached: int = 0
@@ -128,19 +130,22 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         weigh_name_words(con, RECORDS)
     record_hashes(con, RECORDS, HASHES)
     comparisons = usable_comparisons(con, RECORDS, spec.comparisons)
-    if reuse is not None and (set(reuse.model.m) != {c.name for c in comparisons}
-                              or touch(con, HASHES, reuse.records, TOUCHED) > reuse.max_touched_share):
+    if reuse is not None and not _compared_alike(con, reuse, comparisons):
         reuse = None
+    if reuse is not None and touch(con, HASHES, reuse.records, TOUCHED) > reuse.max_touched_share:
+        reuse = Reuse(None, reuse.pairs, reuse.records, reuse.max_touched_share)
     rules = usable_rules(con, RECORDS, spec.blocking)
     oversized, rule_pairs = candidate_pairs(con, RECORDS, tuple(r for r, _ in rules), options.block_cap,
                                             options.rule_pairs, PAIRS, link=link)
     never_rids, always_rids = _rids(con, never), _rids(con, always)
     _add_always(con, always_rids)
     kept = reusable_pairs(con, reuse.pairs, RECORDS, TOUCHED, PAIRS, KEPT) if reuse is not None else 0
-    compare_pairs(con, RECORDS, PAIRS, comparisons, FEATURES)
+    compare_pairs(con, RECORDS, PAIRS, comparisons, FEATURES,
+                  compared=kept_comparisons(con, reuse.pairs, KEPT, comparisons) if reuse is not None else None)
     levels = _levels(con, FEATURES, comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
-    if reuse is None:
+    refitted = reuse is None or reuse.model is None
+    if refitted:
         model, effect = _fit(con, levels, comparisons, rules, labels, ids, never_rids, always_rids, link, spec,
                              options.match_probability)
     else:
@@ -148,11 +153,8 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     scores = score(levels, comparisons, model, spec.vetoes)
     probability, vetoed = _stewarded(levels, scores.probability, scores.vetoed, never_rids, always_rids)
     reports = _rule_reports(rules, rule_pairs, levels, scores.probability)
-    if keep_pairs or link or reuse is not None:
+    if keep_pairs or link:
         _write_scored(con, scores, probability, vetoed, options.match_probability)
-    if reuse is not None:
-        add_kept(con, reuse.pairs, KEPT, SCORED)
-        levels, probability, vetoed = _all_scored(con, link)
     if link_to:
         clusters = _best_links(con)
     else:
@@ -164,6 +166,7 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
                          clusters, model, [o.message() for o in oversized], blocking=reports, labels_effect=effect,
                          review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()),
                          touched=_count(con, TOUCHED) if reuse is not None else None, kept_pairs=kept,
+                         refitted=refitted,
                          keys_made=keys.fresh_values, keys_cached=keys.cached_values)
     for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES, TOUCHED, KEPT):
         con.execute(f"DROP TABLE IF EXISTS {table}")
@@ -200,13 +203,11 @@ def _add_always(con: duckdb.DuckDBPyConnection, always: np.ndarray) -> None:
     con.unregister("__dedup_always")
 
 
-def _all_scored(con: duckdb.DuckDBPyConnection, link: bool) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
-    """The scored pairs, new and kept, as clustering reads them: rids, probability, veto."""
-    frame = con.execute(f"""SELECT l.rid AS id_l, r.rid AS id_r, s.match_probability, s.veto FROM {SCORED} s
-                            JOIN {RECORDS} l ON l.id = s.id_l AND l.side = 0
-                            JOIN {RECORDS} r ON r.id = s.id_r AND r.side = {int(link)}
-                            ORDER BY 1, 2""").df()
-    return frame[["id_l", "id_r"]], frame["match_probability"].to_numpy(), frame["veto"].to_numpy()
+def _compared_alike(con: duckdb.DuckDBPyConnection, reuse: Reuse, comparisons: tuple[Comparison, ...]) -> bool:
+    """Whether the last run's pairs hold the levels of exactly these comparisons."""
+    stored = {name for (name, *_) in con.execute(f"DESCRIBE {reuse.pairs}").fetchall()}
+    names = {c.name for c in comparisons}
+    return names <= stored and (reuse.model is None or set(reuse.model.m) == names)
 
 
 def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -340,7 +341,7 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
                              link_to=staged.link_to, never=never, always=always, reuse=reuse,
                              cache=None if settings.operations.full_rebuild else
                              (f"dedup_{table}", settings_and_code(settings)))
-    fit = Fit(result.model, run_id, 0, steward) if result.touched is None else \
+    fit = Fit(result.model, run_id, 0, steward) if result.refitted else \
         Fit(result.model, last.run_id, last.runs_since_fit + 1, steward)
     con.register("__dedup_clusters", result.clusters)
     build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")

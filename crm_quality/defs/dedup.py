@@ -78,8 +78,9 @@ def _dedup_assets(table: str) -> AssetsDefinition:
                                                  for name, levels in result.model.weights.items()}),
             **({"labels_effect": MetadataValue.json(result.labels_effect)} if result.labels_effect else {}),
             "seconds": round(result.seconds, 2),
-            "scored": "every candidate pair (model fitted)" if result.touched is None else
-                      f"the pairs of {result.touched} new or changed records; {result.kept_pairs} pairs kept",
+            "compared": "every candidate pair" if result.touched is None else
+                        f"the pairs of {result.touched} new or changed records; {result.kept_pairs} comparisons kept",
+            "model": "fitted this run" if result.refitted else "the last fit's",
             "keys_made": result.keys_made,
             "keys_from_cache": result.keys_cached,
         })
