@@ -195,7 +195,7 @@ class _TableStore:
             if _total(before) == {"rows": rows, "checksum": checksum} and all(map(self._intact, before)):
                 return before
             base = [p for p in before if p.holds in (ROWS, HASHES)]
-            if len(base) == 2 and all(map(self._intact, base)):
+            if sorted(p.holds for p in base) == [HASHES, ROWS] and all(map(self._intact, base)):
                 delta = self._delta(base, rows)
                 if delta is not None:
                     return base + delta

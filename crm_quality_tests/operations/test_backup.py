@@ -218,6 +218,16 @@ def test_a_table_is_stored_as_a_delta_over_its_base_until_it_moved_too_far(tmp_p
     assert not checked.ok and damaged.name in checked.problems[0]
 
 
+def test_a_log_stored_by_run_that_becomes_a_small_table_is_stored_whole(tmp_path):
+    con = _log_warehouse(tmp_path / "wh.duckdb")
+    con.execute("INSERT INTO quality.changes SELECT 'run-2', range FROM range(10)")
+    take_backup(con, tmp_path / "backups")
+    con.execute("DELETE FROM quality.changes WHERE run_id = 'run-1' AND i > 10")
+    small = take_backup(con, tmp_path / "backups")
+    assert sorted(p.holds for p in small.written if p.rows == 21) == ["hashes", "rows"]
+    assert verify_restore(small.path).ok
+
+
 def test_a_damaged_store_file_is_written_again_by_the_next_backup(tmp_path):
     con = _log_warehouse(tmp_path / "wh.duckdb")
     first = take_backup(con, tmp_path / "backups")
