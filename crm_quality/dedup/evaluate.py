@@ -103,13 +103,25 @@ EVALUATION_SQL = """CREATE TABLE IF NOT EXISTS quality.dedup_evaluation (
     household_precision DOUBLE)"""
 
 
+def truth_file(truth_dir: Path, table: str) -> Path:
+    return truth_dir / f"{table}.csv"
+
+
 def evaluate_against_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, table: str,
-                           run_id: str) -> Evaluation | None:
+                           run_id: str, kept_from: str | None = None) -> Evaluation | None:
     """Score dedup.<table>_clusters against ``truth_dir``/<table>.csv (the generated sample's
-    answers) when that file exists, and append the scores to quality.dedup_evaluation."""
-    path = truth_dir / f"{table}.csv"
+    answers) when that file exists, and append the scores to quality.dedup_evaluation. Clusters
+    (and truth) as run ``kept_from`` scored them keep that run's scores."""
+    path = truth_file(truth_dir, table)
     if not path.is_file():
         return None
+    con.execute(EVALUATION_SQL)
+    if kept_from is not None:
+        kept = con.execute("SELECT * EXCLUDE (run_id, evaluated_at, table_name) FROM quality.dedup_evaluation "
+                           "WHERE run_id = ? AND table_name = ? LIMIT 1", [kept_from, table]).fetchall()
+        if kept:
+            _record(con, run_id, table, kept[0])
+            return Evaluation(*kept[0])
     key, entity, household = TRUTH_COLUMNS[table]
     truth = pd.read_csv(path, dtype=str)
     truth = truth.drop_duplicates(key, keep=False).set_index(key)  # ids repeated in the export are quarantined
@@ -118,9 +130,12 @@ def evaluate_against_truth(con: duckdb.DuckDBPyConnection, truth_dir: Path, tabl
         scores = evaluate_links(clusters["matched_id"], truth[entity])
     else:
         scores = evaluate(clusters["cluster_id"], truth[entity], truth[household] if household else None)
-    con.execute(EVALUATION_SQL)
+    _record(con, run_id, table, tuple(asdict(scores).values()))
+    return scores
+
+
+def _record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, scores: tuple) -> None:
     with transaction(con):
         con.execute("DELETE FROM quality.dedup_evaluation WHERE run_id = ? AND table_name = ?", [run_id, table])
         con.execute("INSERT INTO quality.dedup_evaluation VALUES (?, now(), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [run_id, table, *asdict(scores).values()])
-    return scores
+                    [run_id, table, *scores])

@@ -4,7 +4,7 @@ that are already contacts."""
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, AssetsDefinition, MaterializeResult, MetadataValue, multi_asset
 from dagster_duckdb import DuckDBResource
 
-from crm_quality.dedup.evaluate import evaluate_against_truth
+from crm_quality.dedup.evaluate import evaluate_against_truth, truth_file
 from crm_quality.dedup.run import DEDUP_TABLES, deduplicate_table
 from crm_quality.dedup.steward import ALWAYS, NEVER
 from crm_quality.dedup.targets import DEDUPLICATED
@@ -49,13 +49,15 @@ def _dedup_assets(table: str) -> AssetsDefinition:
         current, step = settings.get(), f"dedup_{table}"
         outputs = [("dedup", f"{table}_{part}") for part in DEDUP_TABLES]
         steward = [current.dedup.steward / f"{kind}.csv" for kind in (NEVER, ALWAYS)]
+        truth_dir = current.source.folder / "_truth"
         with warehouse.get_connection() as con:
-            inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads], steward)
+            inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads],
+                                        [*steward, truth_file(truth_dir, table)])
             built_by = unchanged_since(con, current, step, inputs, outputs)
             if not built_by:
                 result = deduplicate_table(con, current, table, context.run.run_id)
                 remember(con, step, inputs, outputs, context.run.run_id)
-            truth = evaluate_against_truth(con, current.source.folder / "_truth", table, context.run.run_id)
+            truth = evaluate_against_truth(con, truth_dir, table, context.run.run_id, kept_from=built_by)
             counts = [row_count(con, "dedup", f"{table}_{part}") for part in ("pairs", "review", "clusters")]
         scored = {f"truth_{k}": v for k, v in truth.as_dict().items() if v is not None} if truth else {}
         if built_by:

@@ -106,6 +106,9 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
     with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         fixes = dict(con.execute("SELECT run_id, count(*) FROM quality.issues GROUP BY run_id").fetchall())
         changes = dict(con.execute("SELECT run_id, count(*) FROM quality.changes GROUP BY run_id").fetchall())
+        scores = {run: con.execute("SELECT * EXCLUDE (run_id, evaluated_at) FROM quality.dedup_evaluation "
+                                   "WHERE run_id = ? ORDER BY table_name", [run]).fetchall() for run in (first, second)}
+    assert scores[second] == scores[first] and len(scores[first]) == 3, "kept clusters keep their truth scores"
     assert fixes[second] == fixes[first] > 0, "the flags (and the fix lists) are carried into the run"
     assert changes[second] < changes[first], "changes are not logged again"
 
