@@ -111,9 +111,10 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     model is fitted. Pairs of ids a steward listed as ``never`` (merged) are kept apart, also
     through other members; ``always`` pairs are matches; both lists are labels too. Without
     ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written. With
-    ``reuse``, the candidates the last run scored between records unchanged since keep their
-    scores and only the others are compared and scored, with the last run's model
-    (incremental.py), unless too many records changed or the comparisons did. ``cache`` (a name
+    ``reuse``, the candidates the last run compared between records unchanged since keep their
+    comparison and only the others are compared (unless the comparisons changed); every pair is
+    scored, with the last fit's model when ``reuse`` holds one and few records changed, else
+    with a model fitted anew (incremental.py). ``cache`` (a name
     and the fingerprint of settings and code) keeps the comparison records, and the Python keys
     of the values seen, for the next run: only new and changed source rows are prepared."""
     started = time.perf_counter()
@@ -122,10 +123,10 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     con.execute("SET enable_progress_bar = false")
     with ExitStack() as stack:
         keys = DistinctValues(con, options.workers, stack, cache, some_rows=cache is not None)
-        kept = (lambda side: f"{cache[0]}__prepared_{side}") if cache else (lambda side: None)
-        prepare_records(con, spec, source, id_column, RECORDS, keys, kept=kept(0))
+        prepared = (lambda side: f"{cache[0]}__prepared_{side}") if cache else (lambda side: None)
+        prepare_records(con, spec, source, id_column, RECORDS, keys, kept=prepared(0))
         if link_to:
-            prepare_records(con, spec, link_to[0], link_to[1], RECORDS, keys, side=1, kept=kept(1))
+            prepare_records(con, spec, link_to[0], link_to[1], RECORDS, keys, side=1, kept=prepared(1))
     if any(c.kind == "organisation_name" for c in spec.comparisons):
         weigh_name_words(con, RECORDS)
     record_hashes(con, RECORDS, HASHES)
