@@ -21,10 +21,12 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.sources import extract_table
+from crm_quality.operations.memo import remember, source_fingerprint, unchanged_since
+from crm_quality.sources import extract_table, source_paths
 from crm_quality.sources.deltas import record_delta
 from crm_quality.sources.export_files import export_files, record_export_files
 from crm_quality.sources.mapping import ReferenceTable, load_mapping
+from crm_quality.sources.raw import kept_read
 from crm_quality.sources.reference import extract_reference
 from crm_quality.sources.schema_changes import record_columns
 from crm_quality.warehouse import ensure_schemas, qualified
@@ -52,13 +54,22 @@ def _raw_asset(table: str) -> AssetsDefinition:
     def raw_table(
         context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource
     ) -> MaterializeResult:
+        current, run_id = settings.get(), context.run.run_id
+        paths = source_paths(current, table)
+        step, outputs = f"extract_{table}", [("raw", table), ("raw", f"{table}_rejects")]
         with warehouse.get_connection() as con:
             ensure_schemas(con)
-            current = settings.get()
-            extracted = extract_table(con, current, table, datetime.now(timezone.utc))
+            inputs = source_fingerprint(current, paths) if paths is not None else None
+            built_by = inputs and unchanged_since(con, current, step, inputs, outputs)
+            if built_by:
+                extracted = kept_read(con, table, " + ".join(map(str, paths)) or str(current.source.folder), built_by)
+            else:
+                extracted = extract_table(con, current, table, datetime.now(timezone.utc))
             changes = record_columns(con, load_mapping(current.source.mapping), table, extracted.columns,
-                                     context.run.run_id, current.warehouse.change_log_runs)
-            delta = record_delta(con, table, context.run.run_id, current.warehouse.change_log_runs)
+                                     run_id, current.warehouse.change_log_runs)
+            delta = record_delta(con, table, run_id, current.warehouse.change_log_runs, kept=bool(built_by))
+            if inputs and not built_by:
+                remember(con, step, inputs, outputs, run_id)
             sample = con.execute(
                 f"""SELECT line, column_name, error_type, error_message
                     FROM {qualified('raw', table + '_rejects')} ORDER BY line LIMIT ?""",
@@ -78,6 +89,7 @@ def _raw_asset(table: str) -> AssetsDefinition:
                 "source_file": MetadataValue.path(str(extracted.path)),
                 "columns": ", ".join(extracted.columns),
                 "read": extracted.read or "every row",
+                "unchanged_since_run": built_by or "",
             },
             check_results=[
                 AssetCheckResult(

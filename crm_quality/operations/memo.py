@@ -41,8 +41,23 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, table
     digest.update(_environment(settings).encode())
     digest.update(tables_fingerprint(con, tables).encode())
     for path in files:  # by name and content: the folder they are read from does not matter
-        digest.update(path.name.encode() + (path.read_bytes() if path.is_file() else b"(absent)"))
+        digest.update(path.name.encode() + _file_content(path).encode())
     return digest.hexdigest()
+
+
+def source_fingerprint(settings: Settings, paths: list[Path]) -> str:
+    """What an extract's result depends on: the export files, by where they are (lineage names
+    them) and their bytes, the settings and the code; not the day."""
+    return hashlib.sha256(json.dumps([settings_and_code(settings), [(str(p.resolve()), _file_content(p))
+                                                                     for p in paths]]).encode()).hexdigest()
+
+
+def _file_content(path: Path) -> str:
+    """A file's bytes, hashed as they stream (an export is hundreds of megabytes)."""
+    if not path.is_file():
+        return "(absent)"
+    with path.open("rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> str:

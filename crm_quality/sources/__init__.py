@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
@@ -20,6 +21,16 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     from crm_quality.sources.files import extract_table as extract_file
 
     return extract_file(con, settings, table, loaded_at)
+
+
+def source_paths(settings: Settings, table: str) -> list[Path] | None:
+    """The export files ``table`` is read from, or None for a database source (whose own
+    watermark says what changed)."""
+    if settings.source.url:
+        return None
+    from crm_quality.sources.files import source_files
+
+    return source_files(settings, table)
 
 
 def describe_source(settings: Settings) -> str:

@@ -45,9 +45,12 @@ def row_hash_sql(table: str, alias: str = "") -> str:
     return f"hash({', '.join(prefix + quote(c) for c in (*TABLES[table].columns, EXTRAS))})"
 
 
-def record_delta(con: duckdb.DuckDBPyConnection, table: str, run_id: str, keep_runs: int) -> Delta:
+def record_delta(con: duckdb.DuckDBPyConnection, table: str, run_id: str, keep_runs: int,
+                 *, kept: bool = False) -> Delta:
     """Compare ``raw.<table>`` with the previous export's fingerprints, record the delta (counts in
-    quality.deltas, the touched records in quality.delta_records) and keep the new fingerprints."""
+    quality.deltas, the touched records in quality.delta_records) and keep the new fingerprints.
+    ``kept``: the raw table is the last read's, not read again (the same files), so every record
+    is unchanged and the fingerprints stand."""
     for sql in DELTAS_SQL:
         con.execute(sql)
     key = quote(TABLES[table].key)
@@ -60,13 +63,15 @@ def record_delta(con: duckdb.DuckDBPyConnection, table: str, run_id: str, keep_r
         [(first,)] = con.execute("SELECT count(*) = 0 FROM quality.fingerprints WHERE table_name = ?",
                                  [table]).fetchall()
         con.execute("DELETE FROM quality.delta_records WHERE run_id = ? AND table_name = ?", [run_id, table])
-        con.execute(f"""
-            INSERT INTO quality.delta_records
-            SELECT ?, ?, coalesce(c.record_id, p.record_id),
-                   CASE WHEN p.record_id IS NULL THEN 'new' WHEN c.record_id IS NULL THEN 'deleted' ELSE 'changed' END
-            FROM ({current}) c FULL JOIN (SELECT * FROM quality.fingerprints WHERE table_name = ?) p
-              ON c.record_id = p.record_id
-            WHERE c.row_hash IS DISTINCT FROM p.row_hash""", [run_id, table, table])
+        if not kept:
+            con.execute(f"""
+                INSERT INTO quality.delta_records
+                SELECT ?, ?, coalesce(c.record_id, p.record_id),
+                       CASE WHEN p.record_id IS NULL THEN 'new' WHEN c.record_id IS NULL THEN 'deleted'
+                            ELSE 'changed' END
+                FROM ({current}) c FULL JOIN (SELECT * FROM quality.fingerprints WHERE table_name = ?) p
+                  ON c.record_id = p.record_id
+                WHERE c.row_hash IS DISTINCT FROM p.row_hash""", [run_id, table, table])
         counts = dict(con.execute("""SELECT change, count(*) FROM quality.delta_records
                                      WHERE run_id = ? AND table_name = ? GROUP BY change""",
                                   [run_id, table]).fetchall())
@@ -76,8 +81,9 @@ def record_delta(con: duckdb.DuckDBPyConnection, table: str, run_id: str, keep_r
         con.execute("DELETE FROM quality.deltas WHERE run_id = ? AND table_name = ?", [run_id, table])
         con.execute("INSERT INTO quality.deltas VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
                     [run_id, table, delta.new, delta.changed, delta.deleted, delta.unchanged, first])
-        con.execute("DELETE FROM quality.fingerprints WHERE table_name = ?", [table])
-        con.execute(f"INSERT INTO quality.fingerprints SELECT ?, record_id, row_hash FROM ({current})", [table])
+        if not kept:
+            con.execute("DELETE FROM quality.fingerprints WHERE table_name = ?", [table])
+            con.execute(f"INSERT INTO quality.fingerprints SELECT ?, record_id, row_hash FROM ({current})", [table])
         for log in ("deltas", "delta_records"):
             con.execute(f"""DELETE FROM quality.{log} WHERE table_name = ? AND run_id NOT IN (
                                 SELECT run_id FROM quality.deltas WHERE table_name = ?

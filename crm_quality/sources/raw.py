@@ -36,6 +36,17 @@ class Extracted:
     """How much of the source was read, when not all of it was (a database read of changes)."""
 
 
+def kept_read(con: duckdb.DuckDBPyConnection, table: str, where: str, built_by: str) -> Extracted:
+    """What the extract is when ``raw.<table>`` is kept from run ``built_by``'s read of the same
+    files: its rows and rejects as they stand, and the columns that run recorded."""
+    [(rows,)] = con.execute(f"SELECT count(*) FROM {qualified('raw', table)}").fetchall()
+    [(rejected,)] = con.execute(f"SELECT count(*) FROM {qualified('raw', table + '_rejects')}").fetchall()
+    recorded = con.execute("""SELECT columns FROM quality.source_columns WHERE table_name = ?
+                              ORDER BY recorded_at DESC LIMIT 1""", [table]).fetchone()
+    return Extracted(table, where, rows, rejected, tuple(recorded[0]) if recorded else (),
+                     f"the same files as run {built_by} read: not read again")
+
+
 def exported_sql(table: str) -> str:
     """SQL that is true when the export held rows of ``table``. A reference into a table the
     export lacks (HubSpot's owners, when users are not exported) cannot be judged: it is kept as
