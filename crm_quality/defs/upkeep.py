@@ -35,7 +35,7 @@ def table_sizes(context: AssetExecutionContext, warehouse: DuckDBResource) -> Ma
     with warehouse.get_connection() as con:
         done = upkeep(con, context.run.run_id, datetime.now(timezone.utc))
     return MaterializeResult(metadata={"tables": done.tables, "rows": done.rows, "table_bytes": done.bytes,
-                                       "file_bytes": done.file_bytes})
+                                       "file_bytes": done.file_bytes, "tables_analyzed": done.analyzed})
 
 
 upkeep_assets = [runs_log, table_sizes]

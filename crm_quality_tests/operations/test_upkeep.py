@@ -29,3 +29,20 @@ def test_upkeep_refreshes_stale_distinct_counts_and_records_sizes(tmp_path):
                         "WHERE run_id = 'run-1' ORDER BY ALL").fetchall()
     assert ("staged", "t", 100000, True) in sizes
     assert done.tables == len(sizes) and done.file_bytes >= done.bytes > 0
+
+
+def test_upkeep_analyzes_again_only_the_tables_whose_storage_changed(tmp_path):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("CREATE SCHEMA staged; CREATE SCHEMA quality")
+    con.execute("CREATE TABLE staged.t AS SELECT range AS id, range AS x FROM range(100000)")
+    con.execute("CREATE TABLE staged.kept AS SELECT range AS id FROM range(1000)")
+    first = upkeep(con, "run-1", datetime.now(timezone.utc))
+    assert first.analyzed == first.tables == 3, "the first upkeep analyzes every table, its own sizes log included"
+
+    unchanged = upkeep(con, "run-2", datetime.now(timezone.utc))
+    assert unchanged.analyzed == 1, "only the sizes log, which grew, is analyzed again"
+
+    con.execute("UPDATE staged.t SET x = id % 10")  # 100,000 distinct values become ten
+    assert _estimated_join_rows(con) < 10**6
+    changed = upkeep(con, "run-3", datetime.now(timezone.utc))
+    assert changed.analyzed == 2 and _estimated_join_rows(con) > 10**8
