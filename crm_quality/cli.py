@@ -89,6 +89,19 @@ def _parser() -> argparse.ArgumentParser:
     dry.add_argument("--mapping", required=True, help="sample, salesforce, hubspot or the path of your own mapping")
     dry.set_defaults(command=_check_mapping)
 
+    erase = commands.add_parser("erase", help="erase a person from every layer, log and file, keep them out of "
+                                "later runs, and run the pipeline again without them")
+    erase.add_argument("--home", help=HOME_HELP)
+    erase.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
+    erase.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE) of the run that follows")
+    named = erase.add_mutually_exclusive_group(required=True)
+    named.add_argument("--id", dest="record_id", help="the record's id, with --table")
+    named.add_argument("--email", help="every contact and lead carrying this email")
+    named.add_argument("--phone", help="every contact and lead carrying this phone")
+    erase.add_argument("--table", help="contacts or leads, with --id")
+    erase.add_argument("--by", required=True, help="who asks, and why (kept in quality.erasures)")
+    erase.set_defaults(command=_erase)
+
     shown = commands.add_parser("settings", help="print every setting in force and where its value came from")
     shown.add_argument("--home", help=HOME_HELP)
     shown.set_defaults(command=_settings)
@@ -150,6 +163,44 @@ def _restore(args: argparse.Namespace) -> int:
     checked = restore(args.backup, args.to, load_settings().warehouse.memory_limit)
     print(f"crm-quality restore: {args.backup} -> {args.to}, every table as in the manifest "
           f"(checked in {checked.seconds:.1f} s)")
+    return 0
+
+
+def _erase(args: argparse.Namespace) -> int:
+    from crm_quality.definitions import build_definitions
+    from crm_quality.defs.lifecycle import run_from_command_line
+    from crm_quality.privacy.erasure import Request, erase
+    from crm_quality.privacy.identifiers import PEOPLE
+    from crm_quality.settings import load_settings
+    from crm_quality.warehouse import connect, rewrite_file
+
+    people = [t.name for t in PEOPLE]
+    if bool(args.record_id) != bool(args.table) or (args.table and args.table not in people):
+        raise CrmQualityError(f"--id names a record with --table, one of {', '.join(people)}")
+    settings = load_settings(overrides={"home": args.home, "warehouse": args.warehouse, "source": args.source})
+    if not settings.warehouse.path.is_file():
+        raise CrmQualityError(f"{settings.warehouse.path}: no warehouse yet; nothing to erase")
+    request = Request(args.table or "", args.record_id or "", args.email or "", args.phone or "")
+    erased = []
+
+    def erase_person() -> None:
+        with connect(settings.warehouse.path, memory_limit=settings.warehouse.memory_limit) as con:
+            erased.append(erase(con, settings, request, args.by))
+        done = erased[0]
+        print(f"crm-quality erase: {', '.join(f'{n} {t}' for t, n in done.records.items() if n)} erased from "
+              f"{len(done.layers)} table(s) and {len(done.files)} file(s); their identifiers are suppressed "
+              f"(erasure {done.erasure_id})", flush=True)
+
+    job = build_definitions(settings).resolve_job_def("nightly")
+    result, summary = run_from_command_line(
+        job, settings, say=lambda line: print(f"crm-quality erase: {line}"), log=logging.getLogger("crm_quality.erase"),
+        before=erase_person, after=lambda: rewrite_file(settings.warehouse.path, settings.warehouse.memory_limit))
+    if not result.success:
+        print(f"crm-quality erase: the erasure is recorded, but the run rebuilding the tables without them failed: "
+              f"{summary.error}; the next run completes it", file=sys.stderr)
+        return 1
+    print(f"crm-quality erase: tables, report and exports rebuilt without them (run {result.run_id})")
+    _say_held_back(settings, result.run_id, "crm-quality erase")
     return 0
 
 
@@ -278,11 +329,23 @@ def _run(args: argparse.Namespace) -> int:
         print(f"crm-quality run: FAILED after {elapsed:.1f} s: {summary.error}", file=sys.stderr)
         return 1
     print(f"crm-quality run: done in {elapsed:.1f} s (run {result.run_id})")
+    _say_held_back(settings, result.run_id, "crm-quality run")
     print(f"warehouse: {settings.warehouse.path.resolve()}")
     print(f"report:    {(settings.report.folder / 'latest.html').resolve()}")
     print(f"fix lists: {(settings.report.folder / result.run_id / 'fix').resolve()}")
     print(f"exports:   {settings.report.exports.resolve()}")
     return 0
+
+
+def _say_held_back(settings, run_id: str, prefix: str) -> None:
+    from crm_quality.privacy.suppression import held_back
+    from crm_quality.warehouse import connect
+
+    with connect(settings.warehouse.path, read_only=True) as con:
+        held = held_back(con, run_id)
+    if held:
+        print(f"{prefix}: {sum(held.values())} records held back by erasure requests "
+              f"({', '.join(f'{n} {t}' for t, n in held.items())}); delete them at the source")
 
 
 def _progress_logger():

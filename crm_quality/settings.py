@@ -206,6 +206,9 @@ class PrivacySettings:
     """The access review lists active users who have not logged in for longer than this."""
     privileged_roles: tuple = setting(("admin",), key="privileged_roles")
     """Roles (as standardized) the access review lists for confirmation."""
+    secret_file: Path = setting(key="secret_file", in_home="secret.key")
+    """The deployment's secret, which keys the hashes of erased identifiers (made by the first
+    erasure; kept out of backups and exports: keep a copy of it apart)."""
 
 
 GROUPS: dict[str, type] = {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -38,6 +39,23 @@ def connect(path: Path | str, read_only: bool = False, memory_limit: str = "") -
     if not read_only:
         ensure_schemas(con)
     return con
+
+
+def rewrite_file(path: Path, memory_limit: str = "") -> None:
+    """Copy the warehouse into a new file that replaces it: DuckDB leaves deleted rows in the
+    blocks it frees, and only a file written afresh holds none of them. Needs the warehouse to
+    itself."""
+    fresh = path.with_name(f".{path.name}.rewriting")
+    fresh.unlink(missing_ok=True)
+    with duckdb.connect(config={"memory_limit": memory_limit} if memory_limit else {}) as con:
+        con.execute("ATTACH ? AS old (READ_ONLY)", [str(path)])
+        con.execute("ATTACH ? AS fresh", [str(fresh)])
+        con.execute("COPY FROM DATABASE old TO fresh")
+        con.execute("DETACH fresh")
+        con.execute("DETACH old")
+    with fresh.open("rb+") as handle:
+        os.fsync(handle.fileno())
+    fresh.replace(path)
 
 
 def ensure_schemas(con: duckdb.DuckDBPyConnection) -> None:

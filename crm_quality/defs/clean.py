@@ -3,6 +3,7 @@ clean/<entity>_id_history (golden ids merged, split or retired), with the blocki
 
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -17,6 +18,8 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_result, orphaned_keys
 from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
+from crm_quality.privacy.identifiers import PEOPLE
+from crm_quality.privacy.suppression import erased_present
 from crm_quality.merge.exports import export_clean_tables
 from crm_quality.schema import TABLES
 from crm_quality.defs.backup import BACKUP
@@ -35,6 +38,10 @@ CHECKS = [check for table in TABLES for check in (
     AssetCheckSpec("no_orphan_keys", asset=CLEAN[table], blocking=True,
                    description="Every foreign key points at a record of the clean parent table."),
 )]
+ERASED_CHECK = AssetCheckSpec(
+    "no_erased_person_present", asset=CLEAN[PEOPLE[0].name], blocking=True,
+    description="No id, email or phone on the suppression list (people erased by `crm-quality erase`) is in any "
+                "layer of any person table.")
 
 
 @multi_asset(
@@ -54,7 +61,7 @@ CHECKS = [check for table in TABLES for check in (
                     "towards new_id, or retired when all its records left the export.")
           for table, key in ID_HISTORY.items()),
     ],
-    check_specs=CHECKS,
+    check_specs=[*CHECKS, ERASED_CHECK],
     pool=WAREHOUSE_POOL,
 )
 def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
@@ -73,6 +80,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             remember(con, "clean", inputs, outputs, context.run.run_id)
         accounts = {table: account_for_clean_rows(con, table) for table in TABLES}
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
+        erased = erased_present(con, current)
     for table, key in CLEAN.items():
         metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table],
                     "unchanged_since_run": built_by or ""}
@@ -97,6 +105,12 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             asset_key=CLEAN[table], check_name="no_orphan_keys", passed=not broken,
             metadata={"orphans": MetadataValue.json(orphans[table])},
             description=None if not broken else f"foreign keys of clean.{table} pointing nowhere: {broken}")
+    yield AssetCheckResult(
+        asset_key=ERASED_CHECK.asset_key, check_name=ERASED_CHECK.name, passed=erased.clear,
+        severity=AssetCheckSeverity.ERROR, metadata={"rows": MetadataValue.json(erased.rows)},
+        description=None if erased.clear else
+        f"erased people are back in {', '.join(f'{t} ({n} rows)' for t, n in erased.rows.items())}: run "
+        "`crm-quality erase` again for them, and delete them at the source")
 
 
 @asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="clean",

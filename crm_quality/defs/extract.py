@@ -21,7 +21,8 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.operations.memo import remember, source_fingerprint, unchanged_since
+from crm_quality.operations.memo import remember, source_fingerprint, table_content, unchanged_since
+from crm_quality.privacy.suppression import carry_held_back, hold_back
 from crm_quality.sources import extract_table, source_paths
 from crm_quality.sources.deltas import record_delta
 from crm_quality.sources.export_files import export_files, record_export_files
@@ -59,12 +60,15 @@ def _raw_asset(table: str) -> AssetsDefinition:
         step, outputs = f"extract_{table}", [("raw", table), ("raw", f"{table}_rejects")]
         with warehouse.get_connection() as con:
             ensure_schemas(con)
-            inputs = source_fingerprint(current, paths) if paths is not None else None
+            suppressed = table_content(con, "quality", "suppressed")
+            inputs = source_fingerprint(current, paths, suppressed) if paths is not None else None
             built_by = inputs and unchanged_since(con, current, step, inputs, outputs)
             if built_by:
                 extracted = kept_read(con, table, " + ".join(map(str, paths)) or str(current.source.folder), built_by)
+                held = carry_held_back(con, table, built_by, run_id, current.warehouse.change_log_runs)
             else:
                 extracted = extract_table(con, current, table, datetime.now(timezone.utc))
+                held = hold_back(con, current, table, run_id)
             changes = record_columns(con, load_mapping(current.source.mapping), table, extracted.columns,
                                      run_id, current.warehouse.change_log_runs)
             delta = record_delta(con, table, run_id, current.warehouse.change_log_runs, kept=bool(built_by))
@@ -76,11 +80,14 @@ def _raw_asset(table: str) -> AssetsDefinition:
                 [REJECTS_SAMPLE],
             ).df()
         read = f" ({extracted.read})" if extracted.read else ""
+        if held:
+            context.log.warning(f"{table}: {held} record(s) held back by erasure requests; delete them at the source")
         context.log.info(f"{extracted.path}: {extracted.rows} rows{read}, {extracted.rejected} rejected; since the last "
                          f"export {delta.new} new, {delta.changed} changed, {delta.deleted} deleted")
         return MaterializeResult(
             metadata={
-                "dagster/row_count": extracted.rows,
+                "dagster/row_count": extracted.rows if built_by else extracted.rows - held,
+                "held_back_by_erasure": held,
                 "rejected_lines": extracted.rejected,
                 "records_new": delta.new,
                 "records_changed": delta.changed,

@@ -88,17 +88,26 @@ def run_lock(warehouse: Path, on_wait: Callable[[], None]) -> Iterator[None]:
 
 
 def run_from_command_line(job: JobDefinition, settings: Settings, say: Callable[[str], None],
-                          log: logging.Logger, **execute) -> tuple[ExecuteInProcessResult, RunSummary]:
+                          log: logging.Logger, before: Callable[[], None] | None = None,
+                          after: Callable[[], None] | None = None,
+                          **execute) -> tuple[ExecuteInProcessResult, RunSummary]:
     """Execute ``job`` in this process, recorded in the deployment's instance: under the
     warehouse's run lock, after any run in progress (from the UI, a schedule or a sensor) has
-    finished, and recorded and alerted on like the others when it ends."""
+    finished, and recorded and alerted on like the others when it ends. ``before`` and ``after``
+    are work that needs the warehouse to itself around the run (an erasure, and the rewrite of
+    the file that follows it)."""
     instance = open_instance(settings.dagster_home)
     with instance, run_lock(settings.warehouse.path, on_wait=lambda: say(
             f"waiting for another crm-quality run on {settings.warehouse.path} to finish")):
         _wait_for_runs_in_progress(instance, settings, say, log)
+        if before is not None:
+            before()
         result = job.execute_in_process(instance=instance, raise_on_error=False,
                                         tags={LAUNCHED_BY: "cli", **worker_tags()}, **execute)
-        return result, on_run_end(instance, result.run_id, settings, log)
+        summary = on_run_end(instance, result.run_id, settings, log)
+        if after is not None:
+            after()
+        return result, summary
 
 
 def _wait_for_runs_in_progress(instance: DagsterInstance, settings: Settings, say: Callable[[str], None],

@@ -45,11 +45,12 @@ def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, table
     return digest.hexdigest()
 
 
-def source_fingerprint(settings: Settings, paths: list[Path]) -> str:
+def source_fingerprint(settings: Settings, paths: list[Path], suppressed: str) -> str:
     """What an extract's result depends on: the export files, by where they are (lineage names
-    them) and their bytes, the settings and the code; not the day."""
-    return hashlib.sha256(json.dumps([settings_and_code(settings), [(str(p.resolve()), _file_content(p))
-                                                                     for p in paths]]).encode()).hexdigest()
+    them) and their bytes, the suppression list (its ``table_content``), the settings and the
+    code; not the day."""
+    return hashlib.sha256(json.dumps([settings_and_code(settings), suppressed, [(str(p.resolve()), _file_content(p))
+                                                                                for p in paths]]).encode()).hexdigest()
 
 
 def _file_content(path: Path) -> str:
