@@ -10,6 +10,8 @@ import duckdb
 
 from crm_quality.dedup.targets import MERGED
 from crm_quality.merge.clean import account_for_clean_rows, merged_records
+from crm_quality.privacy.erasure import erasures
+from crm_quality.privacy.suppression import held_back
 from crm_quality.schema import TABLES
 from crm_quality.standardize.picklist import UNKNOWN
 from crm_quality.validate.checks import DIMENSIONS
@@ -58,6 +60,10 @@ class Facts:
     """The latest backup and its restore verification (quality.backups), if any."""
     runs: list[dict] = field(default_factory=list)
     """The last recorded runs (quality.runs), newest first."""
+    erasures: list[dict] = field(default_factory=list)
+    """The erasure log (quality.erasures), newest first: no identifier, only who asked and how much."""
+    held_back: dict[str, int] = field(default_factory=dict)
+    """Rows per table the run held back because an erasure suppressed them."""
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -113,6 +119,8 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
     if table_exists(con, "quality", "backups"):
         latest = _rows(con, "SELECT * FROM quality.backups ORDER BY taken_at DESC LIMIT 1")
         facts.backup = latest[0] if latest else None
+    facts.erasures = erasures(con)
+    facts.held_back = held_back(con, run_id)
     if table_exists(con, "quality", "access_review"):
         facts.access = _rows(con, """
             SELECT user_id, full_name, role, finding, owned_records, detail FROM quality.access_review
