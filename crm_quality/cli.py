@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     restore = commands.add_parser("restore", help="restore a backup into a new DuckDB file, verified")
     restore.add_argument("backup", type=Path, help="a backup folder, e.g. data/backups/20261123T020000Z")
     restore.add_argument("--to", type=Path, required=True, help="the new DuckDB file (must not exist)")
+    restore.add_argument("--home", help=HOME_HELP + "; its suppression list is applied to the restored file")
     restore.set_defaults(command=_restore)
 
     dry = commands.add_parser("check-mapping", help="dry-run a mapping on an export: fields, samples, skipped "
@@ -157,12 +158,21 @@ def _backup(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     from crm_quality.operations.backup import read_manifest, restore
+    from crm_quality.privacy.erasure import forget_suppressed
     from crm_quality.settings import load_settings
+    from crm_quality.warehouse import connect, rewrite_file
 
     read_manifest(args.backup)
-    checked = restore(args.backup, args.to, load_settings().warehouse.memory_limit)
+    settings = load_settings(overrides={"home": args.home})
+    checked = restore(args.backup, args.to, settings.warehouse.memory_limit)
     print(f"crm-quality restore: {args.backup} -> {args.to}, every table as in the manifest "
           f"(checked in {checked.seconds:.1f} s)")
+    with connect(args.to, memory_limit=settings.warehouse.memory_limit) as con:
+        forgotten = forget_suppressed(con, settings)
+    if forgotten.count:
+        rewrite_file(args.to, settings.warehouse.memory_limit)
+        print(f"crm-quality restore: {forgotten.count} records of people erased since the backup was taken were "
+              "removed from it (the suppression list); the next run rebuilds what derives from them")
     return 0
 
 

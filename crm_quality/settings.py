@@ -209,6 +209,9 @@ class PrivacySettings:
     secret_file: Path = setting(key="secret_file", in_home="secret.key")
     """The deployment's secret, which keys the hashes of erased identifiers (made by the first
     erasure; kept out of backups and exports: keep a copy of it apart)."""
+    suppression_file: Path = setting(key="suppression_file", in_home="suppressed.csv")
+    """The suppression list (keyed hashes of erased identifiers) beside the warehouse, which a
+    restore applies to a backup older than an erasure."""
 
 
 GROUPS: dict[str, type] = {

@@ -26,7 +26,8 @@ from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.errors import CrmQualityError
 from crm_quality.privacy.identifiers import PEOPLE, identifying_fields, normal_form
 from crm_quality.privacy.secret import deployment_secret, keyed_hash
-from crm_quality.privacy.suppression import SUPPRESSED_SQL
+from crm_quality.privacy.suppression import (SUPPRESSED_SQL, load_suppression_list, save_suppression_list,
+                                              suppressed_ids, suppressing)
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.warehouse import SCHEMAS, qualified, quote, table_exists, transaction
@@ -114,6 +115,28 @@ def find_person(con: duckdb.DuckDBPyConnection, request: Request) -> Person:
     return person
 
 
+def forget_suppressed(con: duckdb.DuckDBPyConnection, settings: Settings) -> Person:
+    """Scrub, as an erasure does, every person whose id, email or phone is on the suppression
+    list: for a warehouse restored from a backup taken before their erasure. The list is the
+    deployment's (its file, and this warehouse's table)."""
+    load_suppression_list(con, settings.privacy.suppression_file)
+    person = Person()
+    if suppressing(con):
+        key = deployment_secret(settings.privacy.secret_file)
+        for spec in PEOPLE:
+            person.records[spec.name] = set()
+            for schema in ("raw", "staged", "quarantine", "clean"):
+                if table_exists(con, schema, spec.name):
+                    person.records[spec.name] |= suppressed_ids(con, key, spec.name, schema)
+        _add_duplicates(con, person)
+        for spec in PEOPLE:
+            _collect(con, spec.name, person)
+        if person.count:
+            with transaction(con):
+                _scrub_tables(con, person)
+    return person
+
+
 def _ids(con: duckdb.DuckDBPyConnection, schema: str, table: str, where: str, params: list) -> set[str]:
     key = normal_form(table, quote(TABLES[table].key))
     return {i for (i,) in con.execute(f"SELECT DISTINCT {key} FROM {qualified(schema, table)} WHERE {where} "
@@ -197,6 +220,7 @@ def erase(con: duckdb.DuckDBPyConnection, settings: Settings, request: Request, 
         con.executemany("INSERT INTO quality.suppressed VALUES (?, ?, ?, now())",
                         sorted({(keyed_hash(key, kind, value), kind if kind in ("email", "phone") else "record",
                                  erasure_id) for kind, value in person.identifiers}))
+        save_suppression_list(con, settings.privacy.suppression_file)
         files = _scrub_files([settings.report.folder, settings.report.exports], person)
         con.execute("INSERT INTO quality.erasures VALUES (?, now(), ?, ?, ?, ?, ?, ?)",
                     [erasure_id, by, request.kind if request.kind in ("email", "phone") else "record",

@@ -10,6 +10,7 @@ too): the count says so, and the source is where such records are deleted.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import duckdb
 
@@ -17,7 +18,7 @@ from crm_quality.privacy.identifiers import PEOPLE, identifying_fields, normal_f
 from crm_quality.privacy.secret import deployment_secret, keyed_hash_sql, pads
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.warehouse import qualified, quote, table_exists, transaction
+from crm_quality.warehouse import literal, qualified, quote, table_exists, transaction
 
 SUPPRESSED_SQL = """CREATE TABLE IF NOT EXISTS quality.suppressed (
     hash VARCHAR, kind VARCHAR, erasure_id VARCHAR, added_at TIMESTAMPTZ)"""
@@ -42,6 +43,38 @@ def identifiers_sql(con: duckdb.DuckDBPyConnection, table: str, schema: str) -> 
     found = [(table, normal_form(table, quote(spec.key)))] if spec.key in columns else []
     return found + [(kind, normal_form(kind, quote(column))) for kind, column in identifying_fields(spec)
                     if column in columns]
+
+
+def suppressed_ids(con: duckdb.DuckDBPyConnection, key: bytes, table: str, schema: str) -> set[str]:
+    """The ids of the records of person ``table`` in ``schema`` that carry a suppressed identifier."""
+    identifiers = identifiers_sql(con, table, schema)
+    hashed = ", ".join(keyed_hash_sql(f"'{kind}:' || {sql}") for kind, sql in identifiers)
+    record = normal_form(table, quote(TABLES[table].key))
+    return {i for (i,) in con.execute(f"""
+        SELECT DISTINCT {record} FROM {qualified(schema, table)}
+        WHERE {record} IS NOT NULL AND list_has_any([{hashed}], (SELECT list(hash) FROM quality.suppressed))""",
+                                      pads(key)).fetchall()}
+
+
+def save_suppression_list(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Write the suppression list beside the warehouse too (hashes only), so that a warehouse
+    restored from a backup older than an erasure, or lost, still has it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    con.execute(f"COPY (SELECT * FROM quality.suppressed ORDER BY ALL) TO {literal(str(partial))} (HEADER true)")
+    partial.replace(path)
+
+
+def load_suppression_list(con: duckdb.DuckDBPyConnection, path: Path) -> int:
+    """Add to this warehouse's suppression list the hashes of the file that it lacks; how many."""
+    if not path.is_file():
+        return 0
+    con.execute(SUPPRESSED_SQL)
+    return len(con.execute(f"""
+        INSERT INTO quality.suppressed
+        SELECT f.* FROM read_csv({literal(str(path))}, header = true, all_varchar = true) f
+        ANTI JOIN quality.suppressed s USING (hash)
+        RETURNING hash""").fetchall())
 
 
 def hold_back(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str) -> int:

@@ -109,6 +109,10 @@ def test_an_erased_contact_is_nowhere_and_stays_out_while_the_export_holds_them(
     assert _traces(home), "the person is found before the erasure (the search works)"
     capsys.readouterr()
 
+    monkeypatch.setenv("CRM_QUALITY_BACKUPS", str(tmp_path / "kept_backups"))  # not pruned by the runs' backups
+    assert main(["backup", "--home", str(home)]) == 0
+    monkeypatch.delenv("CRM_QUALITY_BACKUPS")
+    [before] = sorted((tmp_path / "kept_backups").glob("2*"))
     assert main(["erase", "--home", str(home), "--source", str(export), "--table", "contacts", "--id", "CON-9000002",
                  "--by", "privacy desk, request 42"]) == 0
     assert "2 contacts, 1 leads erased" in capsys.readouterr().out
@@ -137,3 +141,8 @@ def test_an_erased_contact_is_nowhere_and_stays_out_while_the_export_holds_them(
     assert "3 records held back by erasure requests (2 contacts, 1 leads); delete them at the source" in report
     assert "privacy desk, request 42" in report
     assert [t for t in _traces(home) if "/backups/" not in t] == []
+
+    restored = tmp_path / "restored.duckdb"
+    assert main(["restore", str(before), "--to", str(restored), "--home", str(home)]) == 0
+    assert "3 records of people erased since the backup was taken were removed" in capsys.readouterr().out
+    assert [t for t in _traces(tmp_path) if t.startswith(str(restored))] == [], "restored without them"
