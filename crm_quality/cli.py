@@ -179,7 +179,8 @@ def _restore(args: argparse.Namespace) -> int:
 def _erase(args: argparse.Namespace) -> int:
     from crm_quality.definitions import build_definitions
     from crm_quality.defs.lifecycle import run_from_command_line
-    from crm_quality.privacy.erasure import Request, erase
+    from crm_quality.operations.backup import forget
+    from crm_quality.privacy.erasure import Request, erase, find_person
     from crm_quality.privacy.identifiers import PEOPLE
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect, rewrite_file
@@ -191,20 +192,28 @@ def _erase(args: argparse.Namespace) -> int:
     if not settings.warehouse.path.is_file():
         raise CrmQualityError(f"{settings.warehouse.path}: no warehouse yet; nothing to erase")
     request = Request(args.table or "", args.record_id or "", args.email or "", args.phone or "")
-    erased = []
+    person = []
 
     def erase_person() -> None:
         with connect(settings.warehouse.path, memory_limit=settings.warehouse.memory_limit) as con:
-            erased.append(erase(con, settings, request, args.by))
-        done = erased[0]
+            person.append(find_person(con, request))
+            done = erase(con, settings, request, person[0], args.by)
         print(f"crm-quality erase: {', '.join(f'{n} {t}' for t, n in done.records.items() if n)} erased from "
               f"{len(done.layers)} table(s) and {len(done.files)} file(s); their identifiers are suppressed "
               f"(erasure {done.erasure_id})", flush=True)
 
+    def forget_in_backups_and_file() -> None:
+        with connect(settings.warehouse.path, memory_limit=settings.warehouse.memory_limit) as con:
+            deleted = forget(con, settings, sorted(person[0].values))
+        if deleted:
+            print(f"crm-quality erase: {len(deleted)} backup(s) held them and were deleted; a backup without them "
+                  "was taken", flush=True)
+        rewrite_file(settings.warehouse.path, settings.warehouse.memory_limit)
+
     job = build_definitions(settings).resolve_job_def("nightly")
     result, summary = run_from_command_line(
         job, settings, say=lambda line: print(f"crm-quality erase: {line}"), log=logging.getLogger("crm_quality.erase"),
-        before=erase_person, after=lambda: rewrite_file(settings.warehouse.path, settings.warehouse.memory_limit))
+        before=erase_person, after=forget_in_backups_and_file)
     if not result.success:
         print(f"crm-quality erase: the erasure is recorded, but the run rebuilding the tables without them failed: "
               f"{summary.error}; the next run completes it", file=sys.stderr)

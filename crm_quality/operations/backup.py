@@ -513,6 +513,44 @@ def prune(folder: Path, keep_daily: int, keep_weekly: int, own: set[Path]) -> li
     return removed
 
 
+def forget(con: duckdb.DuckDBPyConnection, settings: Settings, values: list[str]) -> list[Path]:
+    """Delete this warehouse's backups (and off-site copies) any of whose files of rows holds one
+    of ``values`` in a text column, then the store files no backup left lists: an erasure
+    reaches the backups. A backup of the warehouse as it is now is then taken, writing every
+    changed table whole (a delta over a base that held them would keep them). Returns the
+    backups deleted."""
+    own = own_backups(con)
+    offsite = Path(settings.operations.backup_offsite) if settings.operations.backup_offsite else None
+    deleted = []
+    for folder in [f for f in (settings.operations.backups, offsite) if f is not None]:
+        holding: dict[str, bool] = {}
+        for backup in [b for b in backups_in(folder) if b.resolve() in own]:
+            manifest = read_manifest(backup)
+            store = folder / manifest["store"]
+            if any(_holds(store / part["file"], table["columns"], values, holding)
+                   for table in manifest["layout"].values() for part in table["parts"]
+                   if part["holds"] in (ROWS, ADDED)):
+                shutil.rmtree(backup)
+                deleted.append(backup)
+        collect_garbage(folder, f"{_owner(con)}{STORE}")
+    if deleted:
+        back_up(con, settings.replace(full_rebuild=True))
+    return deleted
+
+
+def _holds(path: Path, columns: list[list[str]], values: list[str], seen: dict[str, bool]) -> bool:
+    """Whether the Parquet file ``path`` holds one of ``values`` in a text or text-list column."""
+    if path.name not in seen:
+        where = " OR ".join([f"list_contains($values, {quote(c)})" for c, kind in columns if kind == "VARCHAR"]
+                            + [f"list_has_any($values, {quote(c)})" for c, kind in columns if kind == "VARCHAR[]"])
+        seen[path.name] = False
+        if where and path.is_file():
+            with duckdb.connect() as scan:
+                seen[path.name] = scan.execute(f"SELECT count(*) > 0 FROM read_parquet({literal(str(path))}) "
+                                               f"WHERE {where}", {"values": values}).fetchone()[0]
+    return seen[path.name]
+
+
 def collect_garbage(folder: Path, store: str) -> list[Path]:
     """Delete the files of ``folder``/``store`` that no backup left in ``folder`` lists."""
     listed, _ = _store_history(folder, store)

@@ -207,10 +207,9 @@ def _shared(con: duckdb.DuckDBPyConnection, kind: str, normal: str, person: Pers
     return False
 
 
-def erase(con: duckdb.DuckDBPyConnection, settings: Settings, request: Request, by: str) -> Erasure:
-    """Erase the person ``request`` names from the warehouse and the report and export folders,
-    and suppress their identifiers, in one transaction for the warehouse."""
-    person = find_person(con, request)
+def erase(con: duckdb.DuckDBPyConnection, settings: Settings, request: Request, person: Person, by: str) -> Erasure:
+    """Erase ``person`` (whom ``request`` named) from the warehouse and the report and export
+    folders, and suppress their identifiers, in one transaction for the warehouse."""
     key = deployment_secret(settings.privacy.secret_file, create=True)
     erasure_id = uuid.uuid4().hex
     con.execute(SUPPRESSED_SQL)
