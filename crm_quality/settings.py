@@ -164,6 +164,8 @@ class ReportSettings:
     """Where quality reports and fix lists are written."""
     exports: Path = setting(key="exports", in_home="exports")
     """Where the clean tables are exported as Parquet and CSV."""
+    report_keep_runs: int = setting(30, key="report_keep_runs")
+    """Per-run report folders (with their fix lists, which name people) kept; older ones are deleted."""
 
 
 @dataclass(frozen=True)
@@ -206,6 +208,8 @@ class PrivacySettings:
     """The access review lists active users who have not logged in for longer than this."""
     privileged_roles: tuple = setting(("admin",), key="privileged_roles")
     """Roles (as standardized) the access review lists for confirmation."""
+    personal_log_days: int = setting(90, key="personal_log_days")
+    """Days the change, issue and merge logs keep personal values; older rows keep theirs masked."""
     secret_file: Path = setting(key="secret_file", in_home="secret.key")
     """The deployment's secret, which keys the hashes of erased identifiers (made by the first
     erasure; kept out of backups and exports: keep a copy of it apart)."""

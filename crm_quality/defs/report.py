@@ -2,6 +2,7 @@
 and fix lists), each with a markdown summary on the asset."""
 
 from collections import Counter
+from datetime import datetime, timezone
 
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
@@ -9,6 +10,7 @@ from dagster_duckdb import DuckDBResource
 from crm_quality.dedup.targets import MERGED
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.defs.clean import CLEAN
+from crm_quality.privacy.retention import apply_retention
 from crm_quality.report.access_review import FINDINGS, review_access
 from crm_quality.report.render import write_report
 from crm_quality.report.summary import markdown_summary
@@ -49,10 +51,17 @@ def quality_report(context: AssetExecutionContext, settings: SettingsResource,
                if s.start_time and s.end_time]
     with warehouse.get_connection() as con:
         report = write_report(con, values.report.folder, values.privacy.show_personal_data, timings=timings)
+        pruned = apply_retention(con, values.report.folder, values.report.report_keep_runs,
+                                 values.privacy.personal_log_days, context.run.run_id, datetime.now(timezone.utc))
+    if pruned.report_folders or pruned.masked:
+        context.log.info(f"retention: {len(pruned.report_folders)} old report folder(s) deleted; personal values "
+                         f"masked in {pruned.masked or 'no'} log rows")
     return MaterializeResult(metadata={
         "overall_score": report.facts.overall if report.facts.overall is not None else float("nan"),
         "report": MetadataValue.path(str(report.page)),
         "fix_lists": len(report.fix_lists),
+        "report_folders_pruned": len(pruned.report_folders),
+        "log_values_masked": sum(pruned.masked.values()),
         "summary": MetadataValue.md(markdown_summary(report.facts)),
     })
 
