@@ -208,6 +208,11 @@ class PrivacySettings:
     """The access review lists active users who have not logged in for longer than this."""
     privileged_roles: tuple = setting(("admin",), key="privileged_roles")
     """Roles (as standardized) the access review lists for confirmation."""
+    stale_after_days: int = setting(730, key="stale_after_days")
+    """A contact or lead with no activity, no change and no login of its owner for this long is listed
+    as outdated (never deleted)."""
+    stale_lead_days: int = setting(180, key="stale_lead_days")
+    """A lead not converted this long after it was created is listed as outdated."""
     personal_log_days: int = setting(90, key="personal_log_days")
     """Days the change, issue and merge logs keep personal values; older rows keep theirs masked."""
     secret_file: Path = setting(key="secret_file", in_home="secret.key")

@@ -19,6 +19,7 @@ from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_result, orphaned_keys
 from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
 from crm_quality.privacy.identifiers import PEOPLE
+from crm_quality.privacy.outdated import find_outdated
 from crm_quality.privacy.suppression import erased_present
 from crm_quality.merge.exports import export_clean_tables
 from crm_quality.schema import TABLES
@@ -38,6 +39,12 @@ CHECKS = [check for table in TABLES for check in (
     AssetCheckSpec("no_orphan_keys", asset=CLEAN[table], blocking=True,
                    description="Every foreign key points at a record of the clean parent table."),
 )]
+OUTDATED_CHECKS = {table.name: AssetCheckSpec(
+    "no_outdated_records", asset=CLEAN[table.name],
+    description=f"No {table.name} untouched for stale_after_days (no activity, change or owner login)"
+                + (", and no lead left unconverted for stale_lead_days" if table.name == "leads" else "")
+                + ": the fix list outdated.<table>.csv says which, for the CRM team to decide. Nothing is deleted.")
+    for table in PEOPLE}
 ERASED_CHECK = AssetCheckSpec(
     "no_erased_person_present", asset=CLEAN[PEOPLE[0].name], blocking=True,
     description="No id, email or phone on the suppression list (people erased by `crm-quality erase`) is in any "
@@ -61,7 +68,7 @@ ERASED_CHECK = AssetCheckSpec(
                     "towards new_id, or retired when all its records left the export.")
           for table, key in ID_HISTORY.items()),
     ],
-    check_specs=[*CHECKS, ERASED_CHECK],
+    check_specs=[*CHECKS, ERASED_CHECK, *OUTDATED_CHECKS.values()],
     pool=WAREHOUSE_POOL,
 )
 def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
@@ -81,6 +88,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         accounts = {table: account_for_clean_rows(con, table) for table in TABLES}
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
         erased = erased_present(con, current)
+        outdated = find_outdated(con, current, context.run.run_id)
     for table, key in CLEAN.items():
         metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table],
                     "unchanged_since_run": built_by or ""}
@@ -105,6 +113,14 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             asset_key=CLEAN[table], check_name="no_orphan_keys", passed=not broken,
             metadata={"orphans": MetadataValue.json(orphans[table])},
             description=None if not broken else f"foreign keys of clean.{table} pointing nowhere: {broken}")
+    for table, spec in OUTDATED_CHECKS.items():
+        count = outdated.get(table, 0)
+        yield AssetCheckResult(
+            asset_key=spec.asset_key, check_name=spec.name, passed=count == 0, severity=AssetCheckSeverity.WARN,
+            metadata={"outdated_records": count, "stale_after_days": current.privacy.stale_after_days,
+                      "stale_lead_days": current.privacy.stale_lead_days, "fix_list": f"outdated.{table}.csv"},
+            description=None if not count else f"{count} outdated {table}: see the report's fix list "
+                                               f"outdated.{table}.csv; delete or revive them in the CRM")
     yield AssetCheckResult(
         asset_key=ERASED_CHECK.asset_key, check_name=ERASED_CHECK.name, passed=erased.clear,
         severity=AssetCheckSeverity.ERROR, metadata={"rows": MetadataValue.json(erased.rows)},

@@ -11,6 +11,7 @@ import duckdb
 from crm_quality.dedup.targets import MERGED
 from crm_quality.merge.clean import account_for_clean_rows, merged_records
 from crm_quality.privacy.erasure import erasures
+from crm_quality.privacy.outdated import outdated_counts
 from crm_quality.privacy.suppression import held_back
 from crm_quality.schema import TABLES
 from crm_quality.standardize.picklist import UNKNOWN
@@ -64,6 +65,8 @@ class Facts:
     """The erasure log (quality.erasures), newest first: no identifier, only who asked and how much."""
     held_back: dict[str, int] = field(default_factory=dict)
     """Rows per table the run held back because an erasure suppressed them."""
+    outdated: list[tuple[str, str, int]] = field(default_factory=list)
+    """(table, reason, records) of the contacts and leads a CRM should no longer keep."""
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -121,6 +124,7 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
         facts.backup = latest[0] if latest else None
     facts.erasures = erasures(con)
     facts.held_back = held_back(con, run_id)
+    facts.outdated = outdated_counts(con, run_id)
     if table_exists(con, "quality", "access_review"):
         facts.access = _rows(con, """
             SELECT user_id, full_name, role, finding, owned_records, detail FROM quality.access_review

@@ -84,6 +84,13 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list
         path = folder / f"{rule}.csv"
         write_csv(rows.drop(columns="rule"), path)
         written.append(path)
+    if table_exists(con, "quality", "outdated"):
+        outdated = con.execute("""SELECT table_name AS "table", record_id, owner_id, reason, last_touched, created_at
+                                  FROM quality.outdated WHERE run_id = ? ORDER BY ALL""", [run_id]).df()
+        for table, rows in outdated.groupby("table", sort=True):
+            path = folder / f"outdated.{table}.csv"
+            write_csv(rows, path)
+            written.append(path)
     if table_exists(con, "quality", "reference_misses"):
         misses = con.execute("""
             SELECT table_name AS "table", record_id, field, value, suggested_value, reference
