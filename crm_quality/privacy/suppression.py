@@ -14,7 +14,7 @@ from pathlib import Path
 
 import duckdb
 
-from crm_quality.privacy.identifiers import PEOPLE, identifying_fields, normal_form
+from crm_quality.privacy.identifiers import NORMAL_FORMS, PEOPLE, identifying_fields, normal_form
 from crm_quality.privacy.secret import deployment_secret, keyed_hash_sql, pads
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
@@ -127,12 +127,18 @@ class Presence:
 
 
 def erased_present(con: duckdb.DuckDBPyConnection, settings: Settings) -> Presence:
-    """Rows of the person tables, in every layer, that carry a suppressed identifier. Each distinct
-    identifier is hashed once, over all the tables."""
+    """Rows of the person tables, in every layer, and of the caches made from them (the comparison
+    records of dedup), that carry a suppressed identifier. Each distinct identifier is hashed once,
+    over all the tables."""
     if not suppressing(con):
         return Presence({})
     sources = [(f"{layer}.{table}", kind, sql) for layer in CHECKED_LAYERS for table in PERSON_TABLES
                if table_exists(con, layer, table) for kind, sql in identifiers_sql(con, table, layer)]
+    cached = con.execute("""SELECT table_name, column_name FROM duckdb_columns()
+                            WHERE schema_name = 'cache' AND data_type = 'VARCHAR' AND list_contains(?, column_name)
+                              AND list_has_any(?, [split_part(table_name, '__', 1)])""",
+                         [list(NORMAL_FORMS), [f"dedup_{t}" for t in PERSON_TABLES]]).fetchall()
+    sources += [(f"cache.{quote(table)}", column, normal_form(column, quote(column))) for table, column in cached]
     union = " UNION ALL ".join(f"SELECT '{kind}' AS kind, {sql} AS value FROM {where}" for where, kind, sql in sources)
     found = con.execute(f"""
         SELECT kind, value FROM (SELECT DISTINCT kind, value FROM ({union}) WHERE value IS NOT NULL)
@@ -144,7 +150,7 @@ def erased_present(con: duckdb.DuckDBPyConnection, settings: Settings) -> Presen
         if values:
             count = con.execute(f"SELECT count(*) FROM {where} WHERE list_contains(?, {sql})", [values]).fetchone()[0]
             rows[where] = rows.get(where, 0) + count
-    return Presence(rows)
+    return Presence({where: count for where, count in rows.items() if count})
 
 
 def held_back(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:

@@ -14,7 +14,9 @@ import pytest
 
 from crm_quality.cli import main
 from crm_quality.privacy.secret import keyed_hash, keyed_hash_sql, pads
+from crm_quality.privacy.suppression import erased_present
 from crm_quality.sample import generate
+from crm_quality.settings import load_settings
 from crm_quality_tests.conftest import AS_OF
 
 pytestmark = pytest.mark.heavy
@@ -150,3 +152,10 @@ def test_an_erased_contact_is_nowhere_and_stays_out_while_the_export_holds_them(
     assert main(["restore", str(before), "--to", str(restored), "--home", str(home)]) == 0
     assert "3 records of people erased since the backup was taken were removed" in capsys.readouterr().out
     assert [t for t in _traces(tmp_path) if t.startswith(str(restored))] == [], "restored without them"
+
+    settings = load_settings(overrides={"home": str(home)}, config_file=None, env={})
+    with duckdb.connect(str(warehouse)) as con:
+        assert erased_present(con, settings).clear
+        con.execute("INSERT INTO staged.contacts BY NAME SELECT 'CON-NEW' AS contact_id, "
+                    "' Zebulon.Quixmoor@QUIXMOORFABRIK.de' AS email")  # back, in another form
+        assert erased_present(con, settings).rows == {"staged.contacts": 1}, "the check finds them"
