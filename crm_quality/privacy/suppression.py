@@ -23,7 +23,7 @@ from crm_quality.warehouse import literal, qualified, quote, table_exists, trans
 SUPPRESSED_SQL = """CREATE TABLE IF NOT EXISTS quality.suppressed (
     hash VARCHAR, kind VARCHAR, erasure_id VARCHAR, added_at TIMESTAMPTZ)"""
 HELD_BACK_SQL = """CREATE TABLE IF NOT EXISTS quality.held_back (
-    run_id VARCHAR, table_name VARCHAR, rows BIGINT, held_at TIMESTAMPTZ)"""
+    run_id VARCHAR, table_name VARCHAR, rows BIGINT, held_at TIMESTAMPTZ, read BOOLEAN)"""
 CHECKED_LAYERS = ("raw", "staged", "quarantine", "clean")
 PERSON_TABLES = tuple(t.name for t in PEOPLE)
 
@@ -88,7 +88,7 @@ def hold_back(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, ru
             DELETE FROM {qualified('raw', table)}
             WHERE list_has_any([{hashed}], (SELECT list(hash) FROM quality.suppressed))
             RETURNING _source_row""", pads(deployment_secret(settings.privacy.secret_file))).fetchall())
-        _record(con, table, run_id, held, settings.warehouse.change_log_runs)
+        _record(con, table, run_id, held, settings.warehouse.change_log_runs, read=True)
     return held
 
 
@@ -100,16 +100,17 @@ def carry_held_back(con: duckdb.DuckDBPyConnection, table: str, built_by: str, r
     [(held,)] = con.execute("SELECT coalesce(sum(rows), 0) FROM quality.held_back WHERE run_id = ? AND table_name = ?",
                             [built_by, table]).fetchall()
     with transaction(con):
-        _record(con, table, run_id, int(held), keep_runs)
+        _record(con, table, run_id, int(held), keep_runs, read=False)
     return int(held)
 
 
-def _record(con: duckdb.DuckDBPyConnection, table: str, run_id: str, held: int, keep_runs: int) -> None:
-    """This run's count, in the caller's transaction; the counts of all but the newest
+def _record(con: duckdb.DuckDBPyConnection, table: str, run_id: str, held: int, keep_runs: int, read: bool) -> None:
+    """This run's count, in the caller's transaction (``read``: held back from rows this run read
+    and wrote, rather than kept away by a kept raw table); the counts of all but the newest
     ``keep_runs`` runs are forgotten, as the change log's are."""
     con.execute(HELD_BACK_SQL)
     con.execute("DELETE FROM quality.held_back WHERE run_id = ? AND table_name = ?", [run_id, table])
-    con.execute("INSERT INTO quality.held_back VALUES (?, ?, ?, now())", [run_id, table, held])
+    con.execute("INSERT INTO quality.held_back VALUES (?, ?, ?, now(), ?)", [run_id, table, held, read])
     con.execute("""DELETE FROM quality.held_back WHERE table_name = ? AND run_id NOT IN (
                        SELECT run_id FROM quality.held_back WHERE table_name = ? ORDER BY held_at DESC LIMIT ?)""",
                 [table, table, keep_runs])
@@ -151,6 +152,13 @@ def erased_present(con: duckdb.DuckDBPyConnection, settings: Settings) -> Presen
             count = con.execute(f"SELECT count(*) FROM {where} WHERE list_contains(?, {sql})", [values]).fetchone()[0]
             rows[where] = rows.get(where, 0) + count
     return Presence({where: count for where, count in rows.items() if count})
+
+
+def held_back_from_a_read(con: duckdb.DuckDBPyConnection, run_id: str) -> bool:
+    """Whether the run wrote rows of erased people before holding them back: DuckDB keeps deleted
+    rows in the blocks it frees, so the warehouse file is then rewritten at the end of the run."""
+    return table_exists(con, "quality", "held_back") and con.execute(
+        "SELECT count(*) > 0 FROM quality.held_back WHERE run_id = ? AND read AND rows > 0", [run_id]).fetchone()[0]
 
 
 def held_back(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, int]:
