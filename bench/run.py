@@ -7,6 +7,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 import bench_backup  # noqa: E402
 import bench_dedup  # noqa: E402
+import bench_erasure  # noqa: E402
 import bench_match_quality  # noqa: E402
 import bench_extract  # noqa: E402
 import bench_incremental  # noqa: E402
@@ -23,3 +24,4 @@ if __name__ == "__main__":
     bench_merge.main()
     bench_backup.main()
     bench_incremental.main()
+    bench_erasure.main()
