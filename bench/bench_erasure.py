@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 
 from bench_standardize import CONTACTS, EXPORT, PREPARE, WORK
-from measure import measure, report
+from measure import home_steps, measure, report
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
 HOME, FIRST = WORK / "erasure-home", WORK / "erasure-first"
@@ -32,22 +32,7 @@ print(json.dumps({{"status": status}}))
 sys.exit(status)
 """
 
-FRESH_HOME = f"""
-import shutil
-shutil.rmtree({str(HOME)!r}, ignore_errors=True)
-"""
-
-FROM_FIRST = f"""
-import shutil
-shutil.rmtree({str(HOME)!r}, ignore_errors=True)
-shutil.copytree({str(FIRST)!r}, {str(HOME)!r})
-"""
-
-KEEP_FIRST = f"""
-import shutil
-shutil.rmtree({str(FIRST)!r}, ignore_errors=True)
-shutil.copytree({str(HOME)!r}, {str(FIRST)!r})
-"""
+STEPS = home_steps(HOME, FIRST)
 
 ERASED = """
 import json, duckdb
@@ -65,12 +50,12 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     measure("prepare the export", PREPARE, 1)
     run = _command("run", "--home", str(HOME), "--source", str(EXPORT))
-    first = measure("first run (the deployment)", run, 1, setup=FRESH_HOME)
-    measure("keep the first run's home", KEEP_FIRST, 1)
-    night = measure("   an unchanged night", run, REPEATS, setup=FROM_FIRST)
+    first = measure("first run (the deployment)", run, 1, setup=STEPS.fresh)
+    measure("keep the first run's home", STEPS.keep, 1)
+    night = measure("   an unchanged night", run, REPEATS, setup=STEPS.restore)
     erase = measure(f"erase {PERSON}", _command("erase", "--home", str(HOME), "--source", str(EXPORT), "--table",
                                                 "contacts", "--id", PERSON, "--by", "bench"),
-                    REPEATS, setup=FROM_FIRST, verify=ERASED.format(warehouse=str(HOME / "warehouse.duckdb")))
+                    REPEATS, setup=STEPS.restore, verify=ERASED.format(warehouse=str(HOME / "warehouse.duckdb")))
     report(f"Erasure, {CONTACTS:,} contacts", [first, night, erase], WORK.parent)
     print(f"{'':32} erasure under {TARGET_SECONDS} s: {'met' if erase.seconds < TARGET_SECONDS else 'MISSED'}")
     print(f"{'':32} encryption at rest: not measured (DuckDB 2.0 needs httpfs to write encrypted files)")

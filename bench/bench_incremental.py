@@ -20,7 +20,7 @@ import os
 
 from bench_dedup import prepare, splink
 from bench_standardize import CONTACTS, EXPORT, PREPARE, WORK
-from measure import measure, report
+from measure import home_steps, measure, report
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
 HOME, FIRST = WORK / "incremental-home", WORK / "incremental-first"
@@ -38,22 +38,7 @@ print(json.dumps({{"status": status}}))
 sys.exit(status)
 """
 
-FRESH_HOME = f"""
-import shutil
-shutil.rmtree({str(HOME)!r}, ignore_errors=True)
-"""
-
-FROM_FIRST = f"""
-import shutil
-shutil.rmtree({str(HOME)!r}, ignore_errors=True)
-shutil.copytree({str(FIRST)!r}, {str(HOME)!r})
-"""
-
-KEEP_FIRST = f"""
-import shutil
-shutil.rmtree({str(FIRST)!r}, ignore_errors=True)
-shutil.copytree({str(HOME)!r}, {str(FIRST)!r})
-"""
+STEPS = home_steps(HOME, FIRST)
 
 CHANGE = f"""
 import shutil
@@ -99,17 +84,17 @@ def main() -> None:
     measure("prepare the export", PREPARE, 1)
     measure("prepare the changed export", CHANGE, 1)
     verify = CHECKSUMS.format(warehouse=str(HOME / "warehouse.duckdb"))
-    full = measure("1. full first run", _run(EXPORT), REPEATS, setup=FRESH_HOME, verify=verify)
-    measure("keep the first run's home", KEEP_FIRST, 1)
+    full = measure("1. full first run", _run(EXPORT), REPEATS, setup=STEPS.fresh, verify=verify)
+    measure("keep the first run's home", STEPS.keep, 1)
     rows = [full]
     try:
         measure("prepare dedup input", prepare(CONTACTS), 1)
         rows.append(measure("   Splink 5 dedup alone", splink(CONTACTS), REPEATS))
     except SystemExit as error:
         print(f"Splink not measured: {error}")
-    rows.append(measure("2. second run, same export", _run(EXPORT), REPEATS, setup=FROM_FIRST, verify=verify))
-    rows.append(measure("3. run, 1% changed", _run(CHANGED), REPEATS, setup=FROM_FIRST, verify=verify))
-    rows.append(measure("4. full rebuild of 3's export", _run(CHANGED, ', "--full"'), REPEATS, setup=FROM_FIRST,
+    rows.append(measure("2. second run, same export", _run(EXPORT), REPEATS, setup=STEPS.restore, verify=verify))
+    rows.append(measure("3. run, 1% changed", _run(CHANGED), REPEATS, setup=STEPS.restore, verify=verify))
+    rows.append(measure("4. full rebuild of 3's export", _run(CHANGED, ', "--full"'), REPEATS, setup=STEPS.restore,
                         verify=verify))
     report(f"Incremental runs, {CONTACTS:,} contacts", rows, WORK.parent)
     for row in rows[-3:-1]:

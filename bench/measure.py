@@ -34,6 +34,25 @@ def run_once(code: str) -> tuple[float, float, dict]:
     return seconds, usage.ru_maxrss / 1024, facts
 
 
+@dataclass(frozen=True)
+class HomeSteps:
+    """Code for the steps that give each measured run the same deployment to start from."""
+
+    fresh: str
+    """Remove the home: the next run starts a deployment."""
+    keep: str
+    """Copy the home as the first run left it."""
+    restore: str
+    """Put that copy back in the home's place."""
+
+
+def home_steps(home: Path, first: Path) -> HomeSteps:
+    remove = "import shutil\nshutil.rmtree({!r}, ignore_errors=True)\n"
+    copy = "shutil.copytree({!r}, {!r})\n"
+    return HomeSteps(remove.format(str(home)), remove.format(str(first)) + copy.format(str(home), str(first)),
+                     remove.format(str(home)) + copy.format(str(first), str(home)))
+
+
 def measure(name: str, code: str, repeats: int, setup: str = "", verify: str = "") -> Measurement:
     """Median of ``repeats`` runs of ``code``, each after ``setup``; ``verify`` then checks the
     last run's output in a process of its own (untimed) and adds its facts to the quality."""
