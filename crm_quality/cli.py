@@ -4,6 +4,7 @@
     crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH] [--full]
     crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
     crm-quality check-mapping --source DIR --mapping NAME|PATH
+    crm-quality erase (--table contacts|leads --id ID | --email EMAIL | --phone PHONE) --by NOTE
 
 Errors caused by input or settings print one line and exit with status 2; a failed run (an asset
 or a blocking check) exits with status 1.
