@@ -183,6 +183,7 @@ def _erase(args: argparse.Namespace) -> int:
     from crm_quality.operations.backup import forget
     from crm_quality.privacy.erasure import Request, erase, find_person
     from crm_quality.privacy.identifiers import PEOPLE
+    from crm_quality.privacy.suppression import held_back_from_a_read
     from crm_quality.settings import load_settings
     from crm_quality.warehouse import connect, rewrite_file
 
@@ -203,13 +204,15 @@ def _erase(args: argparse.Namespace) -> int:
               f"{len(done.layers)} table(s) and {len(done.files)} file(s); their identifiers are suppressed "
               f"(erasure {done.erasure_id})", flush=True)
 
-    def forget_in_backups_and_file() -> None:
+    def forget_in_backups_and_file(run_id: str) -> None:
         with connect(settings.warehouse.path, memory_limit=settings.warehouse.memory_limit) as con:
             deleted = forget(con, settings, sorted(person[0].values))
+            rewritten = held_back_from_a_read(con, run_id)  # then the run's upkeep rewrote the file
         if deleted:
             print(f"crm-quality erase: {len(deleted)} backup(s) held them and were deleted; a backup without them "
                   "was taken", flush=True)
-        rewrite_file(settings.warehouse.path, settings.warehouse.memory_limit)
+        if not rewritten:
+            rewrite_file(settings.warehouse.path, settings.warehouse.memory_limit)
 
     job = build_definitions(settings).resolve_job_def("nightly")
     result, summary = run_from_command_line(

@@ -89,13 +89,13 @@ def run_lock(warehouse: Path, on_wait: Callable[[], None]) -> Iterator[None]:
 
 def run_from_command_line(job: JobDefinition, settings: Settings, say: Callable[[str], None],
                           log: logging.Logger, before: Callable[[], None] | None = None,
-                          after: Callable[[], None] | None = None,
+                          after: Callable[[str], None] | None = None,
                           **execute) -> tuple[ExecuteInProcessResult, RunSummary]:
     """Execute ``job`` in this process, recorded in the deployment's instance: under the
     warehouse's run lock, after any run in progress (from the UI, a schedule or a sensor) has
     finished, and recorded and alerted on like the others when it ends. ``before`` and ``after``
-    are work that needs the warehouse to itself around the run (an erasure, and the rewrite of
-    the file that follows it)."""
+    (given the run's id) are work that needs the warehouse to itself around the run (an erasure,
+    and the backups and file it then clears)."""
     instance = open_instance(settings.dagster_home)
     with instance, run_lock(settings.warehouse.path, on_wait=lambda: say(
             f"waiting for another crm-quality run on {settings.warehouse.path} to finish")):
@@ -106,7 +106,7 @@ def run_from_command_line(job: JobDefinition, settings: Settings, say: Callable[
                                         tags={LAUNCHED_BY: "cli", **worker_tags()}, **execute)
         summary = on_run_end(instance, result.run_id, settings, log)
         if after is not None:
-            after()
+            after(result.run_id)
         return result, summary
 
 
