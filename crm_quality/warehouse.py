@@ -148,6 +148,17 @@ def warehouse_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
         ORDER BY ALL""", [list(SCHEMAS), BUILDING_PREFIX]).fetchall()
 
 
+def keep_newest_runs(con: duckdb.DuckDBPyConnection, log: str, logged_at: str, keep: int,
+                     table_name: str | None = None) -> None:
+    """Forget the entries of quality.``log`` (of one ``table_name``, when given) of the runs
+    beyond the newest ``keep`` that wrote any, newest by ``logged_at``."""
+    of_table = "table_name = $table AND" if table_name is not None else ""
+    con.execute(f"""DELETE FROM {qualified('quality', log)} WHERE {of_table} run_id NOT IN (
+                        SELECT run_id FROM {qualified('quality', log)} WHERE {of_table} true
+                        GROUP BY run_id ORDER BY max({quote(logged_at)}) DESC LIMIT $keep)""",
+                {"keep": keep, **({"table": table_name} if table_name is not None else {})})
+
+
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()[0]
 

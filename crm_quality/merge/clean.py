@@ -25,7 +25,7 @@ from crm_quality.settings import Settings
 from crm_quality.sources.raw import exported_sql
 from crm_quality.validate.rules import load_rules, promoted_sql
 from crm_quality.errors import CrmQualityError
-from crm_quality.warehouse import BUILDING_PREFIX, build_table, qualified, quote, row_count, swap_in_many, table_exists
+from crm_quality.warehouse import BUILDING_PREFIX, build_table, keep_newest_runs, qualified, quote, row_count, swap_in_many, table_exists
 
 
 @dataclass(frozen=True)
@@ -217,9 +217,7 @@ def _audit(con: duckdb.DuckDBPyConnection, merged: dict[str, Golden], run_id: st
     con.execute("DELETE FROM quality.merges WHERE run_id = ?", [run_id])
     for table, golden in merged.items():
         con.execute(f"INSERT INTO quality.merges SELECT ?, now(), ?, * FROM {golden.merges}", [run_id, table])
-    con.execute("""DELETE FROM quality.merges WHERE run_id NOT IN (
-                       SELECT run_id FROM quality.merges GROUP BY run_id ORDER BY max(merged_at) DESC LIMIT ?)""",
-                [keep])
+    keep_newest_runs(con, "merges", "merged_at", keep)
 
 
 def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import duckdb
 
-from crm_quality.warehouse import qualified, transaction, warehouse_tables
+from crm_quality.warehouse import keep_newest_runs, qualified, transaction, warehouse_tables
 
 TABLE_SIZES_SQL = """CREATE TABLE IF NOT EXISTS quality.table_sizes (
     run_id VARCHAR, measured_at TIMESTAMPTZ, schema_name VARCHAR, table_name VARCHAR,
@@ -58,9 +58,7 @@ def upkeep(con: duckdb.DuckDBPyConnection, run_id: str, now: datetime) -> Upkeep
     with transaction(con):
         con.executemany("INSERT INTO quality.table_sizes BY NAME SELECT ? AS run_id, ? AS measured_at, ? AS schema_name, "
                         "? AS table_name, ? AS rows, ? AS bytes, ? AS storage", sizes)
-        con.execute("""DELETE FROM quality.table_sizes WHERE run_id NOT IN (
-                           SELECT run_id FROM quality.table_sizes GROUP BY run_id
-                           ORDER BY max(measured_at) DESC LIMIT ?)""", [SIZE_RUNS_KEPT])
+        keep_newest_runs(con, "table_sizes", "measured_at", SIZE_RUNS_KEPT)
     con.execute("CHECKPOINT")
     total = con.execute("SELECT total_blocks FROM pragma_database_size()").fetchall()[0][0]
     return Upkeep(len(sizes), sum(s[4] for s in sizes), sum(s[5] for s in sizes), total * block_size, analyzed)

@@ -174,19 +174,22 @@ def _collect(con: duckdb.DuckDBPyConnection, table: str, person: Person) -> None
     for schema in ("raw", "staged", "quarantine", "clean"):
         if not table_exists(con, schema, table):
             continue
-        relation = qualified(schema, table)
+        relation = quote(f"__erasing_{schema}_{table}")  # their few rows, read once from the large table
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {relation} AS SELECT * FROM {qualified(schema, table)} "
+                    f"WHERE list_contains(?, {key})", [ids])
         for kind, column in [(table, spec.key), *identifying_fields(spec)]:
             for value, normal in con.execute(
                     f"SELECT DISTINCT {quote(column)}, {normal_form(kind, quote(column))} FROM {relation} "
-                    f"WHERE list_contains(?, {key}) AND {quote(column)} IS NOT NULL", [ids]).fetchall():
-                if normal and not (kind in ("email", "phone") and _shared(con, kind, normal, person)):
+                    f"WHERE {quote(column)} IS NOT NULL").fetchall():
+                if normal and ((kind, normal) in person.identifiers or kind not in ("email", "phone")
+                               or not _shared(con, kind, normal, person)):
                     person.values.add(str(value))
                     person.identifiers.add((kind, normal))
         for (column,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
                                      "table_name = ? AND data_type = 'VARCHAR'", [schema, table]).fetchall():
             person.cached |= {v for (v,) in con.execute(
-                f"SELECT DISTINCT {quote(column)} FROM {relation} WHERE list_contains(?, {key}) "
-                f"AND {quote(column)} IS NOT NULL", [ids]).fetchall()}
+                f"SELECT DISTINCT {quote(column)} FROM {relation} WHERE {quote(column)} IS NOT NULL").fetchall()}
+        con.execute(f"DROP TABLE {relation}")
     person.values |= set(ids)
 
 

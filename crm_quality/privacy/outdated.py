@@ -13,7 +13,7 @@ from crm_quality.privacy.identifiers import PEOPLE
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.standardize.picklist import required_condition
-from crm_quality.warehouse import qualified, quote, table_exists, transaction
+from crm_quality.warehouse import keep_newest_runs, qualified, quote, table_exists, transaction
 
 OUTDATED_SQL = """CREATE TABLE IF NOT EXISTS quality.outdated (
     run_id VARCHAR, table_name VARCHAR, record_id VARCHAR, owner_id VARCHAR, reason VARCHAR,
@@ -35,9 +35,7 @@ def find_outdated(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: st
                 days += [as_of - timedelta(days=settings.privacy.stale_lead_days)] if overdue else []
                 found[spec.name] = len(con.execute(f"INSERT INTO quality.outdated {select} RETURNING 1",
                                                    [run_id, spec.name, *days]).fetchall())
-        con.execute("""DELETE FROM quality.outdated WHERE run_id NOT IN (
-                           SELECT run_id FROM quality.outdated GROUP BY run_id ORDER BY max(found_at) DESC LIMIT ?)""",
-                    [settings.warehouse.change_log_runs])
+        keep_newest_runs(con, "outdated", "found_at", settings.warehouse.change_log_runs)
     return found
 
 

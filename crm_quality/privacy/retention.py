@@ -19,6 +19,7 @@ from crm_quality.warehouse import qualified, table_exists, transaction
 
 PRUNINGS_SQL = """CREATE TABLE IF NOT EXISTS quality.prunings (
     pruned_at TIMESTAMPTZ, run_id VARCHAR, what VARCHAR, items BIGINT, older_than TIMESTAMPTZ, detail VARCHAR)"""
+MASKED_UNTIL_SQL = "CREATE TABLE IF NOT EXISTS quality.masked_until (log VARCHAR, until TIMESTAMPTZ)"
 LOGS: dict[str, tuple[str, ...]] = {"changes": ("before", "after"), "issues": ("value",), "merges": ("value",)}
 """The logs that hold values, and their value columns; each row names its table and field."""
 REPORT_PAGE = "index.html"
@@ -58,9 +59,11 @@ def prune_report_folders(reports: Path, keep_runs: int) -> list[Path]:
 
 
 def mask_old_values(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> dict[str, int]:
-    """Mask the personal values of the log rows written before ``cutoff`` (masking twice changes
-    nothing, so rows already masked are left as they are)."""
+    """Mask the personal values of the log rows written before ``cutoff`` and since the last
+    cutoff (``quality.masked_until``): each row is masked once, not looked at every night."""
     personal = [(t.name, f.name, f.kind) for t in TABLES.values() for f in t.fields if f.pii]
+    con.execute(MASKED_UNTIL_SQL)
+    since = dict(con.execute("SELECT log, until FROM quality.masked_until").fetchall())
     con.create_function("crm_quality_mask", lambda value, kind: mask(value, kind), [VARCHAR, VARCHAR], VARCHAR,
                         null_handling="special")
     masked = {}
@@ -74,8 +77,11 @@ def mask_old_values(con: duckdb.DuckDBPyConnection, cutoff: datetime) -> dict[st
                 UPDATE {qualified('quality', log)} AS l
                 SET {', '.join(f'{c} = crm_quality_mask(l.{c}, p.kind)' for c in columns)}
                 FROM (SELECT * FROM (VALUES {', '.join(['(?, ?, ?)'] * len(personal))}) v(table_name, field, kind)) p
-                WHERE l.table_name = p.table_name AND l.field = p.field AND l.{time_column} < ? AND ({changed})
-                RETURNING 1""", [v for row in personal for v in row] + [cutoff]).fetchall()
+                WHERE l.table_name = p.table_name AND l.field = p.field AND l.{time_column} < ?
+                  AND l.{time_column} >= coalesce(?, '-infinity'::TIMESTAMPTZ) AND ({changed})
+                RETURNING 1""", [v for row in personal for v in row] + [cutoff, since.get(log)]).fetchall()
+            con.execute("DELETE FROM quality.masked_until WHERE log = ?", [log])
+            con.execute("INSERT INTO quality.masked_until VALUES (?, ?)", [log, cutoff])
             if rows:
                 masked[log] = len(rows)
     finally:

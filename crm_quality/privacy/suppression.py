@@ -18,7 +18,7 @@ from crm_quality.privacy.identifiers import NORMAL_FORMS, PEOPLE, identifying_fi
 from crm_quality.privacy.secret import deployment_secret, keyed_hash_sql, pads
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.warehouse import literal, qualified, quote, table_exists, transaction
+from crm_quality.warehouse import keep_newest_runs, literal, qualified, quote, table_exists, transaction
 
 SUPPRESSED_SQL = """CREATE TABLE IF NOT EXISTS quality.suppressed (
     hash VARCHAR, kind VARCHAR, erasure_id VARCHAR, added_at TIMESTAMPTZ)"""
@@ -111,9 +111,7 @@ def _record(con: duckdb.DuckDBPyConnection, table: str, run_id: str, held: int, 
     con.execute(HELD_BACK_SQL)
     con.execute("DELETE FROM quality.held_back WHERE run_id = ? AND table_name = ?", [run_id, table])
     con.execute("INSERT INTO quality.held_back VALUES (?, ?, ?, now(), ?)", [run_id, table, held, read])
-    con.execute("""DELETE FROM quality.held_back WHERE table_name = ? AND run_id NOT IN (
-                       SELECT run_id FROM quality.held_back WHERE table_name = ? ORDER BY held_at DESC LIMIT ?)""",
-                [table, table, keep_runs])
+    keep_newest_runs(con, "held_back", "held_at", keep_runs, table)
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import duckdb
 
 from crm_quality.schema import LINEAGE_COLUMNS
 from crm_quality.sources.mapping import Mapping, mapped_columns
+from crm_quality.warehouse import keep_newest_runs
 
 SOURCE_COLUMNS_SQL = """CREATE TABLE IF NOT EXISTS quality.source_columns (
     run_id VARCHAR, table_name VARCHAR, columns VARCHAR[], unmapped VARCHAR[], appeared VARCHAR[],
@@ -49,7 +50,5 @@ def record_columns(con: duckdb.DuckDBPyConnection, mapping: Mapping, table: str,
     con.execute("DELETE FROM quality.source_columns WHERE run_id = ? AND table_name = ?", [run_id, table])
     con.execute("INSERT INTO quality.source_columns VALUES (?, ?, ?, ?, ?, ?, now())",
                 [run_id, table, list(columns), list(unmapped), list(changes.appeared), list(changes.disappeared)])
-    con.execute("""DELETE FROM quality.source_columns WHERE table_name = ? AND run_id NOT IN (
-                       SELECT run_id FROM quality.source_columns WHERE table_name = ?
-                       ORDER BY recorded_at DESC LIMIT ?)""", [table, table, keep_runs])
+    keep_newest_runs(con, "source_columns", "recorded_at", keep_runs, table)
     return changes

@@ -10,7 +10,7 @@ from crm_quality.schema import TABLES
 from crm_quality.standardize.fields import REQUIRED_MISSING
 from crm_quality.standardize.kept_rows import KEPT, note_run
 from crm_quality.standardize.rules import flag_ids
-from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, quote, transaction
+from crm_quality.warehouse import BUILDING_PREFIX, execute, keep_newest_runs, qualified, quote, transaction
 
 LOG_TABLES_SQL = (
     """CREATE TABLE IF NOT EXISTS quality.changes (
@@ -106,7 +106,4 @@ def carry_kept_flags(con: duckdb.DuckDBPyConnection, table: str, from_run: str, 
 def forget_old_runs(con: duckdb.DuckDBPyConnection, table: str, keep_runs: int) -> None:
     """Forget the table's entries of the runs beyond the newest ``keep_runs`` that logged any."""
     for log in ("changes", "issues"):
-        execute(con, f"""
-            DELETE FROM quality.{log} WHERE table_name = $table AND run_id NOT IN (
-                SELECT run_id FROM quality.{log} WHERE table_name = $table
-                GROUP BY run_id ORDER BY max(logged_at) DESC LIMIT $keep)""", {"table": table, "keep": keep_runs})
+        keep_newest_runs(con, log, "logged_at", keep_runs, table)

@@ -12,7 +12,7 @@ from crm_quality.errors import SettingsError
 from crm_quality.settings import Settings
 from crm_quality.sources.mapping import load_mapping
 from crm_quality.validate.rules import FieldRules, load_rules
-from crm_quality.warehouse import qualified, quote, transaction
+from crm_quality.warehouse import keep_newest_runs, qualified, quote, transaction
 
 NEAR_MISS_SIMILARITY = 0.9
 """Hand-set fallback: the Jaro-Winkler similarity (of the letters and digits, lower case) from
@@ -96,9 +96,7 @@ def record_misses(con: duckdb.DuckDBPyConnection, relation: str, key: str, rules
                 FROM misses m LEFT JOIN nearest n USING (value) ORDER BY m.record_id""",
                         [run_id, rule.rules.table, rule.rules.field, f"{rule.table}.{rule.column}",
                          NEAR_MISS_SIMILARITY])
-        con.execute("""DELETE FROM quality.reference_misses WHERE run_id NOT IN (
-                           SELECT run_id FROM quality.reference_misses GROUP BY run_id
-                           ORDER BY max(recorded_at) DESC LIMIT ?)""", [keep_runs])
+        keep_newest_runs(con, "reference_misses", "recorded_at", keep_runs)
 
 
 def carry_misses(con: duckdb.DuckDBPyConnection, table: str, built_by: str, run_id: str) -> None:
