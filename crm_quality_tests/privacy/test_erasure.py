@@ -13,6 +13,7 @@ import duckdb
 import pytest
 
 from crm_quality.cli import main
+from crm_quality.operations.backup import backups_in
 from crm_quality.privacy.secret import keyed_hash, keyed_hash_sql, pads
 from crm_quality.privacy.suppression import erased_present
 from crm_quality.sample import generate
@@ -117,12 +118,12 @@ def test_an_erased_contact_is_nowhere_and_stays_out_while_the_export_holds_them(
     monkeypatch.setenv("CRM_QUALITY_BACKUPS", str(tmp_path / "kept_backups"))  # not pruned by the runs' backups
     assert main(["backup", "--home", str(home)]) == 0
     monkeypatch.delenv("CRM_QUALITY_BACKUPS")
-    [before] = sorted((tmp_path / "kept_backups").glob("2*"))
+    [before] = backups_in(tmp_path / "kept_backups")
     assert main(["erase", "--home", str(home), "--source", str(export), "--table", "contacts", "--id", "CON-9000002",
                  "--by", "privacy desk, request 42"]) == 0
     said = capsys.readouterr().out
     assert "2 contacts, 1 leads erased" in said and "backup(s) held them and were deleted" in said
-    assert len(list((home / "backups").glob("2*"))) == 1, "one backup, taken without them"
+    assert len(backups_in(home / "backups")) == 1, "one backup, taken without them"
 
     assert _traces(home) == [], "backups included"
     with duckdb.connect(str(warehouse), read_only=True) as con:
