@@ -348,6 +348,7 @@ def _run(args: argparse.Namespace) -> int:
         job, settings, say=lambda line: print(f"crm-quality run: {line}", flush=True),
         log=logging.getLogger("crm_quality.run"), run_config={"loggers": {"progress": {}}})
     elapsed = time.perf_counter() - started
+    _say_verdict(settings, result.run_id)
     if not result.success:
         print(f"crm-quality run: FAILED after {elapsed:.1f} s: {summary.error}", file=sys.stderr)
         return 1
@@ -358,6 +359,19 @@ def _run(args: argparse.Namespace) -> int:
     print(f"fix lists: {(settings.report.folder / result.run_id / 'fix').resolve()}")
     print(f"exports:   {settings.report.exports.resolve()}")
     return 0
+
+
+def _say_verdict(settings, run_id: str) -> None:
+    """How the data is: the failed checks by severity, and the score's change."""
+    from crm_quality.report.verdict import judge
+    from crm_quality.warehouse import connect
+
+    if not settings.warehouse.path.is_file():
+        return
+    with connect(settings.warehouse.path, read_only=True) as con:
+        verdict = judge(con, run_id, settings.validate.fail_on)
+    if verdict.scores or verdict.failed:
+        print(f"crm-quality run: {verdict.text()}")
 
 
 def _say_held_back(settings, run_id: str, prefix: str) -> None:

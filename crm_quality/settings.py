@@ -122,6 +122,9 @@ class ValidateSettings:
     'table.check'); every other check only warns."""
     rules: Path = setting(key="rules")
     """A YAML file of your own rules per table and field (crm_quality/validate/rules.py); none by default."""
+    fail_on: tuple = setting((), key="fail_on")
+    """WARN checks that fail the nightly run when they fail (after every asset is built): 'warn'
+    for all of them, a dimension ('accuracy'), a check ('email_valid') or 'table.check'."""
 
 
 @dataclass(frozen=True)
@@ -187,9 +190,15 @@ class OperationsSettings:
     backup_keep_weekly: int = setting(4, key="backup_keep_weekly")
     """...and the newest of each of this many most recent weeks."""
     alert_webhook_url: str = setting("", key="alert_webhook_url", secret=True)
-    """A URL that failed runs and failed ERROR checks are posted to as JSON (Slack-compatible)."""
+    """A URL that alerts (a failed run, a failed ERROR check, a quality regression) are posted to
+    as JSON (Slack-compatible)."""
     alert_email_to: tuple = setting((), key="alert_email_to")
-    """Addresses that failed runs and failed ERROR checks are mailed to."""
+    """Addresses that alerts are mailed to."""
+    alert_score_drop: float = setting(1.0, key="alert_score_drop")
+    """Hand-set: the overall score, or a dimension's, falling by more than this many points (of
+    100) since the previous run is alerted as a regression; a negative value never alerts."""
+    alert_new_failures: bool = setting(True, key="alert_new_failures")
+    """A check that fails after passing the previous run is alerted as a regression."""
     alert_email_from: str = setting("crm-quality@localhost", key="alert_email_from")
     smtp_host: str = setting("", key="smtp_host")
     """The SMTP server alerts are sent through; empty for no email."""

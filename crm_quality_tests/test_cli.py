@@ -47,7 +47,7 @@ def test_a_failed_asset_exits_non_zero_with_a_one_line_reason(tmp_path, sample_d
     out = crm_quality("run", "--source", "export", "--warehouse", "wh.duckdb", cwd=tmp_path)
     assert out.returncode == 1
     last = out.stderr.strip().splitlines()[-1]
-    assert "FAILED" in last and "raw__users" in last and "users.csv is empty (0 bytes)" in last
+    assert "FAILED" in last and "raw/users" in last and "users.csv is empty (0 bytes)" in last
     assert "Traceback" not in out.stdout + out.stderr
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import shutil
 import socket
 import time
@@ -25,11 +26,14 @@ from crm_quality.defs.backup import BACKUP
 from crm_quality.operations.alerts import Alert, send
 from crm_quality.operations.process import alive, identity
 from crm_quality.operations.runs import RunSummary, record_runs
+from crm_quality.report.verdict import Verdict, judge
 from crm_quality.settings import Settings
 from crm_quality.warehouse import connect
 
 INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
 LAUNCHED_BY = "crm_quality/launched_by"
+VERDICT_TAG = "crm_quality/data_quality"
+"""Set when a run ends: its failed checks by severity and its score, shown in the runs list."""
 PID, PROCESS_STARTED, HOST = "crm_quality/pid", "crm_quality/process_started", "crm_quality/host"
 RUN_WAIT_POLL_SECONDS = 2
 """How often a command-line run looks again whether the run it waits for has finished."""
@@ -165,23 +169,22 @@ def summarize(instance: DagsterInstance, run_id: str) -> RunSummary:
 
 
 def failure_message(event) -> str:
-    """Where and why a step or run failed, in our own words."""
+    """Where (the asset, as the UI names it) and why a step or run failed, in our own words."""
     error = event.step_failure_data.error if event.event_type == DagsterEventType.STEP_FAILURE else (
         event.event_specific_data.error if event.event_specific_data else None)
     message = error_message(error) if error is not None else event.message or "the run failed"
-    return f"{event.step_key}: {message}" if event.step_key else message
+    return f"{event.step_key.replace('__', '/')}: {message}" if event.step_key else message
 
 
 def error_message(error) -> str:
-    """The innermost error's own message: our clear errors, without Dagster's wrapping."""
+    """The innermost error's own message: our clear errors and Dagster's Failure, without the
+    class and module names Dagster wraps them in."""
     while error.cause is not None:
         error = error.cause
     message = error.message.strip()
-    prefix = f"{error.cls_name}: " if error.cls_name else ""
-    for candidate in (f"crm_quality.errors.{prefix}", prefix):
-        if candidate and message.startswith(candidate):
-            return message[len(candidate):].strip()
-    return message.splitlines()[-1] if message else "unknown error"
+    if error.cls_name:
+        message = re.sub(rf"^(?:[\w.]+\.)?{re.escape(error.cls_name)}: ", "", message)
+    return message or "unknown error"
 
 
 def _launched_by(run: DagsterRun) -> str:
@@ -201,32 +204,55 @@ def unrecorded_finished_runs(instance: DagsterInstance, recorded: set[str]) -> l
 
 
 def on_run_end(instance: DagsterInstance, run_id: str, settings: Settings, log: logging.Logger) -> RunSummary:
-    """Record a finished run in the runs log, and alert when it failed or an ERROR check did."""
+    """Record a finished run in the runs log, and alert when it failed, an ERROR check did, or the
+    data's quality regressed since the previous run."""
     summary = summarize(instance, run_id)
-    _record(summary, settings, log)
+    verdict = _record(summary, settings, log)
     errors = [check for check in summary.failed_checks if check.endswith("(ERROR)")]
+    report = str((settings.report.folder / run_id / "index.html").resolve())
     if summary.status != DagsterRunStatus.SUCCESS.value:
         send(Alert("run_failed", summary.job, run_id, summary.error or f"the run ended {summary.status}",
                    errors), settings, log)
     elif errors:
-        send(Alert("error_check_failed", summary.job, run_id, f"{len(errors)} ERROR check(s) failed", errors),
-             settings, log)
+        send(Alert("error_check_failed", summary.job, run_id, f"{len(errors)} ERROR check(s) failed", errors,
+                   report), settings, log)
+    if verdict is not None and (verdict.scores or verdict.failed):
+        instance.add_run_tags(run_id, {VERDICT_TAG: verdict.text()})
+    if verdict is not None and summary.status == DagsterRunStatus.SUCCESS.value:
+        regression = _regression(verdict, settings)
+        if regression:
+            send(Alert("quality_regressed", summary.job, run_id, regression[0], regression[1], report), settings, log)
     return summary
 
 
-def _record(summary: RunSummary, settings: Settings, log: logging.Logger) -> None:
-    """Write the run's row, waiting while another run's step holds the warehouse; a run still
-    not recorded after LOCK_WAIT_SECONDS is caught up by the next run's quality/runs asset."""
+def _regression(verdict: Verdict, settings: Settings) -> tuple[str, list[str]] | None:
+    """What regressed since the previous run (a message and the checks it names), or None."""
+    drops = verdict.drops(settings.operations.alert_score_drop)
+    newly = verdict.newly_failing if settings.operations.alert_new_failures else []
+    if not drops and not newly:
+        return None
+    said = [f"{key} score {verdict.scores[key]:.2f}, {change:+.2f} since the previous run"
+            for key, change in drops.items()]
+    if newly:
+        said.append(f"{len(newly)} check(s) failing that passed the previous run")
+    dropped = [f.name for f in verdict.failed if ("overall" in drops or f.dimension in drops) and f.name not in newly]
+    return "; ".join(said), [*newly, *dropped]
+
+
+def _record(summary: RunSummary, settings: Settings, log: logging.Logger) -> Verdict | None:
+    """Write the run's row and read the verdict on its data, waiting while another run's step
+    holds the warehouse; a run still not recorded after LOCK_WAIT_SECONDS is caught up by the next
+    run's quality/runs asset (and not judged)."""
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while True:
         try:
             with connect(settings.warehouse.path) as con:
                 record_runs(con, [summary])
-            return
+                return judge(con, summary.run_id, settings.validate.fail_on)
         except duckdb.IOException as error:
             if time.monotonic() > deadline:
                 log.warning(f"quality.runs: run {summary.run_id} not recorded now ({error}); the next run records it")
-                return
+                return None
             time.sleep(1)
 
 

@@ -14,6 +14,7 @@ from crm_quality.privacy.retention import apply_retention
 from crm_quality.report.access_review import FINDINGS, review_access
 from crm_quality.report.render import write_report
 from crm_quality.report.summary import markdown_summary
+from crm_quality.report.verdict import Verdict, judge
 from crm_quality.schema import TABLES
 
 QUALITY_REPORT = AssetKey(["reports", "quality_report"])
@@ -51,19 +52,31 @@ def quality_report(context: AssetExecutionContext, settings: SettingsResource,
                if s.start_time and s.end_time]
     with warehouse.get_connection() as con:
         report = write_report(con, values.report.folder, values.privacy.show_personal_data, timings=timings)
+        verdict = judge(con, context.run.run_id, values.validate.fail_on)
         pruned = apply_retention(con, values.report.folder, values.report.report_keep_runs,
                                  values.privacy.personal_log_days, context.run.run_id, datetime.now(timezone.utc))
     if pruned.report_folders or pruned.masked:
         context.log.info(f"retention: {len(pruned.report_folders)} old report folder(s) deleted; personal values "
                          f"masked in {pruned.masked or 'no'} log rows")
     return MaterializeResult(metadata={
-        "overall_score": report.facts.overall if report.facts.overall is not None else float("nan"),
+        **verdict_metadata(verdict),
         "report": MetadataValue.path(str(report.page)),
         "fix_lists": len(report.fix_lists),
         "report_folders_pruned": len(pruned.report_folders),
         "log_values_masked": sum(pruned.masked.values()),
         "summary": MetadataValue.md(markdown_summary(report.facts)),
     })
+
+
+def verdict_metadata(verdict: Verdict) -> dict:
+    """The verdict as asset metadata: numbers the UI plots over runs, and a table to read."""
+    return {
+        "failed_error_checks": verdict.count("ERROR"), "failed_warn_checks": verdict.count("WARN"),
+        "overall_score": verdict.scores.get("overall", float("nan")),
+        "score_change": verdict.changes.get("overall", float("nan")),
+        "newly_failing_checks": len(verdict.newly_failing),
+        "verdict": MetadataValue.md(verdict.markdown()),
+    }
 
 
 report_assets = [access_review, quality_report]

@@ -1,22 +1,25 @@
 """The last assets of the nightly job: the runs log caught up with the Dagster instance, then
-warehouse upkeep (CHECKPOINT, ANALYZE, table sizes)."""
+warehouse upkeep (CHECKPOINT, ANALYZE, table sizes), then the quality gate, which fails the run
+on the WARN checks the team's ``fail_on`` names once everything else is built."""
 
 from datetime import datetime, timezone
 from pathlib import Path
 
-from dagster import AssetExecutionContext, AssetKey, MaterializeResult, asset
+from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.clean import EXPORTS
-from crm_quality.defs.report import QUALITY_REPORT
+from crm_quality.defs.report import QUALITY_REPORT, verdict_metadata
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.defs.lifecycle import summarize, unrecorded_finished_runs
 from crm_quality.operations.runs import record_runs, recorded_run_ids
 from crm_quality.operations.upkeep import upkeep
 from crm_quality.privacy.suppression import held_back_from_a_read
+from crm_quality.report.verdict import judge
 from crm_quality.warehouse import rewrite_file
 
 RUNS = AssetKey(["quality", "runs"])
+TABLE_SIZES = AssetKey(["quality", "table_sizes"])
 
 
 @asset(key=RUNS, group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=[QUALITY_REPORT, EXPORTS],
@@ -31,7 +34,7 @@ def runs_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> Mater
     return MaterializeResult(metadata={"dagster/row_count": len(recorded) + len(missing), "caught_up": len(missing)})
 
 
-@asset(key=AssetKey(["quality", "table_sizes"]), group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@asset(key=TABLE_SIZES, group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[RUNS], description="Warehouse upkeep after the nightly write: CHECKPOINT, ANALYZE, and the rows "
        "and bytes of every table recorded for this run.")
 def table_sizes(context: AssetExecutionContext, settings: SettingsResource,
@@ -48,4 +51,22 @@ def table_sizes(context: AssetExecutionContext, settings: SettingsResource,
                                        "file_rewritten": rewrite})
 
 
-upkeep_assets = [runs_log, table_sizes]
+@asset(key=AssetKey(["reports", "quality_gate"]), group_name="report", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+       deps=[TABLE_SIZES], description="The run's verdict on the data: the checks that failed, by severity, and "
+       "the score's change since the previous run. Fails the run when a check that the fail_on setting names "
+       "failed ('warn', a dimension, a check or table.check), after every other asset is built.")
+def quality_gate(context: AssetExecutionContext, settings: SettingsResource,
+                 warehouse: DuckDBResource) -> MaterializeResult:
+    with warehouse.get_connection() as con:
+        verdict = judge(con, context.run.run_id, settings.get().validate.fail_on)
+    for entry in verdict.unmatched:
+        context.log.warning(f"fail_on: {entry!r} names no check, dimension or 'warn' of this run; "
+                            "see the checks on the staged/* assets for their names")
+    metadata = verdict_metadata(verdict)
+    if verdict.gate:
+        raise Failure(description=f"{len(verdict.gate)} check(s) that fail_on names failed: {', '.join(verdict.gate)}",
+                      metadata=metadata, allow_retries=False)
+    return MaterializeResult(metadata=metadata)
+
+
+upkeep_assets = [runs_log, table_sizes, quality_gate]

@@ -1,5 +1,5 @@
-"""Alerts: a failed run or a failed ERROR check is written to the log and, when configured,
-posted to a webhook as JSON and mailed through an SMTP server.
+"""Alerts: a failed run, a failed ERROR check or a quality regression is written to the log
+and, when configured, posted to a webhook as JSON and mailed through an SMTP server.
 
 A channel that cannot be reached is logged and the others are still tried: an alert must not be
 lost because one channel is down, and a broken channel must not hide the run's own failure.
@@ -24,21 +24,25 @@ TIMEOUT_SECONDS = 10
 @dataclass(frozen=True)
 class Alert:
     event: str
-    """run_failed or error_check_failed."""
+    """run_failed, error_check_failed or quality_regressed."""
     job: str
     run_id: str
     message: str
     failed_checks: list[str] = field(default_factory=list)
-    """asset:check of each failed ERROR check."""
+    """The checks the alert is about: each failed ERROR check, or each that regressed."""
+    report: str = ""
+    """The run's quality report (a path on the machine that ran it), when it was written."""
 
     @property
     def subject(self) -> str:
-        what = "run failed" if self.event == "run_failed" else "ERROR check failed"
+        what = {"run_failed": "run failed", "error_check_failed": "ERROR check failed",
+                "quality_regressed": "data quality regressed"}[self.event]
         return f"crm-quality: {self.job} {what} (run {self.run_id[:8]})"
 
     def text(self) -> str:
         lines = [self.subject, self.message]
         lines += [f"failed check: {check}" for check in self.failed_checks]
+        lines += [f"report: {self.report}"] if self.report else []
         return "\n".join(line for line in lines if line)
 
 
