@@ -5,6 +5,8 @@
     crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
     crm-quality check-mapping --source DIR --mapping NAME|PATH
     crm-quality erase (--table contacts|leads --id ID | --email EMAIL | --phone PHONE) --by NOTE
+    crm-quality settings
+    crm-quality --version
 
 Errors caused by input or settings print one line and exit with status 2; a failed run (an asset
 or a blocking check) exits with status 1.
@@ -29,6 +31,9 @@ HOME_HELP = "the deployment's folder; paths not set explicitly lie in it (CRM_QU
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if not hasattr(args, "command"):
+        parser.print_help()
+        return 0
     try:
         return args.command(args)
     except CrmQualityError as error:
@@ -37,10 +42,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="crm-quality", description="CRM data-quality pipeline")
-    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+    parser = argparse.ArgumentParser(
+        prog="crm-quality", description="CRM data-quality pipeline: extract, standardize, validate, deduplicate, "
+        "merge and report, as the Dagster job `nightly` does.", epilog="`crm-quality COMMAND --help` describes a "
+        "command, with an example.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands = parser.add_subparsers(metavar="COMMAND", title="commands")
 
-    generate = commands.add_parser("generate", help="write a dirty sample CRM export with its truth")
+    def command(name: str, summary: str, example: str, more: str = "") -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=summary, description=f"{summary[0].upper()}{summary[1:]}.{more}",
+                                   epilog=f"example:\n  {example}\n", formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    generate = command("generate", "write a dirty sample CRM export with its truth",
+                       "crm-quality generate --out data/sample --contacts 2000 --as-of 2026-12-01",
+                       " The truth (which records are one person, which defects were injected) goes to _truth/.")
     generate.add_argument("--out", type=Path, required=True, help="folder to write the export to")
     generate.add_argument("--contacts", type=int, default=2000, help="number of contacts (default 2000)")
     generate.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
@@ -48,7 +63,10 @@ def _parser() -> argparse.ArgumentParser:
                           help="the export's date, YYYY-MM-DD (default today)")
     generate.set_defaults(command=_generate)
 
-    run = commands.add_parser("run", help="materialize every asset, as the nightly job does")
+    run = command("run", "materialize every asset, as the nightly job does",
+                  "crm-quality run --source exports/2026-12-01 --mapping salesforce",
+                  " The run is recorded in the deployment's Dagster home, so the UI shows it; exits 1 when it "
+                  "fails.")
     run.add_argument("--home", help=HOME_HELP)
     run.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE)")
     run.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
@@ -59,7 +77,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="redo every step, even those whose inputs have not changed since their last build")
     run.set_defaults(command=_run)
 
-    dedup = commands.add_parser("dedup", help="find duplicate records in any CSV or Parquet file")
+    dedup = command("dedup", "find duplicate records in any CSV or Parquet file",
+                    "crm-quality dedup people.csv --entity contact --id-column id --out clusters.csv",
+                    " Columns named as the canonical fields (first_name, last_name, email, phone, birth_date, "
+                    "name, website, ...) are compared; others are ignored.")
     dedup.add_argument("input", type=Path, help="CSV or Parquet file with canonical column names")
     dedup.add_argument("--entity", choices=("contact", "account"), required=True)
     dedup.add_argument("--id-column", required=True, help="the column holding each record's id")
@@ -68,31 +89,36 @@ def _parser() -> argparse.ArgumentParser:
                        "the fit learns from them")
     dedup.set_defaults(command=_dedup)
 
-    unmerge = commands.add_parser("unmerge", help="keep a golden record's members apart from the next run on")
+    unmerge = command("unmerge", "keep a golden record's members apart from the next run on",
+                      "crm-quality unmerge GC-0000123")
     unmerge.add_argument("golden_id", help="a golden_id from clean.contacts_xref or clean.accounts_xref")
     unmerge.add_argument("--home", help=HOME_HELP)
     unmerge.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     unmerge.set_defaults(command=_unmerge)
 
-    backup = commands.add_parser("backup", help="back the warehouse up, verify the backup restores, prune old ones")
+    backup = command("backup", "back the warehouse up, verify the backup restores, prune old ones",
+                     "crm-quality backup --home /srv/crm-quality")
     backup.add_argument("--home", help=HOME_HELP)
     backup.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     backup.set_defaults(command=_backup)
 
-    restore = commands.add_parser("restore", help="restore a backup into a new DuckDB file, verified")
+    restore = command("restore", "restore a backup into a new DuckDB file, verified",
+                      "crm-quality restore data/backups/20261123T020000.000000Z --to restored.duckdb")
     restore.add_argument("backup", type=Path, help="a backup folder, e.g. data/backups/20261123T020000Z")
     restore.add_argument("--to", type=Path, required=True, help="the new DuckDB file (must not exist)")
     restore.add_argument("--home", help=HOME_HELP + "; its suppression list is applied to the restored file")
     restore.set_defaults(command=_restore)
 
-    dry = commands.add_parser("check-mapping", help="dry-run a mapping on an export: fields, samples, skipped "
-                              "checks, unread files and likely problems; writes nothing")
+    dry = command("check-mapping", "dry-run a mapping on an export: fields, samples, skipped checks, unread "
+                  "files and likely problems; writes nothing",
+                  "crm-quality check-mapping --source exports/2026-12-01 --mapping my_crm.yaml")
     dry.add_argument("--source", required=True, help="the export folder")
     dry.add_argument("--mapping", required=True, help="sample, salesforce, hubspot or the path of your own mapping")
     dry.set_defaults(command=_check_mapping)
 
-    erase = commands.add_parser("erase", help="erase a person from every layer, log and file, keep them out of "
-                                "later runs, and run the pipeline again without them")
+    erase = command("erase", "erase a person from every layer, log and file, keep them out of later runs, and "
+                    "run the pipeline again without them",
+                    "crm-quality erase --email jane@example.com --by 'privacy desk, request 42'")
     erase.add_argument("--home", help=HOME_HELP)
     erase.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")
     erase.add_argument("--source", help="export folder (CRM_QUALITY_SOURCE) of the run that follows")
@@ -104,10 +130,20 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--by", required=True, help="who asks, and why (kept in quality.erasures)")
     erase.set_defaults(command=_erase)
 
-    shown = commands.add_parser("settings", help="print every setting in force and where its value came from")
+    shown = command("settings", "print every setting in force and where its value came from",
+                    "crm-quality settings --home /srv/crm-quality")
     shown.add_argument("--home", help=HOME_HELP)
     shown.set_defaults(command=_settings)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("crm-quality")
+    except PackageNotFoundError:
+        return "(not installed)"
 
 
 def _check_mapping(args: argparse.Namespace) -> int:

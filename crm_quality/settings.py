@@ -15,6 +15,7 @@ overrides (command-line flags). An unknown or ill-typed setting stops with a mes
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import os
 import re
@@ -496,9 +497,10 @@ def _read_yaml(path: Path) -> dict[str, Any]:
             for inner, inner_value in value.items():
                 place = BY_PLACE.get((name, str(inner)))
                 if place is None:
-                    known = ", ".join(p.name for p in PLACES.values() if p.group == name)
-                    raise SettingsError(f"unknown setting '{name}.{inner}' in settings file {path}; "
-                                        f"the {name} settings are: {known}")
+                    known = [p.name for p in PLACES.values() if p.group == name]
+                    raise SettingsError(f"unknown setting '{name}.{inner}' in settings file {path};"
+                                        f"{_nearest(str(inner), known, f'{name}.')} the {name} settings are: "
+                                        f"{', '.join(known)}")
                 values[place.key] = inner_value
         else:
             _known(str(name), f"settings file {path}")
@@ -508,7 +510,14 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 
 def _known(key: str, origin: str) -> None:
     if key not in PLACES:
-        raise SettingsError(f"unknown setting {key!r} in {origin}; known settings: {', '.join(sorted(PLACES))}")
+        raise SettingsError(f"unknown setting {key!r} in {origin};{_nearest(key, list(PLACES))} "
+                            "`crm-quality settings` lists every setting")
+
+
+def _nearest(name: str, known: list[str], prefix: str = "") -> str:
+    """' did you mean X?' for the known name closest to a misspelt one, or ''."""
+    close = difflib.get_close_matches(name.lower(), known, n=1, cutoff=0.6)
+    return f" did you mean '{prefix}{close[0]}'?" if close else ""
 
 
 def load_settings(

@@ -58,6 +58,30 @@ def test_a_bad_setting_exits_2_without_a_traceback(tmp_path):
                                   "timezone (e.g. Europe/Berlin)")
 
 
+def test_the_command_lists_its_commands_tells_its_version_and_shows_an_example_per_command(tmp_path):
+    bare = crm_quality(cwd=tmp_path)
+    assert bare.returncode == 0 and "commands:" in bare.stdout and "Traceback" not in bare.stderr
+    listed = [line.split()[0] for line in bare.stdout.split("commands:")[1].splitlines()[2:]
+              if line.startswith("    ") and not line.startswith("     ")]
+    assert {"generate", "run", "dedup", "erase", "settings", "check-mapping"} <= set(listed), listed
+    version = crm_quality("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == "crm-quality 0.1.0"
+    for command in listed:
+        shown = crm_quality(command, "--help", cwd=tmp_path)
+        example = shown.stdout.split("example:\n")[-1].strip()
+        assert shown.returncode == 0 and example.startswith(f"crm-quality {command}"), (command, shown.stdout)
+
+
+def test_a_misspelt_setting_suggests_the_nearest_name(tmp_path):
+    out = crm_quality("settings", cwd=tmp_path, env={"CRM_QUALITY_WAREHOSE": "x.duckdb"})
+    assert out.returncode == 2 and out.stderr.strip() == (
+        "crm-quality: error: unknown setting 'warehose' in environment variable CRM_QUALITY_WAREHOSE; did you "
+        "mean 'warehouse'? `crm-quality settings` lists every setting")
+    (tmp_path / "crm.yaml").write_text("dedup: {link_densty: 0.3}\nsauce: x\n")
+    out = crm_quality("settings", cwd=tmp_path, env={"CRM_QUALITY_CONFIG": "crm.yaml"})
+    assert "unknown setting 'dedup.link_densty'" in out.stderr and "did you mean 'dedup.link_density'?" in out.stderr
+
+
 def test_generate_refuses_a_tiny_export(tmp_path):
     out = crm_quality("generate", "--out", "x", "--contacts", "5", cwd=tmp_path)
     assert out.returncode == 2 and "at least 50" in out.stderr and "Traceback" not in out.stderr

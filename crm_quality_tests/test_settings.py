@@ -135,8 +135,9 @@ dedup_review_high: 0.9
 def test_an_unknown_setting_in_a_group_names_the_group_and_its_settings(tmp_path):
     config = tmp_path / "crm.yaml"
     config.write_text("dedup: {link_densty: 0.3}\n")
-    with pytest.raises(SettingsError, match=r"unknown setting 'dedup.link_densty' in settings file .*; the dedup "
-                                            r"settings are: match_probability, block_cap, link_density"):
+    with pytest.raises(SettingsError, match=r"unknown setting 'dedup.link_densty' in settings file .*; did you mean "
+                                            r"'dedup.link_density'\? the dedup settings are: match_probability, "
+                                            r"block_cap, link_density"):
         load_settings(config_file=config, env={})
 
 
