@@ -252,7 +252,7 @@ def _erase(args: argparse.Namespace) -> int:
 
     job = build_definitions(settings).resolve_job_def("nightly")
     result, summary = run_from_command_line(
-        job, settings, say=lambda line: print(f"crm-quality erase: {line}"), log=logging.getLogger("crm_quality.erase"),
+        job, settings, say=lambda line: print(f"crm-quality erase: {line}"), log=_console_log("crm-quality erase"),
         before=erase_person, after=forget_in_backups_and_file)
     if not result.success:
         print(f"crm-quality erase: the erasure is recorded, but the run rebuilding the tables without them failed: "
@@ -382,11 +382,14 @@ def _run(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     result, summary = run_from_command_line(
         job, settings, say=lambda line: print(f"crm-quality run: {line}", flush=True),
-        log=logging.getLogger("crm_quality.run"), run_config={"loggers": {"progress": {}}})
+        log=_console_log("crm-quality run"), run_config={"loggers": {"progress": {}}})
     elapsed = time.perf_counter() - started
     _say_verdict(settings, result.run_id)
     if not result.success:
-        print(f"crm-quality run: FAILED after {elapsed:.1f} s: {summary.error}", file=sys.stderr)
+        first, *more = summary.failures or [summary.error or "the run failed"]
+        print(f"crm-quality run: FAILED after {elapsed:.1f} s: {first}", file=sys.stderr)
+        for failure in more:
+            print(f"crm-quality run: and {failure}", file=sys.stderr)
         return 1
     print(f"crm-quality run: done in {elapsed:.1f} s (run {result.run_id})")
     _say_held_back(settings, result.run_id, "crm-quality run")
@@ -421,6 +424,33 @@ def _say_held_back(settings, run_id: str, prefix: str) -> None:
               f"({', '.join(f'{n} {t}' for t, n in held.items())}); delete them at the source")
 
 
+def _console_log(prefix: str) -> logging.Logger:
+    """The log a command-line run's end writes to (its alerts, a runs log it could not write):
+    one line each on stderr, since the failures themselves are printed once already."""
+    log = logging.getLogger(f"crm_quality.cli.{prefix.split()[-1]}")
+    if not log.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(_FirstLine(prefix))
+        log.addHandler(handler)
+        log.propagate = False
+    return log
+
+
+class _FirstLine(logging.Formatter):
+    """A log record's first line (an alert's subject), after the command's name."""
+
+    def __init__(self, prefix: str) -> None:
+        super().__init__()
+        self.prefix = prefix
+
+    def format(self, record: logging.LogRecord) -> str:
+        from crm_quality.operations.alerts import SUBJECT_PREFIX
+
+        line = record.getMessage().splitlines()[0]
+        alert = line.startswith(SUBJECT_PREFIX)
+        return f"{self.prefix}: {'alert: ' + line.removeprefix(SUBJECT_PREFIX) if alert else line}"
+
+
 def _progress_logger():
     """A Dagster logger that prints one line per asset, check and failure."""
     from dagster import logger
@@ -451,7 +481,7 @@ def _progress_logger():
                     print(f"  check failed {check.asset_key.to_user_string()}:{check.check_name}"
                           f" ({check.severity.value})")
             elif kind == "STEP_FAILURE":
-                print(f"  failed       {failure_message(event)}")
+                print(f"  failed       {failure_message(event).split(': ', 1)[0]}")
 
     @logger
     def progress(_init_context):

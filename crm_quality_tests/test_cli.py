@@ -51,6 +51,15 @@ def test_a_failed_asset_exits_non_zero_with_a_one_line_reason(tmp_path, sample_d
     assert "Traceback" not in out.stdout + out.stderr
 
 
+def test_a_missing_source_is_said_once(tmp_path):
+    out = crm_quality("run", "--source", "nowhere", "--home", "home", cwd=tmp_path)
+    assert out.returncode == 1 and "Traceback" not in out.stdout + out.stderr
+    assert (out.stdout + out.stderr).count("does not exist") == 1, out.stdout + out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith(
+        "crm-quality run: FAILED after ") and "raw/export_files: source folder nowhere does not exist" in out.stderr
+    assert "crm-quality run: alert: nightly run failed" in out.stderr and "  failed       raw/export_files\n" in out.stdout
+
+
 def test_a_bad_setting_exits_2_without_a_traceback(tmp_path):
     out = crm_quality("run", cwd=tmp_path, env={"CRM_QUALITY_TIMEZONE": "Nowhere/Land"})
     assert out.returncode == 2

@@ -35,6 +35,13 @@ def test_every_asset_materializes_with_exact_row_counts(tmp_path, sample_dir):
         staged, quarantined = (con.execute(f"SELECT count(*) FROM {schema}.{table}").fetchone()[0]
                                for schema in ("staged", "quarantine"))
         assert staged + quarantined == expected and staged > 0.95 * expected
+    for event in result.get_asset_materialization_events():
+        materialization = event.materialization
+        schema, name = materialization.asset_key.path
+        if schema in ("raw", "staged", "quarantine", "dedup", "clean"):
+            counted = materialization.metadata["dagster/row_count"].value
+            assert name == "export_files" or counted == con.execute(
+                f'SELECT count(*) FROM "{schema}"."{name}"').fetchone()[0], materialization.asset_key
     checks = {(tuple(c.asset_key.path), c.check_name): c for c in result.get_asset_check_evaluations()}
     for table in TABLES:
         assert checks[(("raw", table), "no_rejected_lines")].passed
@@ -65,4 +72,18 @@ def test_a_missing_file_fails_that_asset_with_a_clear_message(tmp_path, sample_d
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
     assert failure.step_key == "raw__leads"
-    assert "no export file for table 'leads'" in failure.step_failure_data.error.cause.message
+    said = failure.step_failure_data.user_failure_data
+    assert "no export file for table 'leads'" in said.description, "a Failure: the UI shows its description"
+    assert said.metadata["error"].value == "SourceError" and failure.step_failure_data.error.cause is None
+
+
+def test_a_missing_source_folder_fails_once_in_one_step(tmp_path):
+    with DagsterInstance.ephemeral() as instance:
+        result = run(make_settings(tmp_path, tmp_path / "no-such-export"), instance)
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == "raw__export_files"
+    assert failure.step_failure_data.user_failure_data.description.startswith(
+        f"source folder {tmp_path / 'no-such-export'} does not exist: set CRM_QUALITY_SOURCE")
+    started = {e.step_key for e in result.all_events if e.event_type_value == "STEP_START"}
+    assert not started & {f"raw__{table}" for table in TABLES}, "no table tries to read it again"

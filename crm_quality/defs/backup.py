@@ -14,6 +14,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.operations.backup import back_up
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
@@ -34,6 +35,7 @@ BACKUP = AssetKey(["backups", "warehouse"])
                                 "verified with; a full rebuild restores every table instead.")],
     pool=WAREHOUSE_POOL,
 )
+@clear_failures
 def backup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
     with warehouse.get_connection() as con:
         done = back_up(con, settings.get())

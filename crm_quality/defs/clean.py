@@ -15,6 +15,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_result, orphaned_keys
 from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
@@ -23,6 +24,7 @@ from crm_quality.privacy.outdated import find_outdated
 from crm_quality.privacy.suppression import erased_present
 from crm_quality.merge.exports import export_clean_tables
 from crm_quality.schema import TABLES
+from crm_quality.warehouse import row_count
 from crm_quality.defs.backup import BACKUP
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 
@@ -71,6 +73,7 @@ ERASED_CHECK = AssetCheckSpec(
     check_specs=[*CHECKS, ERASED_CHECK, *OUTDATED_CHECKS.values()],
     pool=WAREHOUSE_POOL,
 )
+@clear_failures
 def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
     current = settings.get()
     outputs = [*(("clean", t) for t in TABLES), *(("clean", f"{t}_{part}") for t in MERGED for part in ("xref", "id_history"))]
@@ -89,6 +92,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
         erased = erased_present(con, current)
         outdated = find_outdated(con, current, context.run.run_id)
+        rows = {(t, part): row_count(con, "clean", f"{t}_{part}") for t in MERGED for part in ("xref", "id_history")}
     for table, key in CLEAN.items():
         metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table],
                     "unchanged_since_run": built_by or ""}
@@ -96,9 +100,11 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             metadata |= {"golden_records": result.golden[table], "records_merged": result.merged[table]}
         yield MaterializeResult(asset_key=key, metadata=metadata)
     for table, key in XREF.items():
-        yield MaterializeResult(asset_key=key, metadata={"merged": result.merged[table]})
+        yield MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows[table, "xref"],
+                                                         "merged": result.merged[table]})
     for table, key in ID_HISTORY.items():
-        yield MaterializeResult(asset_key=key, metadata=result.id_changes[table])
+        yield MaterializeResult(asset_key=key, metadata={"dagster/row_count": rows[table, "id_history"],
+                                                         **result.id_changes[table]})
     for table, account in accounts.items():
         yield AssetCheckResult(
             asset_key=CLEAN[table], check_name="every_row_accounted_for", passed=account.balanced,
@@ -132,6 +138,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
 @asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="clean",
        kinds={"parquet", "csv"}, pool=WAREHOUSE_POOL,
        description="The clean tables as Parquet and formula-safe CSV files in the exports folder.")
+@clear_failures
 def clean_exports(context: AssetExecutionContext, settings: SettingsResource,
                   warehouse: DuckDBResource) -> MaterializeResult:
     current = settings.get()

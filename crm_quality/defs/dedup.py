@@ -4,6 +4,7 @@ that are already contacts."""
 from dagster import AssetExecutionContext, AssetKey, AssetSpec, AssetsDefinition, MaterializeResult, MetadataValue, multi_asset
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.evaluate import evaluate_against_truth, truth_file
 from crm_quality.dedup.run import DEDUP_TABLES, deduplicate_table
 from crm_quality.dedup.steward import ALWAYS, NEVER
@@ -45,6 +46,7 @@ def _dedup_assets(table: str) -> AssetsDefinition:
         ],
         pool=WAREHOUSE_POOL,
     )
+    @clear_failures
     def dedup(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
         current, step = settings.get(), f"dedup_{table}"
         outputs = [("dedup", f"{table}_{part}") for part in DEDUP_TABLES]

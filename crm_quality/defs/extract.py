@@ -18,12 +18,13 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.operations.memo import remember, source_fingerprint, table_content, unchanged_since
 from crm_quality.privacy.suppression import carry_held_back, hold_back
-from crm_quality.sources import extract_table, source_paths
+from crm_quality.sources import check_source, extract_table, source_paths
 from crm_quality.sources.deltas import record_delta
 from crm_quality.sources.export_files import export_files, record_export_files
 from crm_quality.sources.mapping import ReferenceTable, load_mapping
@@ -33,7 +34,7 @@ from crm_quality.sources.schema_changes import record_columns
 from crm_quality.warehouse import ensure_schemas, qualified
 
 REJECTS_SAMPLE = 10
-
+EXPORT_FILES = AssetKey(["raw", "export_files"])
 
 def _raw_asset(table: str) -> AssetsDefinition:
     key = AssetKey(["raw", table])
@@ -45,6 +46,7 @@ def _raw_asset(table: str) -> AssetsDefinition:
 
     @asset(
         key=key,
+        deps=[EXPORT_FILES],  # which checks that the source can be read: a missing one fails once, there
         group_name="raw",
         pool=WAREHOUSE_POOL,
         kinds={"duckdb"},
@@ -52,6 +54,7 @@ def _raw_asset(table: str) -> AssetsDefinition:
         description=f"The {table} export, loaded as text with its source file and line. "
         + TABLES[table].description,
     )
+    @clear_failures
     def raw_table(
         context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource
     ) -> MaterializeResult:
@@ -130,17 +133,19 @@ def _raw_asset(table: str) -> AssetsDefinition:
 
 raw_assets: list[AssetsDefinition] = [_raw_asset(table) for table in TABLES]
 
-EXPORT_FILES = AssetKey(["raw", "export_files"])
 
 
 @asset(key=EXPORT_FILES, group_name="raw", pool=WAREHOUSE_POOL, kinds={"duckdb"},
        check_specs=[AssetCheckSpec("every_file_read", asset=EXPORT_FILES,
                                    description="Every file of the export folder is read by the mapping: a file "
                                                "nothing reads is data nobody checks.")],
-       description="The files of the export folder, and the table each is read into (quality.export_files).")
+       description="The source checked readable (the export folder exists, the database answers), then the "
+                   "files of the export folder and the table each is read into (quality.export_files).")
+@clear_failures
 def export_files_asset(context: AssetExecutionContext, settings: SettingsResource,
                        warehouse: DuckDBResource) -> MaterializeResult:
     current = settings.get()
+    check_source(current)
     files = export_files(current)
     unread = [f.path.name for f in files if f.read_as is None]
     with warehouse.get_connection() as con:
@@ -149,7 +154,7 @@ def export_files_asset(context: AssetExecutionContext, settings: SettingsResourc
     if unread:
         context.log.warning(f"{len(unread)} file(s) of the export no mapping reads: {', '.join(unread)}")
     return MaterializeResult(
-        metadata={"files": len(files), "unread": ", ".join(unread)},
+        metadata={"dagster/row_count": len(files), "files": len(files), "unread": ", ".join(unread)},
         check_results=[AssetCheckResult(
             check_name="every_file_read", passed=not unread, severity=AssetCheckSeverity.WARN,
             metadata={"unread_files": MetadataValue.json(unread)},
@@ -170,6 +175,7 @@ def _reference_asset(reference: ReferenceTable) -> AssetsDefinition:
                          description=f"The reference table {reference.name}, trimmed: what rules check "
                                      "values against.")],
     )
+    @clear_failures
     def reference_table(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
         with warehouse.get_connection() as con:
             ensure_schemas(con)

@@ -140,7 +140,8 @@ def summarize(instance: DagsterInstance, run_id: str) -> RunSummary:
     run = record.dagster_run
     rows: dict[str, int] = {}
     failed: list[str] = []
-    backup = verified = error = None
+    backup = verified = None
+    failures: list[str] = []
     for entry in instance.all_logs(run_id, of_type={
             DagsterEventType.ASSET_MATERIALIZATION, DagsterEventType.ASSET_CHECK_EVALUATION,
             DagsterEventType.STEP_FAILURE, DagsterEventType.RUN_FAILURE}):
@@ -158,14 +159,15 @@ def summarize(instance: DagsterInstance, run_id: str) -> RunSummary:
                 verified = check.passed
             if not check.passed:
                 failed.append(f"{check.asset_key.to_user_string()}:{check.check_name} ({check.severity.value})")
-        elif error is None:
-            error = failure_message(event)
+        elif event.event_type == DagsterEventType.STEP_FAILURE or not failures:
+            failures.append(failure_message(event))
     started = datetime.fromtimestamp(record.start_time, timezone.utc) if record.start_time else None
     ended = datetime.fromtimestamp(record.end_time, timezone.utc) if record.end_time else None
     return RunSummary(
         run_id=run_id, job=run.job_name, launched_by=_launched_by(run), started_at=started, ended_at=ended,
         status=run.status.value, seconds=(ended - started).total_seconds() if started and ended else None,
-        rows_per_stage=rows, failed_checks=failed, backup=backup, backup_verified=verified, error=error)
+        rows_per_stage=rows, failed_checks=failed, backup=backup, backup_verified=verified,
+        error=failures[0] if failures else None, failures=failures)
 
 
 def failure_message(event) -> str:

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from dagster import AssetExecutionContext, AssetKey, MaterializeResult, MetadataValue, asset
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.targets import MERGED
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.defs.clean import CLEAN
@@ -25,6 +26,7 @@ QUALITY_REPORT = AssetKey(["reports", "quality_report"])
        description="Users to review: deactivated users who still own records, active users who have not "
        "logged in for access_inactive_days, privileged roles, users with no role, active users who own "
        "nothing. A finding the CRM's fields cannot decide is listed once as unknown.")
+@clear_failures
 def access_review(context: AssetExecutionContext, settings: SettingsResource,
                   warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:
@@ -45,6 +47,7 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
              *(AssetKey(["dedup", f"{t}_pairs"]) for t in MERGED)],
        description="The quality report analysts read (reports/<run id>/index.html and latest.html) and "
        "the stewards' fix lists (reports/<run id>/fix/<rule>.csv).")
+@clear_failures
 def quality_report(context: AssetExecutionContext, settings: SettingsResource,
                    warehouse: DuckDBResource) -> MaterializeResult:
     values = settings.get()

@@ -15,6 +15,7 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.standardize.quarantine import quarantine_share
@@ -48,6 +49,7 @@ def _standardize_assets(table: str) -> AssetsDefinition:
         check_specs=[check, share_check],
         pool=WAREHOUSE_POOL,
     )
+    @clear_failures
     def standardize(context: AssetExecutionContext, settings: SettingsResource,
                     warehouse: DuckDBResource):
         current, run_id = settings.get(), context.run.run_id

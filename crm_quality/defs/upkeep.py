@@ -8,6 +8,7 @@ from pathlib import Path
 from dagster import AssetExecutionContext, AssetKey, Failure, MaterializeResult, asset
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.defs.clean import EXPORTS
 from crm_quality.defs.report import QUALITY_REPORT, verdict_metadata
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
@@ -26,6 +27,7 @@ TABLE_SIZES = AssetKey(["quality", "table_sizes"])
        description="The runs log: one row per finished run of the nightly job (start, end, status, rows per "
        "asset, failed checks, backup). A run is written when it ends; this catches up on any that was not, "
        "such as a killed one.")
+@clear_failures
 def runs_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:
         recorded = recorded_run_ids(con)
@@ -37,6 +39,7 @@ def runs_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> Mater
 @asset(key=TABLE_SIZES, group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[RUNS], description="Warehouse upkeep after the nightly write: CHECKPOINT, ANALYZE, and the rows "
        "and bytes of every table recorded for this run.")
+@clear_failures
 def table_sizes(context: AssetExecutionContext, settings: SettingsResource,
                 warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:
@@ -55,6 +58,7 @@ def table_sizes(context: AssetExecutionContext, settings: SettingsResource,
        deps=[TABLE_SIZES], description="The run's verdict on the data: the checks that failed, by severity, and "
        "the score's change since the previous run. Fails the run when a check that the fail_on setting names "
        "failed ('warn', a dimension, a check or table.check), after every other asset is built.")
+@clear_failures
 def quality_gate(context: AssetExecutionContext, settings: SettingsResource,
                  warehouse: DuckDBResource) -> MaterializeResult:
     with warehouse.get_connection() as con:

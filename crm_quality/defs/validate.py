@@ -19,10 +19,11 @@ from dagster import (
 )
 from dagster_duckdb import DuckDBResource
 
+from crm_quality.defs.failures import clear_failures
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.validate.checks import checks_for, is_error
+from crm_quality.validate.checks import Check, checks_for, is_error
 from crm_quality.validate.reference_values import reference_rules
 from crm_quality.validate.run import validate_table
 
@@ -41,6 +42,7 @@ def _validation_checks(table: str, settings: Settings) -> AssetChecksDefinition:
 
     @multi_asset_check(name=f"validate_{table}", specs=specs, pool=WAREHOUSE_POOL, can_subset=True,
                        description=f"Great Expectations and DuckDB checks of staged.{table}")
+    @clear_failures
     def validate(context: AssetCheckExecutionContext, settings: SettingsResource,
                  warehouse: DuckDBResource):
         with warehouse.get_connection() as con:
@@ -63,12 +65,24 @@ def _validation_checks(table: str, settings: Settings) -> AssetChecksDefinition:
                 metadata={
                     "dimension": result.check.dimension,
                     "success_percent": round(outcome.success_percent, 3),
+                    "required_percent": round(100 * result.check.kwargs.get("mostly", 1.0), 3),
                     "unexpected_count": outcome.unexpected_count,
                     "element_count": outcome.element_count,
-                    "failing_ids_sample": MetadataValue.json(outcome.sample_ids),
+                    "failing_sample": MetadataValue.md(_failing_sample(table, result.check, outcome.sample_ids)),
                 })
 
     return validate
+
+
+def _failing_sample(table: str, check: Check, ids: list[str]) -> str:
+    """The failing sample as a markdown table, its column named for what it holds: the table's
+    key, or the export's line numbers for rows that have no usable key. Values are data: each is
+    shown as code, with the characters that would end the cell or the code removed."""
+    if not ids:
+        return "no failing record"
+    label = "line of the export file" if check.id_column == "_source_row" else check.id_column or TABLES[table].key
+    cells = [f"`{str(i).replace('`', '').replace('|', '/')[:100]}`" for i in ids]
+    return "\n".join([f"| {label} |", "|---|", *(f"| {cell} |" for cell in cells)])
 
 
 def validation_checks(settings: Settings) -> list[AssetChecksDefinition]:

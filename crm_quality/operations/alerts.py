@@ -19,6 +19,7 @@ from email.message import EmailMessage
 from crm_quality.settings import Settings
 
 TIMEOUT_SECONDS = 10
+SUBJECT_PREFIX = "crm-quality: "
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class Alert:
     def subject(self) -> str:
         what = {"run_failed": "run failed", "error_check_failed": "ERROR check failed",
                 "quality_regressed": "data quality regressed"}[self.event]
-        return f"crm-quality: {self.job} {what} (run {self.run_id[:8]})"
+        return f"{SUBJECT_PREFIX}{self.job} {what} (run {self.run_id[:8]})"
 
     def text(self) -> str:
         lines = [self.subject, self.message]

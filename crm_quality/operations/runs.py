@@ -35,6 +35,9 @@ class RunSummary:
     backup: str | None = None
     backup_verified: bool | None = None
     error: str | None = None
+    """The first failure: where and why (the runs log keeps this one)."""
+    failures: list[str] = field(default_factory=list)
+    """Every step's failure, each once, in the order they happened."""
 
 
 def record_runs(con: duckdb.DuckDBPyConnection, runs: list[RunSummary]) -> None:

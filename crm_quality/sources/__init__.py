@@ -23,6 +23,19 @@ def extract_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
     return extract_file(con, settings, table, loaded_at)
 
 
+def check_source(settings: Settings) -> None:
+    """Fail once, before any table is read, when the source cannot be read at all: a folder that
+    does not exist, a database server that cannot be reached or refuses the login."""
+    if settings.source.url:
+        from crm_quality.sources.database import check_connection
+
+        check_connection(settings.source.url)
+    else:
+        from crm_quality.sources.files import check_folder
+
+        check_folder(Path(settings.source.folder))
+
+
 def source_paths(settings: Settings, table: str) -> list[Path] | None:
     """The export files ``table`` is read from, or None for a database source (whose own
     watermark says what changed)."""

@@ -81,6 +81,18 @@ def _extract_object(con: duckdb.DuckDBPyConnection, db: sa.Connection, settings:
     return Extracted(table, where, row_count(con, "raw", target), 0, tuple(columns), f"{rows_read} read ({how})")
 
 
+def check_connection(url: str) -> None:
+    """Connect once: an unreachable server or a refused login is one clear error."""
+    engine = _engine(url)
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as error:
+        raise SourceError(_explain(error, engine.url)) from None
+    finally:
+        engine.dispose()
+
+
 def _engine(url: str) -> sa.Engine:
     try:
         return sa.create_engine(url)

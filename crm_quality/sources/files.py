@@ -37,16 +37,20 @@ _REJECT_HINTS = {
 }
 
 
-def source_files(settings: Settings, table: str) -> list[Path]:
-    """The export files holding ``table``: ``<source>/<object>.csv`` or ``.parquet`` for each
-    object the mapping names; an object the mapping says the export may lack is left out."""
-    folder = Path(settings.source.folder)
-    spec = load_mapping(settings.source.mapping).tables[table]
+def check_folder(folder: Path) -> None:
     if not folder.is_dir():
         raise SourceError(
             f"source folder {folder} does not exist: set CRM_QUALITY_SOURCE (or --source) to the "
             "folder holding the CRM export, or run `crm-quality generate --out data/sample`"
         )
+
+
+def source_files(settings: Settings, table: str) -> list[Path]:
+    """The export files holding ``table``: ``<source>/<object>.csv`` or ``.parquet`` for each
+    object the mapping names; an object the mapping says the export may lack is left out."""
+    folder = Path(settings.source.folder)
+    spec = load_mapping(settings.source.mapping).tables[table]
+    check_folder(folder)
     formats = ("csv", "parquet") if settings.source.format == "auto" else (settings.source.format,)
     paths = []
     for name in spec.objects:

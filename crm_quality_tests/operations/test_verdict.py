@@ -9,12 +9,15 @@ import csv
 import shutil
 
 import duckdb
+import pytest
 from dagster import DagsterEventType
 
 from crm_quality.cli import main
 from crm_quality.defs.lifecycle import VERDICT_TAG, open_instance
 from crm_quality.sample import generate
 from crm_quality_tests.conftest import AS_OF
+
+pytestmark = pytest.mark.heavy
 
 CONTACTS = 300
 """A small CRM: three whole runs."""
@@ -44,6 +47,7 @@ def test_a_run_says_how_the_data_is_alerts_a_regression_and_fails_on_named_warn_
     shutil.rmtree(export / "_truth")
     home = tmp_path / "home"
     monkeypatch.setenv("CRM_QUALITY_AS_OF", AS_OF.isoformat())
+    monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))  # the home's own, whatever the suite's is
     monkeypatch.setenv("CRM_QUALITY_ALERT_WEBHOOK_URL", webhook.url)
     run = ["run", "--home", str(home), "--source", str(export)]
 

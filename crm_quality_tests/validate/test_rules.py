@@ -65,7 +65,9 @@ def test_each_rule_is_an_asset_check_with_the_built_in_checks_metadata(ruled):
     }
     employees = checks[("staged/accounts", "rule_employees_range")]
     assert employees.metadata["dimension"].value == "accuracy"
-    assert employees.metadata["failing_ids_sample"].value == ["9876543211"], "Contoso's 1200 employees"
+    assert employees.metadata["failing_sample"].value == "| account_id |\n|---|\n| `9876543211` |", \
+        "Contoso's 1200 employees, under the column the id comes from"
+    assert employees.metadata["required_percent"].value == 100.0
     assert employees.severity.value == "WARN"
     assert checks[("staged/opportunities", "rule_custom_Deal_Type_allowed")].severity.value == "ERROR"
 

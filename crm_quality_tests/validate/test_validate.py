@@ -134,6 +134,12 @@ def test_a_failing_error_check_blocks_downstream_and_a_warning_does_not(tmp_path
     [email] = [c for c in result.get_asset_check_evaluations()
                if c.asset_key == AssetKey(["staged", "contacts"]) and c.check_name == "email_valid"]
     assert not email.passed
+    assert email.metadata["failing_sample"].value.startswith("| contact_id |\n|---|\n| `CON-")
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations() if c.asset_key.path[-1] == "contacts"}
+    assert checks["key_present"].metadata["failing_sample"].value.startswith("| line of the export file |"), \
+        "a row without an id is named by its line, and says so"
+    last_name = checks["last_name_present"].metadata
+    assert last_name["required_percent"].value == 95.0 and last_name["success_percent"].value < 100
     assert (len(result.asset_materializations_for_node("contacts_downstream")) == 1) is built
     [scores] = result.asset_observations_for_node("validate_contacts")
     assert scores.asset_key == AssetKey(["staged", "contacts"])
