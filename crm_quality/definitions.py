@@ -5,6 +5,7 @@ from __future__ import annotations
 from dagster import Definitions, in_process_executor
 
 from crm_quality.defs.backup import backup_assets
+from crm_quality.defs.catalog import catalogued
 from crm_quality.defs.clean import clean_assets
 from crm_quality.defs.dedup import dedup_assets
 from crm_quality.defs.extract import export_files_asset, raw_assets, reference_assets
@@ -20,8 +21,8 @@ from crm_quality.settings import Settings, load_settings
 
 def build_definitions(settings: Settings) -> Definitions:
     return Definitions(
-        assets=[*raw_assets, export_files_asset, *reference_assets(settings), *standardize_assets, *dedup_assets, *backup_assets, *clean_assets, *report_assets,
-                *upkeep_assets],
+        assets=catalogued([*raw_assets, export_files_asset, *reference_assets(settings), *standardize_assets,
+                           *dedup_assets, *backup_assets, *clean_assets, *report_assets, *upkeep_assets], settings),
         asset_checks=validation_checks(settings),
         jobs=[nightly_job],
         schedules=[nightly_schedule(settings), *full_rebuild_schedule(settings)],

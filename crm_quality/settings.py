@@ -168,6 +168,8 @@ class ReportSettings:
     """Where quality reports and fix lists are written."""
     exports: Path = setting(key="exports", in_home="exports")
     """Where the clean tables are exported as Parquet and CSV."""
+    dagster_url: str = setting("http://127.0.0.1:3000", key="dagster_url")
+    """Where the Dagster UI is served (`make ui`'s address by default): the report links to its run there."""
     report_keep_runs: int = setting(30, key="report_keep_runs")
     """Per-run report folders (with their fix lists, which name people) kept; older ones are deleted."""
 
@@ -200,6 +202,10 @@ class OperationsSettings:
     100) since the previous run is alerted as a regression; a negative value never alerts."""
     alert_new_failures: bool = setting(True, key="alert_new_failures")
     """A check that fails after passing the previous run is alerted as a regression."""
+    asset_owners: tuple = setting((), key="asset_owners")
+    """Owners the Dagster catalog shows on every asset: emails or team:<name>."""
+    asset_tags: tuple = setting((), key="asset_tags")
+    """Tags the Dagster catalog shows on every asset, as key=value (e.g. domain=crm)."""
     alert_email_from: str = setting("crm-quality@localhost", key="alert_email_from")
     smtp_host: str = setting("", key="smtp_host")
     """The SMTP server alerts are sent through; empty for no email."""
@@ -401,6 +407,14 @@ def _validate(settings: Settings) -> None:
                             "network unencrypted; set smtp_starttls = true (the server must offer STARTTLS)")
     if bool(operations.smtp_host) != bool(operations.alert_email_to):
         raise SettingsError("email alerts need both smtp_host and alert_email_to; set both or neither")
+    for owner in operations.asset_owners:
+        if not (re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", owner) or re.fullmatch(r"team:[\w.-]+", owner)):
+            raise SettingsError(f"asset_owners: {owner!r} is neither an email nor team:<name> (letters, digits, "
+                                "'_', '.', '-')")
+    for tag in operations.asset_tags:
+        if not re.fullmatch(r"[\w.-]{1,63}=[\w.-]{0,63}", tag):
+            raise SettingsError(f"asset_tags: {tag!r} must be key=value, each of at most 63 letters, digits, '_', "
+                                "'.' or '-'")
     if len(operations.nightly_cron.split()) != 5:
         raise SettingsError(f"nightly_cron {operations.nightly_cron!r} must have five fields, e.g. '0 2 * * *'")
 

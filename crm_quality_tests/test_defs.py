@@ -3,12 +3,13 @@
 import subprocess
 import sys
 
+import pytest
 from dagster import AssetKey, DefaultScheduleStatus, DefaultSensorStatus
 
 from crm_quality.definitions import build_definitions, defs
 from crm_quality.defs.resources import WAREHOUSE_POOL
 from crm_quality.schema import TABLES
-from crm_quality.settings import load_settings
+from crm_quality.settings import SettingsError, load_settings
 
 
 def test_every_job_and_schedule_resolves():
@@ -58,3 +59,20 @@ def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
         assert not instance.nux_enabled
         assert instance.run_monitoring_enabled
         assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
+
+
+def test_the_catalog_has_the_settings_owners_and_tags_and_each_typed_table_its_column_schema():
+    settings = load_settings(overrides={"asset_owners": "team:crm-data,ana@example.com", "asset_tags": "domain=crm"},
+                             config_file=None, env={})
+    graph = build_definitions(settings).resolve_asset_graph()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:crm-data", "ana@example.com"] and node.tags["domain"] == "crm", key
+    for table, spec in TABLES.items():
+        for layer in ("staged", "clean"):
+            schema = graph.get(AssetKey([layer, table])).metadata["dagster/column_schema"]
+            assert [c.name for c in schema.columns] == list(spec.columns)
+            assert {c.name for c in schema.columns if "personal_data" in c.tags} == set(spec.pii), (layer, table)
+        assert "dagster/column_schema" not in graph.get(AssetKey(["raw", table])).metadata, "raw is the export's text"
+    with pytest.raises(SettingsError, match="asset_owners: 'crm data' is neither an email nor team:<name>"):
+        load_settings(overrides={"asset_owners": "crm data"}, config_file=None, env={})

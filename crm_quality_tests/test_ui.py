@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -22,7 +23,7 @@ import duckdb
 import pytest
 
 from crm_quality.defs.lifecycle import prepare_home
-from crm_quality.defs.lifecycle import PID, PROCESS_STARTED
+from crm_quality.defs.lifecycle import PID, PROCESS_STARTED, VERDICT_TAG
 from crm_quality.operations.process import alive, identity
 from crm_quality_tests.sources.conftest import free_port
 
@@ -49,7 +50,8 @@ class Dagster:
                     "CRM_QUALITY_WAREHOUSE": str(folder / "warehouse.duckdb"),
                     "CRM_QUALITY_REPORTS": str(folder / "reports"), "CRM_QUALITY_EXPORTS": str(folder / "exports"),
                     "CRM_QUALITY_BACKUPS": str(folder / "backups"), "CRM_QUALITY_STEWARD": str(folder / "steward"),
-                    "CRM_QUALITY_INBOX": str(folder / "inbox")}
+                    "CRM_QUALITY_INBOX": str(folder / "inbox"), "CRM_QUALITY_ASSET_OWNERS": "team:crm-data",
+                    "CRM_QUALITY_ASSET_TAGS": "domain=crm"}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -190,6 +192,19 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
 
     assert _until("the on_run_success sensor to record the run",
                   lambda: _recorded(tmp_path / "warehouse.duckdb", run_id), 120, every=3) == [("SUCCESS", "ui", None)]
+    verdict = _until("the sensor to tag the run with its verdict", lambda: {
+        t["key"]: t["value"] for t in _run(dagster, run_id)["tags"]}.get(VERDICT_TAG), 60, every=2)
+    assert re.match(r"\d+ check\(s\) failed \(0 ERROR, \d+ WARN\); overall score", verdict), \
+        "the runs list says how the data is, though the run succeeded"
+    [node] = dagster.graphql("""{ assetNodes(assetKeys: [{path: ["staged", "contacts"]}]) {
+        owners { ... on TeamAssetOwner { team } } tags { key value }
+        metadataEntries { label ... on TableSchemaMetadataEntry { schema { columns { name type tags { key } } } } }
+        } }""")["assetNodes"]
+    assert node["owners"] == [{"team": "crm-data"}] and {"key": "domain", "value": "crm"} in node["tags"]
+    [schema] = [e["schema"] for e in node["metadataEntries"] if e["label"] == "dagster/column_schema"]
+    columns = {c["name"]: c for c in schema["columns"]}
+    assert columns["contact_id"]["type"] == "varchar" and columns["birth_date"]["type"] == "date"
+    assert columns["email"]["tags"] == [{"key": "personal_data"}] and columns["contact_id"]["tags"] == []
 
     screenshot = tmp_path / "asset_graph.png"
     graph = f"{dagster.url}/asset-groups"

@@ -54,7 +54,9 @@ def quality_report(context: AssetExecutionContext, settings: SettingsResource,
     timings = [(s.step_key, s.end_time - s.start_time) for s in context.instance.get_run_step_stats(context.run.run_id)
                if s.start_time and s.end_time]
     with warehouse.get_connection() as con:
-        report = write_report(con, values.report.folder, values.privacy.show_personal_data, timings=timings)
+        report = write_report(con, values.report.folder, values.privacy.show_personal_data, timings=timings,
+                              run_url=f"{values.report.dagster_url.rstrip('/')}/runs/{context.run.run_id}",
+                              settings=values)
         verdict = judge(con, context.run.run_id, values.validate.fail_on)
         pruned = apply_retention(con, values.report.folder, values.report.report_keep_runs,
                                  values.privacy.personal_log_days, context.run.run_id, datetime.now(timezone.utc))
@@ -64,6 +66,7 @@ def quality_report(context: AssetExecutionContext, settings: SettingsResource,
     return MaterializeResult(metadata={
         **verdict_metadata(verdict),
         "report": MetadataValue.path(str(report.page)),
+        "report_url": MetadataValue.url(report.page.resolve().as_uri()),
         "fix_lists": len(report.fix_lists),
         "report_folders_pruned": len(pruned.report_folders),
         "log_values_masked": sum(pruned.masked.values()),

@@ -16,7 +16,7 @@ from crm_quality.privacy.suppression import held_back
 from crm_quality.schema import TABLES
 from crm_quality.standardize.picklist import UNKNOWN
 from crm_quality.validate.checks import DIMENSIONS
-from crm_quality.warehouse import qualified, quote, row_count, table_exists
+from crm_quality.warehouse import literal, qualified, quote, row_count, table_exists
 
 TREND_RUNS = 20
 """Runs shown in the trend chart."""
@@ -67,6 +67,12 @@ class Facts:
     """Rows per table the run held back because an erasure suppressed them."""
     outdated: list[tuple[str, str, int]] = field(default_factory=list)
     """(table, reason, records) of the contacts and leads a CRM should no longer keep."""
+    previous_run: str | None = None
+    owners: list[dict] = field(default_factory=list)
+    """Per record owner, most first: records with a problem (a standardization flag or
+    quarantine), and how many records each problem touches."""
+    problem_records: int = 0
+    """Records with a problem, all owners together (what the owner breakdown sums to)."""
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: list | None = None) -> list[dict]:
@@ -83,8 +89,9 @@ def gather(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> Facts:
         "SELECT run_id FROM quality.scores GROUP BY run_id ORDER BY max(scored_at)").fetchall()]
     run_id = run_id or (runs[-1] if runs else "")
     previous = runs[runs.index(run_id) - 1] if run_id in runs and runs.index(run_id) > 0 else None
-    facts = Facts(run_id)
+    facts = Facts(run_id, previous_run=previous)
     _scores(con, facts, previous, runs)
+    _owners(con, facts)
     facts.failing = _rows(con, """
         SELECT table_name, check_name, dimension, severity, unexpected_count, unexpected_percent, sample_ids
         FROM quality.check_results WHERE run_id = ? AND NOT success
@@ -151,10 +158,47 @@ def _scores(con: duckdb.DuckDBPyConnection, facts: Facts, previous: str | None, 
     earlier = [before[(t, "overall")] for t in TABLES if (t, "overall") in before]
     if facts.overall is not None and earlier:
         facts.overall_change = round(facts.overall - sum(earlier) / len(earlier), 2)
-    for run, dimension, score in con.execute("""
-            SELECT run_id, dimension, avg(score) FROM quality.scores WHERE run_id = ANY(?)
-            GROUP BY run_id, dimension ORDER BY max(scored_at), dimension""", [runs[-TREND_RUNS:]]).fetchall():
-        facts.trend.setdefault(dimension, []).append((run[:8], round(score, 2)))
+    for scored, dimension, score in con.execute("""
+            SELECT strftime(max(scored_at), '%Y-%m-%d %H:%M'), dimension, avg(score) FROM quality.scores
+            WHERE run_id = ANY(?) GROUP BY run_id, dimension ORDER BY max(scored_at), dimension""",
+                                                [runs[-TREND_RUNS:]]).fetchall():
+        facts.trend.setdefault(dimension, []).append((scored, round(score, 2)))
+
+
+def problem_rows(con: duckdb.DuckDBPyConnection) -> str | None:
+    """The run's records with a problem, one row per record and problem: table_name, owner_id
+    (NULL when the record names none), record_id, source_row, problem (a standardization rule or a
+    quarantine reason), field and value; bind the run id as $run. None before the first run."""
+    if not table_exists(con, "quality", "issues"):
+        return None
+    parts = []
+    for table, spec in TABLES.items():
+        if "owner_id" not in spec.columns or not table_exists(con, "staged", table):
+            continue
+        key, name = quote(spec.key), literal(table)
+        parts += [f"""SELECT {name} AS table_name, s.owner_id, s.{key} AS record_id, i.source_row, i.rule AS problem,
+                             i.field, i.value FROM quality.issues i JOIN {qualified('staged', table)} s
+                             ON s._source_row = i.source_row WHERE i.run_id = $run AND i.table_name = {name}""",
+                  f"""SELECT {name}, owner_id, CAST({key} AS VARCHAR), _source_row, unnest(_reasons), NULL, NULL
+                      FROM {qualified('quarantine', table)}"""]
+    return " UNION ALL ".join(parts) if parts else None
+
+
+def _owners(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
+    relation = problem_rows(con)
+    if relation is None:
+        return
+    rows = con.execute(f"""
+        WITH p AS (SELECT DISTINCT owner_id, table_name, source_row, table_name || ': ' || problem AS problem
+                   FROM ({relation})),
+             by_problem AS (SELECT owner_id, problem, count(*) AS records FROM p GROUP BY ALL),
+             by_owner AS (SELECT owner_id, count(DISTINCT (table_name, source_row)) AS records FROM p GROUP BY ALL)
+        SELECT o.owner_id, o.records, list((b.problem, b.records) ORDER BY b.records DESC, b.problem)
+        FROM by_owner o JOIN by_problem b ON b.owner_id IS NOT DISTINCT FROM o.owner_id
+        GROUP BY ALL ORDER BY o.records DESC, o.owner_id NULLS LAST""", {"run": facts.run_id}).fetchall()
+    facts.owners = [{"owner": owner, "records": records, "problems": [tuple(p) for p in problems]}
+                    for owner, records, problems in rows]
+    facts.problem_records = sum(owner["records"] for owner in facts.owners)
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:

@@ -4,6 +4,7 @@ the data goes through Jinja2's autoescaping."""
 
 from __future__ import annotations
 
+import csv
 import re
 import shutil
 from dataclasses import dataclass
@@ -16,9 +17,11 @@ from markupsafe import Markup, escape
 
 from crm_quality.csv_export import write_csv
 from crm_quality.dedup.targets import DEDUPLICATED
-from crm_quality.report.facts import Facts, gather
+from crm_quality.report.facts import Facts, gather, problem_rows
 from crm_quality.report.masking import masked_row
-from crm_quality.validate.checks import DIMENSIONS
+from crm_quality.settings import Settings
+from crm_quality.validate.checks import DIMENSIONS, checks_for, validated_relation
+from crm_quality.validate.predicates import failing_records
 from crm_quality.warehouse import qualified, table_exists
 
 ENVIRONMENT = Environment(loader=PackageLoader("crm_quality.report"), autoescape=select_autoescape(["j2", "html"]))
@@ -33,18 +36,28 @@ class Report:
 
 
 def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_data: bool = False,
-                 run_id: str | None = None, timings: list[tuple[str, float]] = ()) -> Report:
+                 run_id: str | None = None, timings: list[tuple[str, float]] = (),
+                 run_url: str | None = None, settings: Settings | None = None) -> Report:
     """Write ``folder``/<run id>/index.html, its fix/ lists, and ``folder``/latest.html.
-    ``timings``: (stage, seconds) of the run's finished steps, as the orchestrator measured them."""
+    ``timings``: (stage, seconds) of the run's finished steps, as the orchestrator measured them;
+    ``run_url``: the run's page in the Dagster UI; with ``settings``, every failing check gets a
+    fix list of its records too. Every link is relative to the page, so the folder can be moved
+    or shared whole."""
     facts = gather(con, run_id)
     target = folder / (facts.run_id or "no-run")
+    fixes = fix_lists(con, facts.run_id, target / "fix", settings)
+    previous = folder / str(facts.previous_run) / "index.html"
+    docs = folder / "data_docs" / "index.html"
+    links = {"fix_lists": [(p.relative_to(target).as_posix(), _data_rows(p)) for p in fixes],
+             "previous": f"../{facts.previous_run}/index.html" if facts.previous_run and previous.is_file() else None,
+             "data_docs": "../data_docs/index.html" if docs.is_file() else None, "run": run_url}
     examples = [{**e, "members": [masked_row(e["table"], {k: v for k, v in m.items() if k != "id"}, show_personal_data)
                                   | {"id": m["id"]} for m in e["members"]]} for e in facts.examples]
     access = [masked_row("users", {"full_name": a["full_name"]}, show_personal_data) | {
         k: v for k, v in a.items() if k != "full_name"} for a in facts.access]
     html = ENVIRONMENT.get_template("report.html.j2").render(
         facts=facts, dimensions=(*DIMENSIONS, "overall"), examples=examples, access=access,
-        trend_svg=trend_svg(facts.trend), show_personal_data=show_personal_data,
+        trend_svg=trend_svg(facts.trend), show_personal_data=show_personal_data, links=links, colours=COLOURS,
         timings=sorted(timings, key=lambda t: -t[1]),
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     page = _write_text(target / "index.html", html)
@@ -53,7 +66,13 @@ def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_dat
     shutil.copyfile(page, partial)
     partial.replace(latest)
     review_lists(con, target / "review")
-    return Report(facts, page, latest, fix_lists(con, facts.run_id, target / "fix"))
+    return Report(facts, page, latest, fixes)
+
+
+def _data_rows(path: Path) -> int:
+    """Rows of a fix list, its header aside (a quoted value may hold a line break)."""
+    with path.open(newline="", encoding="utf-8") as handle:
+        return max(sum(1 for _ in csv.reader(handle)) - 1, 0)
 
 
 def review_lists(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
@@ -68,10 +87,13 @@ def review_lists(con: duckdb.DuckDBPyConnection, folder: Path) -> list[Path]:
     return written
 
 
-def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list[Path]:
+def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, settings: Settings | None = None
+              ) -> list[Path]:
     """One CSV per rule that flagged records in the run: table, record id, field, the bad value
-    and the value the standardizer suggests where it has one; and one per field whose values a
-    rule checks against a reference table, with the nearest value found there."""
+    and the value the standardizer suggests where it has one; one per record owner, of their
+    records' problems; one per field whose values a rule checks against a reference table, with
+    the nearest value found there; and, given ``settings``, one per failing check, of every
+    record it fails."""
     if not table_exists(con, "quality", "issues"):
         return []
     frame = con.execute("""
@@ -91,6 +113,15 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list
             path = folder / f"outdated.{table}.csv"
             write_csv(rows, path)
             written.append(path)
+    problems = problem_rows(con)
+    if problems is not None:
+        by_owner = con.execute(f"""SELECT coalesce(owner_id, '(no owner)') AS owner_id, table_name AS "table", record_id,
+                                          source_row, problem, field, value FROM ({problems}) ORDER BY ALL""",
+                               {"run": run_id}).df()
+        for owner, rows in by_owner.groupby("owner_id", sort=True):
+            path = folder / f"owner.{re.sub(r'[^A-Za-z0-9_-]', '_', str(owner))}.csv"
+            write_csv(rows, path)
+            written.append(path)
     if table_exists(con, "quality", "reference_misses"):
         misses = con.execute("""
             SELECT table_name AS "table", record_id, field, value, suggested_value, reference
@@ -99,6 +130,24 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path) -> list
             path = folder / f"reference.{table}.{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.csv"
             write_csv(rows, path)
             written.append(path)
+    if settings is not None:
+        written += _failing_check_lists(con, run_id, folder, settings)
+    return written
+
+
+def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, settings: Settings) -> list[Path]:
+    """fix/check.<table>.<check>.csv: every record a failing check fails, not only its sample."""
+    failing = con.execute("""SELECT table_name, check_name FROM quality.check_results
+                             WHERE run_id = ? AND success = false ORDER BY ALL""", [run_id]).fetchall()
+    written = []
+    for table, name in failing:
+        [check] = [c for c in checks_for(table, settings) if c.name == name] or [None]
+        if check is None:  # a check of settings since changed: its sample is in the report
+            continue
+        rows = failing_records(con, check, validated_relation(table, settings))
+        path = folder / f"check.{table}.{name}.csv"
+        write_csv(rows.assign(table=table, check=name)[["table", "check", *rows.columns]], path)
+        written.append(path)
     return written
 
 
@@ -107,21 +156,25 @@ COLOURS = {"overall": "#1d2430", "completeness": "#2458a6", "accuracy": "#1b7f3b
 
 
 def trend_svg(lines: dict[str, list[tuple[str, float]]], width: int = 640, height: int = 190) -> Markup:
-    """Each dimension's score (and the overall score) over the last runs, as an inline SVG chart."""
+    """Each dimension's score (and the overall score) over the last runs, by the date each was
+    scored, as an inline SVG chart. The axis spans the scores shown, with a margin, so that scores
+    close together (99.1 and 99.3) stay apart."""
     if not lines:
         return Markup('<p class="muted">No scored runs yet.</p>')
     runs = list(dict.fromkeys(run for points in lines.values() for run, _ in points))
-    low = min(min(score for points in lines.values() for _, score in points) - 1, 90.0)
+    scores = [score for points in lines.values() for _, score in points]
+    margin = max((max(scores) - min(scores)) * 0.1, 0.5)
+    low, high = max(min(scores) - margin, 0.0), min(max(scores) + margin, 100.0)
     left, right, top, bottom = 40, width - 160, 10, height - 25
     step = (right - left) / max(len(runs) - 1, 1)
 
     def xy(run: str, score: float) -> tuple[float, float]:
-        return left + runs.index(run) * step, bottom - (score - low) / (100 - low) * (bottom - top)
+        return left + runs.index(run) * step, bottom - (score - low) / (high - low) * (bottom - top)
 
-    parts = [f'<svg id="trend" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="scores by run">',
+    parts = [f'<svg id="trend" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="scores by date">',
              f'<line x1="{left}" y1="{top}" x2="{right}" y2="{top}" stroke="#e3e7ec"/>',
              f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#c9ced6"/>',
-             f'<text x="4" y="{top + 4}">100</text><text x="4" y="{bottom + 4}">{low:.0f}</text>',
+             f'<text x="4" y="{top + 4}">{high:.1f}</text><text x="4" y="{bottom + 4}">{low:.1f}</text>',
              f'<text x="{left}" y="{height - 6}">{escape(runs[0])}</text>']
     if len(runs) > 1:
         parts.append(f'<text x="{right}" y="{height - 6}" text-anchor="end">{escape(runs[-1])}</text>')

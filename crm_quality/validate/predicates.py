@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 
 from crm_quality.schema import TABLES
 from crm_quality.validate.checks import Check
@@ -71,3 +72,21 @@ def _bound(value) -> str:
         return repr(value)
     return f"CAST({literal(str(value))} AS TIMESTAMP)"
 
+
+
+def failing_records(con: duckdb.DuckDBPyConnection, check: Check, staged: str) -> pd.DataFrame:
+    """Every row ``check`` fails (``staged``: the relation its expectations read): the record's
+    id, its line in the export where the rows know it, and the values of the fields the check
+    reads, ordered by those values, so that rows failing together (a shared email) sit together."""
+    relation = check.source if check.predicate else staged
+    predicate = check.predicate or expectation_predicate(check)[0]
+    columns = {name for (name, *_) in con.execute(f"DESCRIBE SELECT * FROM {relation} t").fetchall()}
+    key = TABLES[check.table].key
+    fields = [f for f in check.fields if f in columns and f != key]
+    chosen = [f"CAST(t.{quote(key)} AS VARCHAR) AS record_id" if key in columns else "NULL AS record_id",
+              "t._source_row AS source_row" if "_source_row" in columns else "NULL AS source_row",
+              *(f"CAST(t.{quote(f)} AS VARCHAR) AS {quote(f)}" for f in fields)]
+    order = ", ".join([*(quote(f) for f in fields), "record_id", "source_row"])
+    return con.execute(f"""SELECT * EXCLUDE (failing) FROM (SELECT {', '.join(chosen)},
+                                  coalesce({predicate}, false) AS failing FROM {relation} t)
+                           WHERE failing ORDER BY {order} NULLS LAST""").df()

@@ -90,7 +90,8 @@ def test_values_from_the_data_are_escaped_and_nothing_can_load(reported):
     settings, _, html = reported
     assert escape(_staged_name(settings)) in html
     assert "<script" not in html.lower()
-    assert not re.search(r"(src|href)\s*=|url\(|@import", html, re.IGNORECASE)
+    assert not re.search(r"src\s*=|url\(|@import|<link|<iframe|<object|<embed", html, re.IGNORECASE)
+    assert set(re.findall(r"<(\w+)[^>]*\bhref\s*=", html, re.IGNORECASE)) == {"a"}, "links to follow, nothing loaded"
 
 
 def test_personal_data_is_masked_unless_asked(reported, tmp_path):
@@ -111,13 +112,60 @@ def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
                                        [result.run_id]).fetchall()}
     outdated = {f"outdated.{t}" for (t,) in con.execute("SELECT DISTINCT table_name FROM quality.outdated "
                                                        "WHERE run_id = ?", [result.run_id]).fetchall()}
-    assert {p.stem for p in folder.glob("*.csv")} == rules | outdated
+    owners = {f"owner.{o or '(no owner)'}".replace("(", "_").replace(")", "_").replace(" ", "_")
+              for (o,) in con.execute("SELECT DISTINCT owner_id FROM staged.contacts").fetchall()}
+    failing = con.execute("SELECT table_name, check_name, unexpected_count FROM quality.check_results "
+                          "WHERE run_id = ? AND NOT success", [result.run_id]).fetchall()
+    checks = {f"check.{table}.{check}" for table, check, _ in failing}
+    assert rules | outdated | checks <= {p.stem for p in folder.glob("*.csv")} <= rules | outdated | owners | checks
+    for table, check, unexpected in failing:
+        listed = pd.read_csv(folder / f"check.{table}.{check}.csv", dtype=str)
+        assert len(listed) == unexpected and set(listed["check"]) == {check}, "every failing record, not a sample"
     phones = pd.read_csv(folder / "phone.invalid.csv", dtype=str)
     assert list(phones.columns) == ["table", "record_id", "field", "value", "suggested_value"] and len(phones)
     for path in folder.glob("*.csv"):
         cells = pd.read_csv(path, dtype=str).stack()
         assert not cells.str.match(r"[=+\-@]").any(), path
 
+
+
+def test_every_link_resolves_and_the_contents_name_every_section(reported):
+    settings, result, html = reported
+    page = settings.report.folder / result.run_id / "index.html"
+    links = [unescape(h) for h in re.findall(r'<a href="([^"]+)"', html)]
+    assert links[0] == f"http://127.0.0.1:3000/runs/{result.run_id}", "the run in the Dagster UI"
+    ids = set(re.findall(r'\bid="([^"]+)"', html))
+    local = [h for h in links if not h.startswith("http")]
+    assert any(h.startswith("fix/") for h in local) and any(h.startswith("#") for h in local)
+    for href in local:
+        if href.startswith("#"):
+            assert href[1:] in ids, href
+        else:
+            assert (page.parent / href).resolve().is_file(), href
+    sections = re.findall(r'<h2 id="([^"]+)"', html)
+    contents = re.search(r'<nav id="contents">(.*?)</nav>', html, re.DOTALL).group(1)
+    assert re.findall(r'href="#([^"]+)"', contents) == sections, "the contents list every section, in order"
+    rows = {r[0]: int(r[1]) for r in _table(html, "fix-list-files")[1:]}
+    assert rows == {f"fix/{p.name}": len(pd.read_csv(p, dtype=str))
+                    for p in (page.parent / "fix").glob("*.csv")}, "every fix list is linked, with its rows"
+
+
+def test_the_owner_breakdown_sums_to_the_records_with_a_problem(reported):
+    settings, result, html = reported
+    con = duckdb.connect(str(settings.warehouse.path), read_only=True)
+    flagged = {(t, r) for t, r in con.execute("SELECT table_name, source_row FROM quality.issues WHERE run_id = ?",
+                                              [result.run_id]).fetchall()}
+    for (table,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'quarantine' "
+                                "AND table_name NOT LIKE '%rejects' AND table_name <> 'users'").fetchall():
+        flagged |= {(table, r) for (r,) in con.execute(f'SELECT _source_row FROM quarantine."{table}"').fetchall()}
+    owners = _table(html, "owners")[1:]
+    assert sum(int(row[1]) for row in owners) == len(flagged) > 0
+    assert f"{len(flagged)} records in all" in html
+    fix = settings.report.folder / result.run_id / "fix"
+    for owner, records, _ in owners:
+        listed = pd.read_csv(fix / f"owner.{owner.replace('(', '_').replace(')', '_').replace(' ', '_')}.csv",
+                             dtype=str)
+        assert listed[["table", "source_row"]].drop_duplicates().shape[0] == int(records), owner
 
 
 def test_borderline_pairs_are_listed_for_review_and_examples_show_weights(reported):
