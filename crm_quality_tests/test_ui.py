@@ -140,6 +140,7 @@ def _loaded_location(dagster: Dagster) -> str | None:
 
 def _launch_nightly(dagster: Dagster) -> str:
     location = _until("the code location to load", lambda: _loaded_location(dagster), 180)
+    assert location == "crm-quality", "a readable code location name"
     launched = dagster.graphql("""mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
         __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
                                params={"selector": {"repositoryLocationName": location,

@@ -220,7 +220,7 @@ def on_run_end(instance: DagsterInstance, run_id: str, settings: Settings, log: 
                    report), settings, log)
     if verdict is not None and (verdict.scores or verdict.failed):
         instance.add_run_tags(run_id, {VERDICT_TAG: verdict.text()})
-    if verdict is not None and summary.status == DagsterRunStatus.SUCCESS.value:
+    if verdict is not None:  # a failed run that validated its data can have regressed too
         regression = _regression(verdict, settings)
         if regression:
             send(Alert("quality_regressed", summary.job, run_id, regression[0], regression[1], report), settings, log)

@@ -20,7 +20,7 @@ from crm_quality_tests.conftest import AS_OF
 pytestmark = pytest.mark.heavy
 
 CONTACTS = 300
-"""A small CRM: three whole runs."""
+"""A small CRM: two whole runs."""
 
 
 def _materialized(home, run_id: str) -> dict[str, dict]:
@@ -74,32 +74,30 @@ def test_a_run_says_how_the_data_is_alerts_a_regression_and_fails_on_named_warn_
         writer = csv.DictWriter(out, fieldnames=list(leads[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(leads)
-    assert main(run) == 0
-    said = capsys.readouterr().out
-    second = _run_ids(home)[-1]
-    [post] = webhook.posts
-    assert post["event"] == "quality_regressed" and post["run_id"] == second
-    assert "leads.lead_source_allowed" in post["failed_checks"]
-    assert "1 check(s) failing that passed the previous run" in post["message"]
-    assert post["report"].endswith(f"{second}/index.html") and f"report: {post['report']}" in post["text"]
-    assert "since the previous run" in said and "the first scored run" not in said
-    gate = _gate(home, second)
-    assert gate["newly_failing_checks"] == 1 and gate["score_change"] < 0
-    assert "Failing since the previous run: leads.lead_source_allowed" in gate["verdict"]
-
     monkeypatch.setenv("CRM_QUALITY_FAIL_ON", "lead_source_allowed,no_such_check")
     assert main(run) == 1
     captured = capsys.readouterr()
-    third = _run_ids(home)[-1]
+    second = _run_ids(home)[-1]
+    failed, regressed = webhook.posts
+    assert regressed["event"] == "quality_regressed" and regressed["run_id"] == second
+    assert "leads.lead_source_allowed" in regressed["failed_checks"]
+    assert "1 check(s) failing that passed the previous run" in regressed["message"]
+    assert regressed["report"].endswith(f"{second}/index.html") and f"report: {regressed['report']}" in regressed["text"]
+    assert failed["event"] == "run_failed" and "fail_on names failed" in failed["message"]
+
+    assert "since the previous run" in captured.out and "the first scored run" not in captured.out
     assert "reports/quality_gate: 1 check(s) that fail_on names failed: leads.lead_source_allowed" in captured.err
     assert captured.err.count("fail_on names failed") == 1, "the failure is said once"
-    assert _gate(home, third) == {}, "the gate failed the run"
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        [(status,)] = con.execute("SELECT status FROM quality.runs WHERE run_id = ?", [third]).fetchall()
-    built = _materialized(home, third)
-    assert status == "FAILURE" and {"quality/table_sizes", "reports/quality_report", "clean/leads"} <= set(built), \
+    built = _materialized(home, second)
+    assert "reports/quality_gate" not in built, "the gate failed the run"
+    assert {"quality/table_sizes", "reports/quality_report", "clean/leads"} <= set(built), \
         "every other asset was built before the gate failed the run"
-    assert webhook.posts[-1]["event"] == "run_failed" and "fail_on names failed" in webhook.posts[-1]["message"]
+    report = built["reports/quality_report"]
+    assert report["newly_failing_checks"] == 1 and report["score_change"] < 0
+    assert "Failing since the previous run: leads.lead_source_allowed" in report["verdict"]
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        [(status,)] = con.execute("SELECT status FROM quality.runs WHERE run_id = ?", [second]).fetchall()
+    assert status == "FAILURE"
     with open_instance(home / "dagster") as instance:
-        logged = [e.message for e in instance.all_logs(third) if e.message]
+        logged = [e.message for e in instance.all_logs(second) if e.message]
     assert any("fail_on: 'no_such_check' names no check" in m for m in logged), "a typo is named"
