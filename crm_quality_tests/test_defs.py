@@ -76,3 +76,21 @@ def test_the_catalog_has_the_settings_owners_and_tags_and_each_typed_table_its_c
         assert "dagster/column_schema" not in graph.get(AssetKey(["raw", table])).metadata, "raw is the export's text"
     with pytest.raises(SettingsError, match="asset_owners: 'crm data' is neither an email nor team:<name>"):
         load_settings(overrides={"asset_owners": "crm data"}, config_file=None, env={})
+
+
+def test_each_clean_table_depends_on_what_it_is_made_of():
+    graph = defs.resolve_asset_graph()
+    parents = {t: {k.to_user_string() for k in graph.get(AssetKey(["clean", t])).parent_keys} for t in TABLES}
+    assert parents["users"] == {"backups/warehouse", "staged/users"}
+    assert parents["contacts"] == {"backups/warehouse", "staged/contacts", "dedup/contacts_clusters",
+                                   "staged/accounts", "dedup/accounts_clusters", "staged/users"}
+    for table, spec in TABLES.items():
+        assert {f"staged/{f.references}" for f in spec.foreign_keys} <= parents[table], "parents' golden ids"
+        assert not {p for p in parents[table] if p.startswith("staged/")} - {
+            f"staged/{t}" for t in {table, *(f.references for f in spec.foreign_keys)}}, "nothing it does not read"
+
+
+def test_each_asset_is_in_the_group_its_key_starts_with():
+    graph = defs.resolve_asset_graph()
+    assert {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
+            if graph.get(key).group_name != key.path[0]} == {}

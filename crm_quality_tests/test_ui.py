@@ -215,7 +215,7 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
                          check=True).stdout
     assert "Global asset lineage" in dom
     assert all(f">{group}<" in dom for group in ("raw", "staged", "quarantine", "dedup", "backups", "clean",
-                                                  "report", "upkeep")), "the graph shows every group of assets"
+                                                  "exports", "reports", "quality")), "the graph shows every group"
     assert screenshot.stat().st_size > 30_000
 
 

@@ -32,8 +32,16 @@ CLEAN = {table: AssetKey(["clean", table]) for table in TABLES}
 EXPORTS = AssetKey(["exports", "clean_tables"])
 XREF = {table: AssetKey(["clean", f"{table}_xref"]) for table in MERGED}
 ID_HISTORY = {table: AssetKey(["clean", f"{table}_id_history"]) for table in MERGED}
-DEPS = [*(AssetKey(["staged", t]) for t in TABLES), BACKUP,
-        *(AssetKey(["dedup", f"{t}_clusters"]) for t in DEDUPLICATED)]
+
+
+def _reads(table: str) -> list[AssetKey]:
+    """What clean/<table> is made of: its staged rows and duplicate clusters, and those of the
+    tables its foreign keys point at (repointed to their golden ids); after the backup."""
+    tables = [table, *sorted({f.references for f in TABLES[table].foreign_keys} - {table})]
+    return [BACKUP, *(AssetKey(["staged", t]) for t in tables),
+            *(AssetKey(["dedup", f"{t}_clusters"]) for t in tables if t in DEDUPLICATED)]
+
+
 CHECKS = [check for table in TABLES for check in (
     AssetCheckSpec("every_row_accounted_for", asset=CLEAN[table], blocking=True,
                    description="Every source row is in this table, in quarantine, or merged into a golden "
@@ -56,16 +64,16 @@ ERASED_CHECK = AssetCheckSpec(
 @multi_asset(
     name="clean",
     specs=[
-        *(AssetSpec(key, deps=DEPS, group_name="clean", kinds={"duckdb"},
+        *(AssetSpec(key, deps=_reads(table), group_name="clean", kinds={"duckdb"},
                     description=f"{table}: " + ("one golden record per duplicate cluster (survivorship "
                     "rules per field), " if table in MERGED else "") + "foreign keys repointed "
                     "to golden ids; keys that point at no clean record are NULL, kept in _dangling.")
           for table, key in CLEAN.items()),
-        *(AssetSpec(key, deps=DEPS, group_name="clean", kinds={"duckdb"},
+        *(AssetSpec(key, deps=_reads(table), group_name="clean", kinds={"duckdb"},
                     description=f"Crosswalk for {table}: every source id with its golden id, cluster and "
                     "match probability, so a system holding an old id can find the new one.")
           for table, key in XREF.items()),
-        *(AssetSpec(key, deps=DEPS, group_name="clean", kinds={"duckdb"},
+        *(AssetSpec(key, deps=_reads(table), group_name="clean", kinds={"duckdb"},
                     description=f"What became of {table}' golden ids, run by run: old_id merged into or split "
                     "towards new_id, or retired when all its records left the export.")
           for table, key in ID_HISTORY.items()),
@@ -135,7 +143,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         "`crm-quality erase` again for them, and delete them at the source")
 
 
-@asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="clean",
+@asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="exports",
        kinds={"parquet", "csv"}, pool=WAREHOUSE_POOL,
        description="The clean tables as Parquet and formula-safe CSV files in the exports folder.")
 @clear_failures

@@ -21,7 +21,7 @@ from crm_quality.schema import TABLES
 QUALITY_REPORT = AssetKey(["reports", "quality_report"])
 
 
-@asset(key=AssetKey(["quality", "access_review"]), group_name="report", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@asset(key=AssetKey(["quality", "access_review"]), group_name="quality", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["staged", "users"]), *(AssetKey(["raw", t]) for t in TABLES)],
        description="Users to review: deactivated users who still own records, active users who have not "
        "logged in for access_inactive_days, privileged roles, users with no role, active users who own "
@@ -42,7 +42,7 @@ def access_review(context: AssetExecutionContext, settings: SettingsResource,
     })
 
 
-@asset(key=QUALITY_REPORT, group_name="report", kinds={"html"}, pool=WAREHOUSE_POOL,
+@asset(key=QUALITY_REPORT, group_name="reports", kinds={"html"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["quality", "access_review"]), *CLEAN.values(),
              *(AssetKey(["dedup", f"{t}_pairs"]) for t in MERGED)],
        description="The quality report analysts read (reports/<run id>/index.html and latest.html) and "

@@ -23,7 +23,7 @@ RUNS = AssetKey(["quality", "runs"])
 TABLE_SIZES = AssetKey(["quality", "table_sizes"])
 
 
-@asset(key=RUNS, group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=[QUALITY_REPORT, EXPORTS],
+@asset(key=RUNS, group_name="quality", kinds={"duckdb"}, pool=WAREHOUSE_POOL, deps=[QUALITY_REPORT, EXPORTS],
        description="The runs log: one row per finished run of the nightly job (start, end, status, rows per "
        "asset, failed checks, backup). A run is written when it ends; this catches up on any that was not, "
        "such as a killed one.")
@@ -36,7 +36,7 @@ def runs_log(context: AssetExecutionContext, warehouse: DuckDBResource) -> Mater
     return MaterializeResult(metadata={"dagster/row_count": len(recorded) + len(missing), "caught_up": len(missing)})
 
 
-@asset(key=TABLE_SIZES, group_name="upkeep", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@asset(key=TABLE_SIZES, group_name="quality", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[RUNS], description="Warehouse upkeep after the nightly write: CHECKPOINT, ANALYZE, and the rows "
        "and bytes of every table recorded for this run.")
 @clear_failures
@@ -54,7 +54,7 @@ def table_sizes(context: AssetExecutionContext, settings: SettingsResource,
                                        "file_rewritten": rewrite})
 
 
-@asset(key=AssetKey(["reports", "quality_gate"]), group_name="report", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
+@asset(key=AssetKey(["reports", "quality_gate"]), group_name="reports", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[TABLE_SIZES], description="The run's verdict on the data: the checks that failed, by severity, and "
        "the score's change since the previous run. Fails the run when a check that the fail_on setting names "
        "failed ('warn', a dimension, a check or table.check), after every other asset is built.")

@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 
 from crm_quality.csv_export import write_csv
 from crm_quality.dedup.targets import DEDUPLICATED
+from crm_quality.merge.clean import golden_values
 from crm_quality.report.facts import Facts, gather, problem_rows
 from crm_quality.report.masking import masked_row
 from crm_quality.settings import Settings
@@ -136,7 +137,9 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, setting
 
 
 def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, settings: Settings) -> list[Path]:
-    """fix/check.<table>.<check>.csv: every record a failing check fails, not only its sample."""
+    """fix/check.<table>.<check>.csv: every record a failing check fails, not only its sample;
+    for a check of one field, the value of the golden record a record was merged into, where it
+    differs, as the suggested value."""
     failing = con.execute("""SELECT table_name, check_name FROM quality.check_results
                              WHERE run_id = ? AND success = false ORDER BY ALL""", [run_id]).fetchall()
     written = []
@@ -145,6 +148,11 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
         if check is None:  # a check of settings since changed: its sample is in the report
             continue
         rows = failing_records(con, check, validated_relation(table, settings))
+        values = [c for c in rows.columns if c not in ("record_id", "source_row")]
+        if len(values) == 1:
+            golden = golden_values(con, table, values[0])
+            suggested = rows["source_row"].map(lambda row: golden.get(row) if row == row else None)
+            rows["suggested_value"] = suggested.where(suggested != rows[values[0]])
         path = folder / f"check.{table}.{name}.csv"
         write_csv(rows.assign(table=table, check=name)[["table", "check", *rows.columns]], path)
         written.append(path)

@@ -35,6 +35,7 @@ def reported(tmp_path_factory, sample):
     copies = pd.concat([contacts.iloc[[0]]] * len(COPIES), ignore_index=True)
     copies["contact_id"] = COPIES
     copies.loc[0, "first_name"] = SCRIPT
+    copies.loc[1, "email"] = "not-an-email@"  # its golden record's email is the fix
     pd.concat([contacts, copies]).to_csv(source / "contacts.csv", index=False)
     settings = make_settings(tmp, source, as_of=AS_OF.isoformat(), show_personal_data="true")
     defs = build_definitions(settings)
@@ -121,6 +122,10 @@ def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
     for table, check, unexpected in failing:
         listed = pd.read_csv(folder / f"check.{table}.{check}.csv", dtype=str)
         assert len(listed) == unexpected and set(listed["check"]) == {check}, "every failing record, not a sample"
+    emails = pd.read_csv(folder / "check.contacts.email_valid.csv", dtype=str).set_index("record_id")
+    [(golden,)] = con.execute("""SELECT c.email FROM clean.contacts c JOIN clean.contacts_xref x ON c.contact_id =
+                                 x.golden_id WHERE x.source_id = ?""", [COPIES[1]]).fetchall()
+    assert emails.loc[COPIES[1], "email"] == "not-an-email@" and emails.loc[COPIES[1], "suggested_value"] == golden
     phones = pd.read_csv(folder / "phone.invalid.csv", dtype=str)
     assert list(phones.columns) == ["table", "record_id", "field", "value", "suggested_value"] and len(phones)
     for path in folder.glob("*.csv"):
