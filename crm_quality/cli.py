@@ -429,26 +429,25 @@ def _console_log(prefix: str) -> logging.Logger:
     one line each on stderr, since the failures themselves are printed once already."""
     log = logging.getLogger(f"crm_quality.cli.{prefix.split()[-1]}")
     if not log.handlers:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_FirstLine(prefix))
-        log.addHandler(handler)
+        log.addHandler(_FirstLines(prefix))
         log.propagate = False
     return log
 
 
-class _FirstLine(logging.Formatter):
-    """A log record's first line (an alert's subject), after the command's name."""
+class _FirstLines(logging.Handler):
+    """Each record's first line (an alert's subject) on stderr, after the command's name; stderr
+    is looked up as each line is written, not kept from the first call."""
 
     def __init__(self, prefix: str) -> None:
         super().__init__()
         self.prefix = prefix
 
-    def format(self, record: logging.LogRecord) -> str:
+    def emit(self, record: logging.LogRecord) -> None:
         from crm_quality.operations.alerts import SUBJECT_PREFIX
 
         line = record.getMessage().splitlines()[0]
         alert = line.startswith(SUBJECT_PREFIX)
-        return f"{self.prefix}: {'alert: ' + line.removeprefix(SUBJECT_PREFIX) if alert else line}"
+        print(f"{self.prefix}: {'alert: ' + line.removeprefix(SUBJECT_PREFIX) if alert else line}", file=sys.stderr)
 
 
 def _progress_logger():

@@ -23,7 +23,7 @@ import duckdb
 import pytest
 
 from crm_quality.defs.lifecycle import prepare_home
-from crm_quality.defs.lifecycle import PID, PROCESS_STARTED, VERDICT_TAG
+from crm_quality.defs.lifecycle import LAUNCHED_BY, PID, PROCESS_STARTED, VERDICT_TAG
 from crm_quality.operations.process import alive, identity
 from crm_quality_tests.sources.conftest import free_port
 
@@ -206,6 +206,14 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
     columns = {c["name"]: c for c in schema["columns"]}
     assert columns["contact_id"]["type"] == "varchar" and columns["birth_date"]["type"] == "date"
     assert columns["email"]["tags"] == [{"key": "personal_data"}] and columns["contact_id"]["tags"] == []
+
+    cli = subprocess.run([sys.executable, "-m", "crm_quality", "run"], cwd=tmp_path, env=dagster.env,
+                         capture_output=True, text=True, timeout=600)
+    assert cli.returncode == 0, cli.stderr
+    cli_run = re.search(r"done in [0-9.]+ s \(run ([0-9a-f-]+)\)", cli.stdout).group(1)
+    listed = dagster.graphql("""{ runsOrError(limit: 5) { ... on Runs { results { runId tags { key value } } } } }""")
+    [shown] = [r for r in listed["runsOrError"]["results"] if r["runId"] == cli_run]
+    assert {"key": LAUNCHED_BY, "value": "cli"} in shown["tags"], "a command-line run is in the UI's runs list"
 
     screenshot = tmp_path / "asset_graph.png"
     graph = f"{dagster.url}/asset-groups"

@@ -140,6 +140,8 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
     """fix/check.<table>.<check>.csv: every record a failing check fails, not only its sample;
     for a check of one field, the value of the golden record a record was merged into, where it
     differs, as the suggested value."""
+    if not table_exists(con, "quality", "check_results"):
+        return []  # nothing validated yet (a run of some assets only)
     failing = con.execute("""SELECT table_name, check_name FROM quality.check_results
                              WHERE run_id = ? AND success = false ORDER BY ALL""", [run_id]).fetchall()
     written = []
