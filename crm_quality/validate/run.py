@@ -65,7 +65,8 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
         columns = sorted({key} | {c.kwargs["column"] for c in expectations})
         frame = con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {staged} t").df()
         outcomes = run_expectations(frame, table, expectations,
-                                    settings.report.folder / "data_docs" if build_docs else None)
+                                    settings.report.folder / "data_docs" if build_docs else None,
+                                    run_id=run_id, all_checks=len(checks))
         for check in expectations:
             if outcomes[check.name].unexpected_count:
                 sample = run_expectation_in_duckdb(con, check, staged).sample_ids

@@ -115,9 +115,17 @@ def test_results_and_scores_are_kept_per_run(validated):
 def test_data_docs_are_built_for_every_table(validated):
     settings, _ = validated
     index = (settings.report.folder / "data_docs" / "index.html").read_text()
+    _, results = validated
     for table in TABLES:
         assert f'href="{table}/index.html"' in index
         assert (settings.report.folder / "data_docs" / table / "index.html").exists()
+        run = [r for r in results[table].results if not r.skipped]
+        expectations = sum(1 for r in run if r.check.expectation)
+        assert f"staged.{table}</a>: the {expectations} of its {len(run)} checks that are expectations, run {RUN_ID}" \
+            in index, "the index says which subset of the checks each page shows"
+    validations = list((settings.report.folder / "data_docs" / "contacts").rglob("validations/**/*.html"))
+    assert validations and all("__none__" not in p.read_text() for p in validations) \
+        and any(RUN_ID in p.read_text() for p in validations), "the pages name the run"
 
 
 @asset(deps=[AssetKey(["staged", "contacts"])])
