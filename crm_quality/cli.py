@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
     dedup.set_defaults(command=_dedup)
 
     unmerge = command("unmerge", "keep a golden record's members apart from the next run on",
-                      "crm-quality unmerge GC-0000123")
+                      "crm-quality unmerge CON-0000092")
     unmerge.add_argument("golden_id", help="a golden_id from clean.contacts_xref or clean.accounts_xref")
     unmerge.add_argument("--home", help=HOME_HELP)
     unmerge.add_argument("--warehouse", help="DuckDB file (CRM_QUALITY_WAREHOUSE)")

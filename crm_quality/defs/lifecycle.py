@@ -211,7 +211,8 @@ def on_run_end(instance: DagsterInstance, run_id: str, settings: Settings, log: 
     summary = summarize(instance, run_id)
     verdict = _record(summary, settings, log)
     errors = [check for check in summary.failed_checks if check.endswith("(ERROR)")]
-    report = str((settings.report.folder / run_id / "index.html").resolve())
+    page = (settings.report.folder / run_id / "index.html").resolve()
+    report = str(page) if page.is_file() else ""  # a run that failed before its report has none
     if summary.status != DagsterRunStatus.SUCCESS.value:
         send(Alert("run_failed", summary.job, run_id, summary.error or f"the run ended {summary.status}",
                    errors), settings, log)
