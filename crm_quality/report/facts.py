@@ -39,7 +39,8 @@ class Facts:
     scorecard: list[dict] = field(default_factory=list)
     """table, then per dimension {score, change}."""
     trend: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
-    """Dimension (and overall) -> (run, mean score over the tables) for the last runs."""
+    """Dimension (and overall) -> (when the run was scored, mean score over the tables) for the
+    last runs."""
     failing: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
     examples: list[dict] = field(default_factory=list)
@@ -159,7 +160,7 @@ def _scores(con: duckdb.DuckDBPyConnection, facts: Facts, previous: str | None, 
     if facts.overall is not None and earlier:
         facts.overall_change = round(facts.overall - sum(earlier) / len(earlier), 2)
     for scored, dimension, score in con.execute("""
-            SELECT strftime(max(scored_at), '%Y-%m-%d %H:%M'), dimension, avg(score) FROM quality.scores
+            SELECT strftime(max(scored_at), '%Y-%m-%d %H:%M:%S'), dimension, avg(score) FROM quality.scores
             WHERE run_id = ANY(?) GROUP BY run_id, dimension ORDER BY max(scored_at), dimension""",
                                                 [runs[-TREND_RUNS:]]).fetchall():
         facts.trend.setdefault(dimension, []).append((scored, round(score, 2)))

@@ -58,7 +58,7 @@ def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_dat
         k: v for k, v in a.items() if k != "full_name"} for a in facts.access]
     html = ENVIRONMENT.get_template("report.html.j2").render(
         facts=facts, dimensions=(*DIMENSIONS, "overall"), examples=examples, access=access,
-        trend_svg=trend_svg(facts.trend), show_personal_data=show_personal_data, links=links, colours=COLOURS,
+        trend_svg=trend_svg(facts.trend), show_personal_data=show_personal_data, links=links,
         timings=sorted(timings, key=lambda t: -t[1]),
         generated_at=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"))
     page = _write_text(target / "index.html", html)
