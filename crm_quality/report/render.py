@@ -144,16 +144,16 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
         return []  # nothing validated yet (a run of some assets only)
     failing = con.execute("""SELECT table_name, check_name FROM quality.check_results
                              WHERE run_id = ? AND success = false ORDER BY ALL""", [run_id]).fetchall()
+    checks = {(table, c.name): c for table in {t for t, _ in failing} for c in checks_for(table, settings)}
     written = []
     for table, name in failing:
-        [check] = [c for c in checks_for(table, settings) if c.name == name] or [None]
+        check = checks.get((table, name))
         if check is None:  # a check of settings since changed: its sample is in the report
             continue
         rows = failing_records(con, check, validated_relation(table, settings))
         values = [c for c in rows.columns if c not in ("record_id", "source_row")]
         if len(values) == 1:
-            golden = golden_values(con, table, values[0])
-            suggested = rows["source_row"].map(lambda row: golden.get(row) if row == row else None)
+            suggested = rows["source_row"].map(golden_values(con, table, values[0]))
             rows["suggested_value"] = suggested.where(suggested != rows[values[0]])
         path = folder / f"check.{table}.{name}.csv"
         write_csv(rows.assign(table=table, check=name)[["table", "check", *rows.columns]], path)
