@@ -14,11 +14,14 @@ overrides (command-line flags). An unknown or ill-typed setting stops with a mes
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import difflib
+import inspect
 import json
 import os
 import re
+import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -69,6 +72,7 @@ class SourceSettings:
     encoding: str = setting("utf-8", key="source_encoding")
     """Encoding of CSV exports: utf-8, utf-16 or latin-1."""
     csv_delimiter: str = setting(",", key="csv_delimiter")
+    """The one character between fields of CSV exports."""
     max_reject_share: float = setting(0.05, key="max_reject_share")
     """A file whose rejected lines exceed this share of its rows stops the extract."""
     timezone: str = setting("UTC", key="source_timezone")
@@ -140,6 +144,7 @@ class DedupSettings:
     """Most candidate pairs one blocking rule proposes (its smallest blocks first), so that
     coarse rules stay affordable on millions of records."""
     review_low: float = setting(0.2)
+    """Candidate pairs with a match probability from this one up to review_high are borderline."""
     review_high: float = setting(0.8)
     """Candidate pairs with a match probability in [review_low, review_high) are borderline:
     written to dedup.<table>_review for a steward to decide."""
@@ -179,6 +184,7 @@ class OperationsSettings:
     timezone: str = setting("UTC", key="timezone")
     """Timezone of the nightly schedule."""
     nightly_cron: str = setting("0 2 * * *", key="nightly_cron")
+    """When the nightly schedule runs the nightly job (cron, in timezone)."""
     full_rebuild_cron: str = setting("0 3 * * 0", key="full_rebuild_cron")
     """When the weekly full rebuild runs (the nightly job with full_rebuild on); empty for never."""
     full_rebuild: bool = setting(False, key="full_rebuild")
@@ -207,13 +213,17 @@ class OperationsSettings:
     asset_tags: tuple = setting((), key="asset_tags")
     """Tags the Dagster catalog shows on every asset, as key=value (e.g. domain=crm)."""
     alert_email_from: str = setting("crm-quality@localhost", key="alert_email_from")
+    """The sender of alert emails."""
     smtp_host: str = setting("", key="smtp_host")
     """The SMTP server alerts are sent through; empty for no email."""
     smtp_port: int = setting(25, key="smtp_port")
+    """The SMTP server's port."""
     smtp_user: str = setting("", key="smtp_user")
+    """The login for the SMTP server; empty to send without one."""
     smtp_password: str = setting("", key="smtp_password", secret=True)
     """Best set as CRM_QUALITY_SMTP_PASSWORD; never shown in the Dagster UI or logs."""
     smtp_starttls: bool = setting(False, key="smtp_starttls")
+    """Encrypt the SMTP connection with STARTTLS (needed with a login)."""
 
 
 @dataclass(frozen=True)
@@ -256,17 +266,28 @@ class Place:
     type: str
     secret: bool = False
     in_home: str | None = None
+    doc: str = ""
+    """What it does: the docstring under its field, shown in the launchpad."""
 
     @property
     def dotted(self) -> str:
         return f"{self.group}.{self.name}" if self.group else self.name
 
 
-PLACES: dict[str, Place] = {"home": Place("home", None, "home", "Path")}
+def _field_docs(cls: type) -> dict[str, str]:
+    """A class's field docstrings (the string under each field), by field name."""
+    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
+    return {field.target.id: " ".join(doc.value.value.split()) for field, doc in zip(body, body[1:])
+            if isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)}
+
+
+PLACES: dict[str, Place] = {"home": Place("home", None, "home", "Path")}  # its doc below Settings
 for _group, _cls in GROUPS.items():
+    _docs = _field_docs(_cls)
     for _f in dataclasses.fields(_cls):
         _key = _f.metadata["key"] or f"{_group}_{_f.name}"
-        PLACES[_key] = Place(_key, _group, _f.name, _f.type, _f.metadata["secret"], _f.metadata["in_home"])
+        PLACES[_key] = Place(_key, _group, _f.name, _f.type, _f.metadata["secret"], _f.metadata["in_home"],
+                             _docs.get(_f.name, ""))
 BY_PLACE = {(p.group, p.name): p for p in PLACES.values()}
 
 
@@ -417,6 +438,9 @@ def _validate(settings: Settings) -> None:
                                 "'.' or '-'")
     if len(operations.nightly_cron.split()) != 5:
         raise SettingsError(f"nightly_cron {operations.nightly_cron!r} must have five fields, e.g. '0 2 * * *'")
+
+
+PLACES["home"] = dataclasses.replace(PLACES["home"], doc=_field_docs(Settings)["home"])
 
 
 def is_secret(key: str) -> bool:

@@ -94,3 +94,32 @@ def test_each_asset_is_in_the_group_its_key_starts_with():
     graph = defs.resolve_asset_graph()
     assert {key.to_user_string(): graph.get(key).group_name for key in graph.get_all_asset_keys()
             if graph.get(key).group_name != key.path[0]} == {}
+
+
+def test_the_launchpad_config_is_typed_described_and_defaults_to_the_deployments_settings(tmp_path):
+    """Each group of settings is a section of typed fields (90, not '90'), with the setting's
+    docstring; a run configured with one value keeps the deployment's others."""
+    from dagster import asset, materialize
+
+    from crm_quality.defs.resources import SettingsResource
+
+    settings = load_settings(overrides={"home": str(tmp_path), "access_inactive_days": 30, "fail_on": "warn"},
+                             config_file=None, env={})
+    resource = SettingsResource.from_settings(settings)
+    sections = type(resource).to_config_schema().as_field().config_type.fields
+    inactive = sections["privacy"].config_type.fields["access_inactive_days"]
+    assert (inactive.config_type.inner_type.key, inactive.default_value) == ("IntSourceType", 30)
+    assert inactive.description.startswith("The access review lists active users who have not logged in")
+    assert sections["operations"].config_type.fields["full_rebuild"].default_value is False
+    assert sections["validate"].config_type.fields["fail_on"].default_value == ["warn"]
+    assert "smtp_password" not in sections["operations"].config_type.fields, "secrets stay out"
+    seen = {}
+
+    @asset
+    def reads_settings(settings: SettingsResource) -> None:
+        seen["settings"] = settings.get()
+
+    run_config = {"resources": {"settings": {"config": {"dedup": {"match_probability": 0.7}}}}}
+    assert materialize([reads_settings], resources={"settings": resource}, run_config=run_config).success
+    assert seen["settings"] == settings.replace(dedup_match_probability=0.7)
+    assert seen["settings"].privacy.access_inactive_days == 30 and seen["settings"].validate.fail_on == ("warn",)

@@ -1,12 +1,14 @@
 """End to end through the Dagster UI's own processes: `dagster dev` (webserver and daemon) on
 127.0.0.1 with a temporary DAGSTER_HOME; the nightly job launched and its asset checks read back
-through the GraphQL API; the daemon's run-status sensor writing the run to quality.runs; the
-asset graph rendered by headless Chromium; and a run whose process is killed, failed by the
-daemon so that the next run gets the warehouse."""
+through the GraphQL API; the daemon's run-status sensor writing the run to quality.runs; a run
+launched with a bad source failing once, clearly; the asset graph rendered by headless Chromium;
+a run whose process is killed, failed by the daemon so that the next run gets the warehouse; and
+that next run, on worse data, alerting its regression to a local webhook."""
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import json
 import os
 import re
@@ -21,10 +23,12 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dagster import DagsterInstance
 
-from crm_quality.defs.lifecycle import prepare_home
-from crm_quality.defs.lifecycle import LAUNCHED_BY, PID, PROCESS_STARTED, VERDICT_TAG
+from crm_quality.defs.lifecycle import INTERNAL_TAG_PREFIX, LAUNCHED_BY, PID, PROCESS_STARTED, VERDICT_TAG, \
+    prepare_home
 from crm_quality.operations.process import alive, identity
+from crm_quality_tests.operations.conftest import Webhook, serving
 from crm_quality_tests.sources.conftest import free_port
 
 pytestmark = pytest.mark.heavy
@@ -41,17 +45,17 @@ class Dagster:
     """`dagster dev` over one DAGSTER_HOME and warehouse: started in its own process group, and
     stopped (group and all) or crashed (every process of it killed at once, as by a power cut)."""
 
-    def __init__(self, folder: Path, sample_dir: Path) -> None:
+    def __init__(self, folder: Path, sample_dir: Path, webhook: Webhook) -> None:
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        home = prepare_home(folder / "dagster_home")
+        self.home = home = prepare_home(folder / "dagster_home")
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
                     "DAGSTER_HOME": str(home), "CRM_QUALITY_SOURCE": str(sample_dir),
                     "CRM_QUALITY_WAREHOUSE": str(folder / "warehouse.duckdb"),
                     "CRM_QUALITY_REPORTS": str(folder / "reports"), "CRM_QUALITY_EXPORTS": str(folder / "exports"),
                     "CRM_QUALITY_BACKUPS": str(folder / "backups"), "CRM_QUALITY_STEWARD": str(folder / "steward"),
                     "CRM_QUALITY_INBOX": str(folder / "inbox"), "CRM_QUALITY_ASSET_OWNERS": "team:crm-data",
-                    "CRM_QUALITY_ASSET_TAGS": "domain=crm"}
+                    "CRM_QUALITY_ASSET_TAGS": "domain=crm", "CRM_QUALITY_ALERT_WEBHOOK_URL": webhook.url}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -118,8 +122,14 @@ def _until(what: str, check, timeout: float, every: float = 1.0):
 
 
 @pytest.fixture(scope="module")
-def dagster_dev(tmp_path_factory, sample):
-    dagster = Dagster(tmp_path_factory.mktemp("ui"), Path(sample.out))
+def webhook():
+    with serving(Webhook()) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def dagster_dev(tmp_path_factory, sample, webhook):
+    dagster = Dagster(tmp_path_factory.mktemp("ui"), Path(sample.out), webhook)
     dagster.start()
     try:
         yield dagster, dagster.folder
@@ -138,14 +148,17 @@ def _loaded_location(dagster: Dagster) -> str | None:
     return loaded[0] if loaded else None
 
 
-def _launch_nightly(dagster: Dagster) -> str:
+def _launch_nightly(dagster: Dagster, settings: dict | None = None) -> str:
+    """Launch the nightly job as the launchpad does, with ``settings`` as its run config."""
     location = _until("the code location to load", lambda: _loaded_location(dagster), 180)
     assert location == "crm-quality", "a readable code location name"
+    config = {"resources": {"settings": {"config": settings}}} if settings else {}
     launched = dagster.graphql("""mutation($params: ExecutionParams!) { launchRun(executionParams: $params) {
-        __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+        __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+        ... on RunConfigValidationInvalid { errors { message } } } }""",
                                params={"selector": {"repositoryLocationName": location,
                                                     "repositoryName": "__repository__", "jobName": "nightly"},
-                                       "runConfigData": {}})["launchRun"]
+                                       "runConfigData": config})["launchRun"]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     return launched["run"]["runId"]
 
@@ -156,9 +169,15 @@ def _run(dagster: Dagster, run_id: str) -> dict:
                            id=run_id)["runOrError"]
 
 
+def _stored_tags(dagster: Dagster, run_id: str) -> dict[str, str]:
+    """The run's tags as the instance stores them, the hidden ones too (GraphQL leaves those out)."""
+    with DagsterInstance.from_config(str(dagster.home)) as instance:
+        return dict(instance.get_run_by_id(run_id).tags)
+
+
 def _worker_tags(dagster: Dagster, run_id: str) -> dict[str, str] | None:
     """The run's tags, once its worker has named its process in them."""
-    tags = {t["key"]: t["value"] for t in _run(dagster, run_id)["tags"]}
+    tags = _stored_tags(dagster, run_id)
     return tags if PID in tags else None
 
 
@@ -213,7 +232,32 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
     cli_run = re.search(r"done in [0-9.]+ s \(run ([0-9a-f-]+)\)", cli.stdout).group(1)
     listed = dagster.graphql("""{ runsOrError(limit: 5) { ... on Runs { results { runId tags { key value } } } } }""")
     [shown] = [r for r in listed["runsOrError"]["results"] if r["runId"] == cli_run]
-    assert {"key": LAUNCHED_BY, "value": "cli"} in shown["tags"], "a command-line run is in the UI's runs list"
+    assert _stored_tags(dagster, cli_run)[LAUNCHED_BY] == "cli", "a command-line run is in the UI's runs list"
+    assert not [t for t in shown["tags"] if t["key"].startswith(INTERNAL_TAG_PREFIX)], "bookkeeping tags are hidden"
+    assert VERDICT_TAG in {t["key"] for t in shown["tags"]}
+
+    defaults = dagster.graphql("""query($job: PipelineSelector!) { runConfigSchemaOrError(selector: $job) {
+        ... on RunConfigSchema { rootDefaultYaml } } }""", job={
+        "repositoryLocationName": "crm-quality", "repositoryName": "__repository__", "pipelineName": "nightly"})
+    launchpad = defaults["runConfigSchemaOrError"]["rootDefaultYaml"]
+    assert re.search(r"\n +access_inactive_days: 90\n", launchpad) and re.search(r"\n +full_rebuild: false\n", launchpad), \
+        "the launchpad's settings are typed, by group"
+
+    missing = tmp_path / "no-such-export"
+    bad = _launch_nightly(dagster, {"source": {"folder": str(missing)}})
+    assert _until("the run on a missing source to fail", lambda: _finished(dagster, bad), 300, every=2) == "FAILURE"
+    events = dagster.graphql("""query($id: ID!) { logsForRun(runId: $id) { ... on EventConnection { events {
+        __typename ... on ExecutionStepFailureEvent { stepKey error { message stack cause { message } }
+        failureMetadata { description metadataEntries { label ... on TextMetadataEntry { text } } } }
+        ... on ExecutionStepStartEvent { stepKey } } } } }""", id=bad)["logsForRun"]["events"]
+    [failure] = [e for e in events if e["__typename"] == "ExecutionStepFailureEvent"]
+    assert failure["stepKey"] == "raw__export_files", "the source fails once, in one step"
+    assert failure["failureMetadata"]["description"].startswith(f"source folder {missing} does not exist: set ")
+    assert {"label": "error", "text": "SourceError"} in failure["failureMetadata"]["metadataEntries"]
+    assert failure["error"]["cause"] is None and not [frame for frame in failure["error"]["stack"]
+                                                      if "crm_quality/" in frame and "defs/failures.py" not in frame], \
+        "no trace of our code: the failure is the message"
+    assert not {e["stepKey"] for e in events if e["__typename"] == "ExecutionStepStartEvent"} - {"raw__export_files"}
 
     screenshot = tmp_path / "asset_graph.png"
     graph = f"{dagster.url}/asset-groups"
@@ -227,7 +271,7 @@ def test_the_nightly_job_from_the_ui_api_with_checks_sensors_and_the_asset_graph
     assert screenshot.stat().st_size > 30_000
 
 
-def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_the_warehouse(dagster_dev):
+def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_the_warehouse(dagster_dev, webhook):
     """When the whole of `dagster dev` dies mid-run (a power cut, the OOM killer), no process is left
     that knows the run: it would stay STARTED for ever, holding the warehouse pool slot, and every
     later run would queue behind it. After a restart the abandoned_runs sensor fails it."""
@@ -242,9 +286,26 @@ def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_t
     dagster.start()
     _until("dagster dev to come back", lambda: _loaded_location(dagster), 180)
     assert _until("the daemon to fail the orphaned run", lambda: _finished(dagster, orphan), 180, every=2) == "FAILURE"
-    following = _launch_nightly(dagster)
+    worse = _worse_leads(Path(dagster.env["CRM_QUALITY_SOURCE"]), tmp_path / "worse-export")
+    following = _launch_nightly(dagster, {"source": {"folder": str(worse)}})
     assert _until("the next run to finish", lambda: _finished(dagster, following), 600, every=2) == "SUCCESS"
+    [alert] = _until("the on_run_success sensor to alert the regression", lambda: [
+        post for post in webhook.posts if post["run_id"] == following and post["event"] == "quality_regressed"], 120, 3)
+    assert "leads.lead_source_allowed" in alert["failed_checks"] and alert["report"].endswith(".html")
     [(status, launched_by, error)] = _until("the on_run_failure sensor to record the orphaned run",
                                             lambda: _recorded(tmp_path / "warehouse.duckdb", orphan), 120, every=3)
     assert (status, launched_by) == ("FAILURE", "ui")
     assert error.startswith(f"process {pid} on ") and error.endswith("the run was killed")
+
+
+def _worse_leads(export: Path, to: Path) -> Path:
+    """A copy of ``export`` in which every third lead has a source no picklist knows."""
+    shutil.copytree(export, to, ignore=shutil.ignore_patterns("_truth"))
+    leads = list(csv.DictReader((to / "leads.csv").open(encoding="utf-8")))
+    for lead in leads[::3]:
+        lead["lead_source"] = "Carrier pigeon"
+    with (to / "leads.csv").open("w", newline="", encoding="utf-8") as out:
+        writer = csv.DictWriter(out, fieldnames=list(leads[0]), lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(leads)
+    return to

@@ -35,7 +35,8 @@ def _dedup_assets(table: str) -> AssetsDefinition:
                       "add up to, and any veto."),
             AssetSpec(review, deps=deps, group_name="dedup", kinds={"duckdb"},
                       description=f"{DESCRIPTIONS[table]}: borderline pairs for a steward, those whose "
-                      "match probability lies between dedup_review_low and dedup_review_high, nearest "
+                      "match probability lies in the review band (the settings dedup_review_low and "
+                      "dedup_review_high, 0.2 to 0.8 unless set), nearest "
                       "the decision first, with their weights. Add the ones decided to never_merge.csv "
                       "or always_merge.csv: the next run learns from them."),
             AssetSpec(clusters, deps=deps, group_name="dedup", kinds={"duckdb"},

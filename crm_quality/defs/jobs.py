@@ -29,13 +29,12 @@ def full_rebuild_schedule(settings: Settings) -> list[ScheduleDefinition]:
     every step redone from the export, whatever the previous builds left."""
     if not settings.operations.full_rebuild_cron:
         return []
-    full = SettingsResource.from_settings(settings.replace(full_rebuild=True))
     return [ScheduleDefinition(
         name="weekly_full_rebuild",
         job=nightly_job,
         cron_schedule=settings.operations.full_rebuild_cron,
         execution_timezone=settings.operations.timezone,
         default_status=DefaultScheduleStatus.RUNNING,
-        run_config={"resources": {"settings": {"config": {"values": full.values}}}},
+        run_config=SettingsResource.run_config(settings.replace(full_rebuild=True)),
         tags={"crm_quality/full_rebuild": "true"},
     )]

@@ -31,10 +31,13 @@ from crm_quality.settings import Settings
 from crm_quality.warehouse import connect
 
 INSTANCE_CONFIG = Path(__file__).with_name("dagster.yaml")
-LAUNCHED_BY = "crm_quality/launched_by"
+INTERNAL_TAG_PREFIX = ".dagster/crm_quality/"
+"""Run tags that are bookkeeping, not for people: the UI hides tags under Dagster's hidden prefix
+(``.dagster/``, as for its own repository and pool tags)."""
+LAUNCHED_BY = f"{INTERNAL_TAG_PREFIX}launched_by"
+PID, PROCESS_STARTED, HOST = (f"{INTERNAL_TAG_PREFIX}{name}" for name in ("pid", "process_started", "host"))
 VERDICT_TAG = "crm_quality/data_quality"
 """Set when a run ends: its failed checks by severity and its score, shown in the runs list."""
-PID, PROCESS_STARTED, HOST = "crm_quality/pid", "crm_quality/process_started", "crm_quality/host"
 RUN_WAIT_POLL_SECONDS = 2
 """How often a command-line run looks again whether the run it waits for has finished."""
 JOB = "nightly"

@@ -53,10 +53,9 @@ def export_sensor(settings: Settings) -> SensorDefinition:
         latest = new[-1]
         for older in new[:-1]:
             context.log.info(f"{older.path}: superseded by {latest.path}, not run")
-        values = SettingsResource.from_settings(settings.replace(source=latest.path)).values
         return SensorResult(run_requests=[RunRequest(
             run_key=f"{latest.path.name}:{latest.fingerprint}",
-            run_config={"resources": {"settings": {"config": {"values": values}}}},
+            run_config=SettingsResource.run_config(settings.replace(source=latest.path)),
             tags={EXPORT_TAG: str(latest.path)})], cursor=cursor)
 
     return new_export

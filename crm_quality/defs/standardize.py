@@ -32,8 +32,9 @@ def _standardize_assets(table: str) -> AssetsDefinition:
     )
     share_check = AssetCheckSpec(
         "quarantine_share", asset=staged, blocking=True,
-        description="At most max_quarantine_share of the exported rows are in quarantine; more usually means "
-                    "a mapping that misses the id or every column naming a record.",
+        description="Few enough of the exported rows are in quarantine: at most the share that the setting "
+                    "max_quarantine_share allows (20% unless set; the check's metadata shows the value in "
+                    "force). More usually means a mapping that misses the id or every column naming a record.",
     )
 
     @multi_asset(

@@ -260,16 +260,21 @@ def _midnight(day: date):
     return pd.Timestamp(day)
 
 
+def _a(word: str) -> str:
+    """'an account_id', 'a user_id'."""
+    return f"{'an' if word[0] in 'aeiou' else 'a'} {word}"
+
+
 def _uniqueness(spec: Table) -> list[Check]:
     checks = [Check(spec.name, "key_unique", "uniqueness", f"{spec.key} names one staged row",
                     "ExpectColumnValuesToBeUnique", {"column": spec.key})]
     both = (f"(SELECT {quote(spec.key)}, _source_row, _reasons FROM {qualified('quarantine', spec.name)} "
             f"UNION ALL SELECT {quote(spec.key)}, _source_row, [] FROM {_staged(spec)})")
-    checks.append(Check(spec.name, "key_present", "uniqueness", f"every exported row has a {spec.key}",
+    checks.append(Check(spec.name, "key_present", "uniqueness", f"every exported row has {_a(spec.key)}",
                         source=both, predicate="list_contains(t._reasons, 'quarantine.missing_id')",
                         id_column="_source_row"))
     checks.append(Check(spec.name, "key_not_shared", "uniqueness",
-                        f"no two exported rows share a {spec.key} (counted once per shared id)",
+                        f"no two exported rows share {_a(spec.key)} (counted once per shared id)",
                         source=f"(SELECT DISTINCT ON ({quote(spec.key)}) * FROM {both} ORDER BY _source_row)",
                         predicate="list_contains(t._reasons, 'quarantine.duplicate_id')"))
     if spec.name in IDENTIFYING_FIELDS:

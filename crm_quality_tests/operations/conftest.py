@@ -111,7 +111,7 @@ class _SmtpHandler(socketserver.StreamRequestHandler):
 
 
 @contextmanager
-def _serving(server):
+def serving(server):
     """Serve on a thread for the test, then shut down and free the port."""
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
@@ -123,13 +123,13 @@ def _serving(server):
 
 @pytest.fixture
 def webhook() -> Iterator[Webhook]:
-    with _serving(Webhook()) as server:
+    with serving(Webhook()) as server:
         yield server
 
 
 @pytest.fixture
 def smtp() -> Iterator[Smtp]:
-    with _serving(Smtp()) as server:
+    with serving(Smtp()) as server:
         yield server
 
 
@@ -158,7 +158,7 @@ def smtp_with_tls(smtp_certificate) -> Iterator[Smtp]:
     """An SMTP server that offers STARTTLS and, over TLS only, a login: alerts / s3cret-pw."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(*smtp_certificate)
-    with _serving(Smtp(tls=context, logins={"alerts": "s3cret-pw"})) as server:
+    with serving(Smtp(tls=context, logins={"alerts": "s3cret-pw"})) as server:
         yield server
 
 

@@ -78,9 +78,11 @@ def test_an_unreachable_webhook_is_logged_and_the_email_still_goes(tmp_path, sam
 
 def test_secrets_stay_out_of_the_run_configuration(tmp_path, sample_dir):
     settings = make_settings(tmp_path, sample_dir, smtp_password="hunter2", alert_webhook_url="https://x/y")
-    values = SettingsResource.from_settings(settings).values
-    assert "smtp_password" not in values and "alert_webhook_url" not in values
-    assert "hunter2" not in str(values)
+    resource = SettingsResource.from_settings(settings)
+    config = SettingsResource.run_config(settings)["resources"]["settings"]["config"]
+    assert "smtp_password" not in config["operations"] and "alert_webhook_url" not in config["operations"]
+    assert not hasattr(resource.operations, "smtp_password") and not hasattr(resource.operations, "alert_webhook_url")
+    assert "hunter2" not in str(config) and "hunter2" not in str(resource)
 
 
 def _mail_settings(tmp_path, sample_dir, server, **values):

@@ -67,7 +67,7 @@ def test_one_export_starts_one_run_on_that_export(tmp_path, sample_dir):
         assert not again.run_requests, "the same export does not start a second run"
 
         run_config = request.run_config
-        assert run_config["resources"]["settings"]["config"]["values"]["source"] == str(export)
+        assert run_config["resources"]["settings"]["config"]["source"]["folder"] == str(export)
         result = defs.resolve_job_def("nightly").execute_in_process(
             instance=instance, run_config=run_config, tags=request.tags)
     assert result.success

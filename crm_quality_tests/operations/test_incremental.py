@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
-from dagster import DagsterInstance, build_schedule_context, materialize
+from dagster import DagsterInstance, DagsterRun, build_schedule_context, materialize
 
 from crm_quality.definitions import build_definitions
 from crm_quality.defs.resources import SettingsResource
@@ -153,8 +153,9 @@ def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sa
     weekly = defs.resolve_schedule_def("weekly_full_rebuild")
     assert weekly.job_name == "nightly" and weekly.cron_schedule == settings.operations.full_rebuild_cron
     [request] = weekly.evaluate_tick(build_schedule_context()).run_requests
-    values = request.run_config["resources"]["settings"]["config"]["values"]
-    assert SettingsResource(values=values).get().operations.full_rebuild
+    config = request.run_config["resources"]["settings"]["config"]
+    assert config["operations"]["full_rebuild"] is True
+    assert SettingsResource.of_run(DagsterRun("nightly", run_config=request.run_config), settings).operations.full_rebuild
     assert not settings.operations.full_rebuild
     assert not [s for s in build_definitions(settings.replace(full_rebuild_cron="")).schedules
                 if s.name == "weekly_full_rebuild"]
