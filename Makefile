@@ -17,8 +17,10 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Data Docs' styles, scripts and fonts come from the npm registry once, so the pages work offline.
+$(VENV)/.installed: pyproject.toml crm_quality/validate/data_docs.py | $(BIN)/python
 	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/crm-quality data-docs-assets
 	touch $@
 
 install: $(VENV)/.installed

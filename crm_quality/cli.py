@@ -130,6 +130,12 @@ def _parser() -> argparse.ArgumentParser:
     erase.add_argument("--by", required=True, help="who asks, and why (kept in quality.erasures)")
     erase.set_defaults(command=_erase)
 
+    assets = command("data-docs-assets", "download the styles, scripts and fonts that Data Docs pages load, "
+                     "so that they work offline", "crm-quality data-docs-assets",
+                     " They come from the npm registry, each package checked against a pinned hash, into the "
+                     "environment crm-quality is installed in; `make install` runs this.")
+    assets.set_defaults(command=_data_docs_assets)
+
     shown = command("settings", "print every setting in force and where its value came from",
                     "crm-quality settings --home /srv/crm-quality")
     shown.add_argument("--home", help=HOME_HELP)
@@ -152,6 +158,15 @@ def _check_mapping(args: argparse.Namespace) -> int:
 
     settings = load_settings(overrides={"source": args.source, "mapping": args.mapping})
     print(check_mapping(settings).text())
+    return 0
+
+
+def _data_docs_assets(args: argparse.Namespace) -> int:
+    from crm_quality.validate.data_docs import ASSETS_FOLDER, PACKAGES, fetch_assets
+
+    fetched = fetch_assets()
+    print(f"crm-quality data-docs-assets: {len(fetched)} of {len(PACKAGES)} packages downloaded "
+          f"({len(PACKAGES) - len(fetched)} already there) into {ASSETS_FOLDER}")
     return 0
 
 

@@ -17,6 +17,7 @@ from crm_quality.report.render import write_report
 from crm_quality.report.summary import markdown_summary
 from crm_quality.report.verdict import Verdict, judge
 from crm_quality.schema import TABLES
+from crm_quality.validate.data_docs import FOLDER as DATA_DOCS
 
 QUALITY_REPORT = AssetKey(["reports", "quality_report"])
 
@@ -24,7 +25,7 @@ QUALITY_REPORT = AssetKey(["reports", "quality_report"])
 @asset(key=AssetKey(["quality", "access_review"]), group_name="quality", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["staged", "users"]), *(AssetKey(["raw", t]) for t in TABLES)],
        description="Users to review: deactivated users who still own records, active users who have not "
-       "logged in for access_inactive_days, privileged roles, users with no role, active users who own "
+       "logged in for the setting access_inactive_days (90 unless set), privileged roles, users with no role, active users who own "
        "nothing. A finding the CRM's fields cannot decide is listed once as unknown.")
 @clear_failures
 def access_review(context: AssetExecutionContext, settings: SettingsResource,
@@ -67,6 +68,8 @@ def quality_report(context: AssetExecutionContext, settings: SettingsResource,
         **verdict_metadata(verdict),
         "report": MetadataValue.path(str(report.page)),
         "report_url": MetadataValue.url(report.page.resolve().as_uri()),
+        **({"data_docs_url": MetadataValue.url(docs.resolve().as_uri())}
+           if (docs := values.report.folder / DATA_DOCS / "index.html").is_file() else {}),
         "fix_lists": len(report.fix_lists),
         "report_folders_pruned": len(pruned.report_folders),
         "log_values_masked": sum(pruned.masked.values()),

@@ -19,9 +19,12 @@ from crm_quality.csv_export import write_csv
 from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.merge.clean import golden_values
 from crm_quality.report.facts import Facts, gather, problem_rows
+from crm_quality.report.likely_parents import likely_parents
 from crm_quality.report.masking import masked_row
+from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.validate.checks import DIMENSIONS, checks_for, validated_relation
+from crm_quality.validate.data_docs import FOLDER as DATA_DOCS
 from crm_quality.validate.predicates import failing_records
 from crm_quality.warehouse import qualified, table_exists
 
@@ -48,10 +51,10 @@ def write_report(con: duckdb.DuckDBPyConnection, folder: Path, show_personal_dat
     target = folder / (facts.run_id or "no-run")
     fixes = fix_lists(con, facts.run_id, target / "fix", settings)
     previous = folder / str(facts.previous_run) / "index.html"
-    docs = folder / "data_docs" / "index.html"
+    docs = folder / DATA_DOCS / "index.html"
     links = {"fix_lists": [(p.relative_to(target).as_posix(), _data_rows(p)) for p in fixes],
              "previous": f"../{facts.previous_run}/index.html" if facts.previous_run and previous.is_file() else None,
-             "data_docs": "../data_docs/index.html" if docs.is_file() else None, "run": run_url}
+             "data_docs": f"../{DATA_DOCS}/index.html" if docs.is_file() else None, "run": run_url}
     examples = [{**e, "members": [masked_row(e["table"], {k: v for k, v in m.items() if k != "id"}, show_personal_data)
                                   | {"id": m["id"]} for m in e["members"]]} for e in facts.examples]
     access = [masked_row("users", {"full_name": a["full_name"]}, show_personal_data) | {
@@ -137,9 +140,9 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, setting
 
 
 def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, settings: Settings) -> list[Path]:
-    """fix/check.<table>.<check>.csv: every record a failing check fails, not only its sample;
-    for a check of one field, the value of the golden record a record was merged into, where it
-    differs, as the suggested value."""
+    """fix/check.<table>.<check>.csv: every record a failing check fails, not only its sample,
+    with a suggested value and why: for an orphaned key, its likely parent; for another check
+    of one field, the value of the golden record a record was merged into, where it differs."""
     if not table_exists(con, "quality", "check_results"):
         return []  # nothing validated yet (a run of some assets only)
     failing = con.execute("""SELECT table_name, check_name FROM quality.check_results
@@ -152,9 +155,16 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
             continue
         rows = failing_records(con, check, validated_relation(table, settings))
         values = [c for c in rows.columns if c not in ("record_id", "source_row")]
-        if len(values) == 1:
+        orphaned = [f for f in TABLES[table].foreign_keys if name == f"{f.name}_resolves"]
+        if orphaned:
+            parents = likely_parents(con, table, orphaned[0])
+            rows["suggested_value"] = rows["source_row"].map({row: parent for row, (parent, _) in parents.items()})
+            rows["suggested_because"] = rows["source_row"].map({row: why for row, (_, why) in parents.items()})
+        elif len(values) == 1:
             suggested = rows["source_row"].map(golden_values(con, table, values[0]))
             rows["suggested_value"] = suggested.where(suggested != rows[values[0]])
+            rows["suggested_because"] = rows["suggested_value"].where(
+                rows["suggested_value"].isna(), "the value of the golden record it was merged into")
         path = folder / f"check.{table}.{name}.csv"
         write_csv(rows.assign(table=table, check=name)[["table", "check", *rows.columns]], path)
         written.append(path)

@@ -19,6 +19,7 @@ from crm_quality.sources.applicability import export_columns, missing_fields
 from crm_quality.sources.mapping import load_mapping
 from crm_quality.sources.raw import exported_sql
 from crm_quality.validate.checks import checks_for, is_error, skipped_because, validated_relation
+from crm_quality.validate.data_docs import FOLDER as DATA_DOCS
 from crm_quality.validate.expectations import run_expectations
 from crm_quality.validate.history import Result, carry, record, recorded, scores_of
 from crm_quality.validate.reference_values import (ReferenceRule, carry_misses, check_columns_exist, record_misses,
@@ -65,7 +66,7 @@ def validate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: st
         columns = sorted({key} | {c.kwargs["column"] for c in expectations})
         frame = con.sql(f"SELECT {', '.join(quote(c) for c in columns)} FROM {staged} t").df()
         outcomes = run_expectations(frame, table, expectations,
-                                    settings.report.folder / "data_docs" if build_docs else None,
+                                    settings.report.folder / DATA_DOCS if build_docs else None,
                                     run_id=run_id, all_checks=len(checks))
         for check in expectations:
             if outcomes[check.name].unexpected_count:

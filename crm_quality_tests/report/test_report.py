@@ -4,12 +4,11 @@ real headless Chromium without a single network request."""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
-import subprocess
 from html import escape, unescape
 from pathlib import Path
+from urllib.parse import unquote, urlparse
 
 import duckdb
 import pandas as pd
@@ -18,6 +17,7 @@ from dagster import AssetKey, materialize
 
 from crm_quality.definitions import build_definitions
 from crm_quality.report.render import write_report
+from crm_quality_tests.browser import needs_chromium, render, screenshot
 from crm_quality_tests.conftest import AS_OF, make_settings
 
 SCRIPT = "<script>alert(1)</script>"
@@ -27,7 +27,8 @@ COPIES = ("CON-9000001", "CON-9000002", "CON-9000003")
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory, sample):
     """The pipeline on the sample, with three more copies of its first contact, one of them
-    named SCRIPT (so that theirs is the largest cluster, shown first in the report)."""
+    named SCRIPT (so that theirs is the largest cluster, shown first in the report), and
+    ORPHANS: keys that name no record, each with a clue to the record meant."""
     tmp = tmp_path_factory.mktemp("report")
     source = tmp / "export"
     shutil.copytree(sample.out, source)
@@ -36,11 +37,43 @@ def reported(tmp_path_factory, sample):
     copies["contact_id"] = COPIES
     copies.loc[0, "first_name"] = SCRIPT
     copies.loc[1, "email"] = "not-an-email@"  # its golden record's email is the fix
+    contacts = _plant_orphans(source, contacts)
     pd.concat([contacts, copies]).to_csv(source / "contacts.csv", index=False)
     settings = make_settings(tmp, source, as_of=AS_OF.isoformat(), show_personal_data="true")
     defs = build_definitions(settings)
     result = materialize([*defs.assets, *defs.asset_checks], resources=defs.resources)
     return settings, result, (settings.report.folder / result.run_id / "index.html").read_text()
+
+
+ORPHANS = {}
+"""(table, record id) -> the parent id its orphaned key meant, as planted."""
+
+
+def _plant_orphans(source: Path, contacts: pd.DataFrame) -> pd.DataFrame:
+    """A contact whose account id is written differently, one whose account id is unknown but
+    whose email is at its account's domain, and a deal whose account id is unknown but whose
+    contact has an account."""
+    accounts = pd.read_csv(source / "accounts.csv", dtype=str, keep_default_na=False)
+    hosts = accounts.drop_duplicates("account_id").set_index("account_id")["website"].str.lower().str.replace(
+        r"^([a-z]+://)?(www\.)?", "", regex=True).str.split("/").str[0]
+    with_account = contacts[(contacts["account_id"] != "") & contacts["email"].str.contains("@")]
+    at_domain = with_account[with_account["email"].str.split("@").str[1].str.lower()
+                             == with_account["account_id"].map(hosts)]
+    rewritten, by_domain = at_domain.index[5], at_domain.index[6]
+    meant = contacts.loc[rewritten, "account_id"]
+    contacts.loc[rewritten, "account_id"] = meant.lower().replace("-0", "-")  # acc-000012: case and a zero
+    ORPHANS["contacts", contacts.loc[rewritten, "contact_id"]] = meant
+    ORPHANS["contacts", contacts.loc[by_domain, "contact_id"]] = contacts.loc[by_domain, "account_id"]
+    contacts.loc[by_domain, "account_id"] = "ACC-7777777"
+    deals = pd.read_csv(source / "opportunities.csv", dtype=str, keep_default_na=False)
+    contact_accounts = contacts.drop_duplicates("contact_id").set_index("contact_id")["account_id"]
+    deal = deals.index[(deals["contact_id"].map(contact_accounts).fillna("").str.startswith("ACC-"))
+                       & (deals["contact_id"] != contacts.loc[by_domain, "contact_id"])
+                       & (deals["contact_id"] != contacts.loc[rewritten, "contact_id"])][0]
+    ORPHANS["opportunities", deals.loc[deal, "opportunity_id"]] = contact_accounts[deals.loc[deal, "contact_id"]]
+    deals.loc[deal, "account_id"] = "ACC-7777778"
+    deals.to_csv(source / "opportunities.csv", index=False)
+    return contacts
 
 
 def test_the_numbers_are_the_quality_tables_numbers(reported):
@@ -69,6 +102,8 @@ def test_the_numbers_are_the_quality_tables_numbers(reported):
     [materialization] = [m for m in result.get_asset_materialization_events()
                          if m.asset_key == AssetKey(["reports", "quality_report"])]
     assert materialization.materialization.metadata["overall_score"].value == pytest.approx(shown, abs=0.01)
+    for link in ("report_url", "data_docs_url"):
+        assert Path(unquote(urlparse(materialization.materialization.metadata[link].value).path)).is_file(), link
     assert (settings.report.folder / "latest.html").read_text() == html
     [backup] = con.execute("SELECT path, tables, written_bytes FROM quality.backups ORDER BY taken_at DESC LIMIT 1"
                            ).fetchall()
@@ -126,6 +161,13 @@ def test_fix_lists_name_record_field_and_value_and_cannot_run(reported):
     [(golden,)] = con.execute("""SELECT c.email FROM clean.contacts c JOIN clean.contacts_xref x ON c.contact_id =
                                  x.golden_id WHERE x.source_id = ?""", [COPIES[1]]).fetchall()
     assert emails.loc[COPIES[1], "email"] == "not-an-email@" and emails.loc[COPIES[1], "suggested_value"] == golden
+    golden_account = dict(con.execute("SELECT source_id, golden_id FROM clean.accounts_xref").fetchall())
+    for (table, record), meant in ORPHANS.items():
+        orphans = pd.read_csv(folder / f"check.{table}.account_id_resolves.csv", dtype=str).set_index("record_id")
+        assert orphans.loc[record, "suggested_value"] == golden_account[meant], (table, record)
+        assert orphans.loc[record, "suggested_because"].startswith("the ")
+    because = pd.read_csv(folder / "check.contacts.account_id_resolves.csv", dtype=str)["suggested_because"]
+    assert because.str.startswith("the same id written differently").sum() == 1, "the sample's random ids match none"
     phones = pd.read_csv(folder / "phone.invalid.csv", dtype=str)
     assert list(phones.columns) == ["table", "record_id", "field", "value", "suggested_value"] and len(phones)
     for path in folder.glob("*.csv"):
@@ -187,39 +229,17 @@ def test_borderline_pairs_are_listed_for_review_and_examples_show_weights(report
     assert re.search(r"prior -?[0-9.]+, first_name \+[0-9.]+", html)  # exact agreements carry their weight
 
 
-CHROMIUM = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--window-size=1200,2400"]
-
-
-def _render(page: Path, folder: Path) -> tuple[str, set[str]]:
-    """The DOM headless Chromium builds from ``page``, and the URLs the page made it request
-    (the browser's own background requests, initiated by no page, are left out)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    net_log = folder / "net.json"
-    dom = subprocess.run([*CHROMIUM, f"--user-data-dir={folder / 'profile'}", f"--log-net-log={net_log}",
-                          "--dump-dom", page.resolve().as_uri()],
-                         capture_output=True, text=True, timeout=120, check=True).stdout
-    log = json.loads(net_log.read_text())
-    start = log["constants"]["logEventTypes"]["URL_REQUEST_START_JOB"]
-    requested = {e["params"]["url"] for e in log["events"]
-                 if e["type"] == start and "url" in e["params"] and e["params"].get("initiator") != "not an origin"}
-    return dom, requested
-
-
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="make test installs Debian's chromium")
+@needs_chromium
 def test_the_page_renders_in_chromium_without_network_requests_or_scripts(reported, tmp_path):
     settings, result, _ = reported
     control = tmp_path / "control.html"
     control.write_text('<img src="http://127.0.0.1:9/pixel.png">')
-    assert _render(control, tmp_path / "control")[1] == {"http://127.0.0.1:9/pixel.png"}  # the probe sees requests
+    assert render(control, tmp_path / "control")[1] == {"http://127.0.0.1:9/pixel.png"}  # the probe sees requests
     page = settings.report.folder / result.run_id / "index.html"
-    dom, requested = _render(page, tmp_path / "page")
+    dom, requested = render(page, tmp_path / "page")
     assert requested == set()
     assert _staged_name(settings) in unescape(dom) and "<script" not in dom.lower()
-    screenshot = tmp_path / "report.png"
-    subprocess.run([*CHROMIUM, f"--user-data-dir={tmp_path / 'shot'}", f"--screenshot={screenshot}",
-                    page.resolve().as_uri()], capture_output=True, timeout=120, check=True)
-    assert screenshot.stat().st_size > 10_000
+    assert screenshot(page, tmp_path).stat().st_size > 10_000
 
 
 def _table(html: str, table_id: str) -> list[list[str]]:

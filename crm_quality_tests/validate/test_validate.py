@@ -3,6 +3,7 @@ meant for it, results and scores are kept, and ERROR checks block what comes aft
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from crm_quality.definitions import build_definitions
 from crm_quality.schema import TABLES
 from crm_quality.validate.run import validate_table
 from crm_quality.warehouse import connect
+from crm_quality_tests.browser import needs_chromium, render, screenshot
 from crm_quality_tests.conftest import AS_OF, make_settings
 from crm_quality_tests.standardize.test_stage import stage_all
 
@@ -126,6 +128,27 @@ def test_data_docs_are_built_for_every_table(validated):
     validations = list((settings.report.folder / "data_docs" / "contacts").rglob("validations/**/*.html"))
     assert validations and all("__none__" not in p.read_text() for p in validations) \
         and any(RUN_ID in p.read_text() for p in validations), "the pages name the run"
+
+
+@needs_chromium
+def test_data_docs_render_offline_with_their_styles_and_scripts_and_name_the_table(validated, tmp_path):
+    """Every file a page loads is beside it (fetched from the npm registry at install), so with no
+    network the pages are styled and GX's tables are built; no request leaves the machine."""
+    settings, _ = validated
+    docs = settings.report.folder / "data_docs"
+    pages = [docs / "contacts" / "index.html", *(docs / "contacts").rglob("validations/**/*.html")]
+    for page in pages:
+        text = page.read_text(encoding="utf-8")
+        loaded = re.findall(r'<(?:script|img)[^>]* src="([^"]+)"|<link[^>]* href="([^"]+)"', text)
+        loaded = [src or href for src, href in loaded]
+        assert loaded and not [url for url in loaded if "//" in url], f"{page}: loads only local files"
+        assert not [url for url in loaded if not (page.parent / url.split("?")[0]).is_file()], f"{page}: all exist"
+        dom, requested = render(page, tmp_path / page.stem)
+        assert requested == set(), f"{page} asked the network for {requested}"
+        assert 'class="bootstrap-table' in dom, "jQuery and bootstrap-table ran and built the page's tables"
+    [validation] = pages[1:]
+    assert "Data asset: staged.contacts" in re.sub(r"<[^>]+>", "", validation.read_text(encoding="utf-8"))
+    assert screenshot(validation, tmp_path).stat().st_size > 50_000
 
 
 @asset(deps=[AssetKey(["staged", "contacts"])])
