@@ -77,7 +77,7 @@ class Dagster:
         _until("every process of dagster dev to die", lambda: not any(alive(*process) for process in doomed), 30, 0.1)
 
     def stop(self) -> None:
-        for sig, wait in ((signal.SIGTERM, 30), (signal.SIGKILL, 10)):
+        for sig, wait in ((signal.SIGTERM, 10), (signal.SIGKILL, 10)):  # the tests are done: no need to wait long
             try:
                 os.killpg(self.process.pid, sig)
                 self.process.wait(timeout=wait)
