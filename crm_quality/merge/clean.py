@@ -195,16 +195,17 @@ def merged_records(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return _count(con, f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE {MERGED_AWAY}")
 
 
-def golden_values(con: duckdb.DuckDBPyConnection, table: str, field: str) -> dict[int, str]:
+def golden_values(con: duckdb.DuckDBPyConnection, table: str, field: str, source_rows: list[int]) -> dict[int, str]:
     """Source row -> the value of ``field`` in the golden record of that row's cluster (a
-    steward's likely fix for a member's bad value), for a merged table already built."""
-    if table not in MERGED or not table_exists(con, "clean", f"{table}_xref"):
+    steward's likely fix for a member's bad value), for these rows of a merged table already built."""
+    if table not in MERGED or not table_exists(con, "clean", f"{table}_xref") or not source_rows:
         return {}
     key = quote(TABLES[table].key)
     return dict(con.execute(f"""
         SELECT x.source_row, CAST(c.{quote(field)} AS VARCHAR) FROM {qualified('clean', table + '_xref')} x
         JOIN {qualified('clean', table)} c ON c.{key} = x.golden_id
-        WHERE c.{quote(field)} IS NOT NULL""").fetchall())
+        WHERE c.{quote(field)} IS NOT NULL AND x.source_row IN (SELECT unnest($rows))""",
+        {"rows": source_rows}).fetchall())
 
 
 def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:

@@ -111,7 +111,10 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, setting
         write_csv(rows.drop(columns="rule"), path)
         written.append(path)
     if table_exists(con, "quality", "outdated"):
-        outdated = con.execute("""SELECT table_name AS "table", record_id, owner_id, reason, last_touched, created_at
+        # Timestamps as DuckDB writes them (UTC, ISO 8601): pandas formats them one by one.
+        outdated = con.execute("""SELECT table_name AS "table", record_id, owner_id, reason,
+                                         strftime(timezone('UTC', last_touched), '%Y-%m-%dT%H:%M:%SZ') AS last_touched,
+                                         strftime(timezone('UTC', created_at), '%Y-%m-%dT%H:%M:%SZ') AS created_at
                                   FROM quality.outdated WHERE run_id = ? ORDER BY ALL""", [run_id]).df()
         for table, rows in outdated.groupby("table", sort=True):
             path = folder / f"outdated.{table}.csv"
@@ -161,7 +164,8 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
             rows["suggested_value"] = rows["source_row"].map({row: parent for row, (parent, _) in parents.items()})
             rows["suggested_because"] = rows["source_row"].map({row: why for row, (_, why) in parents.items()})
         elif len(values) == 1:
-            suggested = rows["source_row"].map(golden_values(con, table, values[0]))
+            suggested = rows["source_row"].map(
+                golden_values(con, table, values[0], rows["source_row"].dropna().astype(int).tolist()))
             rows["suggested_value"] = suggested.where(suggested != rows[values[0]])
             rows["suggested_because"] = rows["suggested_value"].where(
                 rows["suggested_value"].isna(), "the value of the golden record it was merged into")
