@@ -45,12 +45,12 @@ class Dagster:
     """`dagster dev` over one DAGSTER_HOME and warehouse: started in its own process group, and
     stopped (group and all) or crashed (every process of it killed at once, as by a power cut)."""
 
-    def __init__(self, folder: Path, sample_dir: Path, webhook: Webhook) -> None:
+    def __init__(self, folder: Path, export: Path, webhook: Webhook) -> None:
         self.folder, self.port = folder, free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.home = home = prepare_home(folder / "dagster_home")
         self.env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
-                    "DAGSTER_HOME": str(home), "CRM_QUALITY_SOURCE": str(sample_dir),
+                    "DAGSTER_HOME": str(home), "CRM_QUALITY_SOURCE": str(export),
                     "CRM_QUALITY_WAREHOUSE": str(folder / "warehouse.duckdb"),
                     "CRM_QUALITY_REPORTS": str(folder / "reports"), "CRM_QUALITY_EXPORTS": str(folder / "exports"),
                     "CRM_QUALITY_BACKUPS": str(folder / "backups"), "CRM_QUALITY_STEWARD": str(folder / "steward"),
@@ -129,7 +129,10 @@ def webhook():
 
 @pytest.fixture(scope="module")
 def dagster_dev(tmp_path_factory, sample, webhook):
-    dagster = Dagster(tmp_path_factory.mktemp("ui"), Path(sample.out), webhook)
+    folder = tmp_path_factory.mktemp("ui")
+    # The deployment's own export, which a test may change in place, as a CRM's next export would.
+    export = shutil.copytree(sample.out, folder / "export", ignore=shutil.ignore_patterns("_truth"))
+    dagster = Dagster(folder, export, webhook)
     dagster.start()
     try:
         yield dagster, dagster.folder
@@ -286,8 +289,8 @@ def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_t
     dagster.start()
     _until("dagster dev to come back", lambda: _loaded_location(dagster), 180)
     assert _until("the daemon to fail the orphaned run", lambda: _finished(dagster, orphan), 180, every=2) == "FAILURE"
-    worse = _worse_leads(Path(dagster.env["CRM_QUALITY_SOURCE"]), tmp_path / "worse-export")
-    following = _launch_nightly(dagster, {"source": {"folder": str(worse)}})
+    _worsen_leads(Path(dagster.env["CRM_QUALITY_SOURCE"]))
+    following = _launch_nightly(dagster)
     assert _until("the next run to finish", lambda: _finished(dagster, following), 600, every=2) == "SUCCESS"
     [alert] = _until("the on_run_success sensor to alert the regression", lambda: [
         post for post in webhook.posts if post["run_id"] == following and post["event"] == "quality_regressed"], 120, 3)
@@ -298,14 +301,12 @@ def test_after_a_crash_the_daemon_fails_the_orphaned_run_and_the_next_run_gets_t
     assert error.startswith(f"process {pid} on ") and error.endswith("the run was killed")
 
 
-def _worse_leads(export: Path, to: Path) -> Path:
-    """A copy of ``export`` in which every third lead has a source no picklist knows."""
-    shutil.copytree(export, to, ignore=shutil.ignore_patterns("_truth"))
-    leads = list(csv.DictReader((to / "leads.csv").open(encoding="utf-8")))
+def _worsen_leads(export: Path) -> None:
+    """Every third lead of the export gets a source no picklist knows."""
+    leads = list(csv.DictReader((export / "leads.csv").open(encoding="utf-8")))
     for lead in leads[::3]:
         lead["lead_source"] = "Carrier pigeon"
-    with (to / "leads.csv").open("w", newline="", encoding="utf-8") as out:
+    with (export / "leads.csv").open("w", newline="", encoding="utf-8") as out:
         writer = csv.DictWriter(out, fieldnames=list(leads[0]), lineterminator="\n")
         writer.writeheader()
         writer.writerows(leads)
-    return to
