@@ -92,15 +92,16 @@ GX_IMAGES = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
 """Where GX's pages and styles take their logos from; each site has a copy in static/images."""
 
 
-def fetch_assets(into: Path = ASSETS_FOLDER) -> list[Path]:
+def fetch_assets(into: Path = ASSETS_FOLDER, packages: tuple[Package, ...] = PACKAGES,
+                 registry: str = REGISTRY) -> list[Path]:
     """Download every package's files from the npm registry into ``into``, checking each tarball
     against its pinned hash; a package already there is kept. The folders written are returned."""
     written = []
-    for package in PACKAGES:
+    for package in packages:
         folder = into / package.name
         if (folder / ".version").is_file() and (folder / ".version").read_text() == package.version:
             continue
-        tarball = _download(package)
+        tarball = _download(package, registry)
         part = folder.with_name(folder.name + ".part")
         shutil.rmtree(part, ignore_errors=True)
         with tarfile.open(fileobj=io.BytesIO(tarball), mode="r:gz") as archive:
@@ -109,11 +110,13 @@ def fetch_assets(into: Path = ASSETS_FOLDER) -> list[Path]:
                 inner = member.name.split("/", 1)[1] if "/" in member.name else ""
                 if member.isfile() and (inner in wanted or inner.startswith(tuple(f"{f}/" for f in package.folders))):
                     target = part / inner
+                    if not target.resolve().is_relative_to(part.resolve()):
+                        raise CrmQualityError(f"{package.name}@{package.version}: {member.name} lies outside the package")
                     target.parent.mkdir(parents=True, exist_ok=True)
                     target.write_bytes(archive.extractfile(member).read())
         missing = [name for name in package.files.values() if not (part / name).is_file()]
         if missing:
-            raise CrmQualityError(f"{package.name}@{package.version} from {REGISTRY} lacks {', '.join(missing)}")
+            raise CrmQualityError(f"{package.name}@{package.version} from {registry} lacks {', '.join(missing)}")
         (part / ".version").write_text(package.version)
         shutil.rmtree(folder, ignore_errors=True)
         part.rename(folder)
@@ -121,8 +124,8 @@ def fetch_assets(into: Path = ASSETS_FOLDER) -> list[Path]:
     return written
 
 
-def _download(package: Package) -> bytes:
-    url = f"{REGISTRY}/{package.name}/-/{package.name.split('/')[-1]}-{package.version}.tgz"
+def _download(package: Package, registry: str) -> bytes:
+    url = f"{registry}/{package.name}/-/{package.name.split('/')[-1]}-{package.version}.tgz"
     try:
         with urllib.request.urlopen(url, timeout=120) as response:
             body = response.read()
@@ -155,7 +158,9 @@ def localize(docs: Path, assets: Path = ASSETS_FOLDER) -> bool:
         if STATIC not in page.relative_to(docs).parts:
             _point_at_copies(page, os.path.relpath(static, page.parent))
     for styles in docs.glob("*/static/styles/*.css"):
-        styles.write_text(_local_images(styles.read_text(encoding="utf-8"), "../images"), encoding="utf-8")
+        text = styles.read_text(encoding="utf-8")
+        if (local := _local_images(text, "../images")) != text:
+            styles.write_text(local, encoding="utf-8")
     return True
 
 

@@ -226,3 +226,47 @@ def test_stage_flags_and_probabilities_are_checked_against_the_declared_stages(v
                                  "AND probability = 100").fetchone()[0]
     [flags] = [r for r in checked.results if r.check.name == "stage_agrees_with_flags"]
     assert won_at_100 > 0 and flags.outcome.unexpected_count == won_at_100  # none fail at the shipped 100 %
+
+
+def test_data_docs_assets_are_taken_only_with_their_pinned_hash(tmp_path):
+    """A package is unpacked only when its tarball has the hash pinned for it; a tampered one is
+    refused with its URL, and nothing of it is written."""
+    import base64
+    import hashlib
+    import io
+    import tarfile
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    from crm_quality.errors import CrmQualityError
+    from crm_quality.validate.data_docs import Package, fetch_assets
+    from crm_quality_tests.operations.conftest import serving
+
+    served = tmp_path / "registry" / "lib" / "-"
+    served.mkdir(parents=True)
+    packed = io.BytesIO()
+    with tarfile.open(fileobj=packed, mode="w:gz") as archive:
+        for name, body in (("package/dist/lib.min.js", b"window.lib = 1;"), ("package/README.md", b"not taken")):
+            info = tarfile.TarInfo(name)
+            info.size = len(body)
+            archive.addfile(info, io.BytesIO(body))
+    (served / "lib-1.0.0.tgz").write_bytes(packed.getvalue())
+    pinned = "sha512-" + base64.b64encode(hashlib.sha512(packed.getvalue()).digest()).decode()
+    good = Package("lib", "1.0.0", pinned, {"https://cdn.example/lib.min.js": "dist/lib.min.js"})
+    tampered = Package("lib", "1.0.0", "sha512-" + base64.b64encode(b"0" * 64).decode(), good.files)
+
+    class Registry(SimpleHTTPRequestHandler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, directory=str(tmp_path / "registry"), **kwargs)
+
+        def log_message(self, *args):
+            pass
+
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Registry)) as server:
+        registry = f"http://127.0.0.1:{server.server_address[1]}"
+        with pytest.raises(CrmQualityError, match=r"lib-1\.0\.0\.tgz does not have the pinned hash"):
+            fetch_assets(tmp_path / "assets", (tampered,), registry)
+        assert not (tmp_path / "assets" / "lib").exists()
+        assert fetch_assets(tmp_path / "assets", (good,), registry) == [tmp_path / "assets" / "lib"]
+        assert fetch_assets(tmp_path / "assets", (good,), registry) == [], "a package already there is kept"
+    assert (tmp_path / "assets" / "lib" / "dist" / "lib.min.js").read_bytes() == b"window.lib = 1;"
+    assert not (tmp_path / "assets" / "lib" / "README.md").exists(), "only the files the pages load"
