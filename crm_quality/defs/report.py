@@ -25,8 +25,8 @@ QUALITY_REPORT = AssetKey(["reports", "quality_report"])
 @asset(key=AssetKey(["quality", "access_review"]), group_name="quality", kinds={"duckdb"}, pool=WAREHOUSE_POOL,
        deps=[AssetKey(["staged", "users"]), *(AssetKey(["raw", t]) for t in TABLES)],
        description="Users to review: deactivated users who still own records, active users who have not "
-       "logged in for the setting access_inactive_days (90 unless set), privileged roles, users with no role, active users who own "
-       "nothing. A finding the CRM's fields cannot decide is listed once as unknown.")
+       "logged in for the setting access_inactive_days (90 unless set), privileged roles, users with no "
+       "role, active users who own nothing. A finding the CRM's fields cannot decide is listed once as unknown.")
 @clear_failures
 def access_review(context: AssetExecutionContext, settings: SettingsResource,
                   warehouse: DuckDBResource) -> MaterializeResult:
