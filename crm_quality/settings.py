@@ -17,13 +17,12 @@ from __future__ import annotations
 import ast
 import dataclasses
 import difflib
-import inspect
 import json
 import os
 import re
-import textwrap
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any, Mapping
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -266,28 +265,37 @@ class Place:
     type: str
     secret: bool = False
     in_home: str | None = None
-    doc: str = ""
-    """What it does: the docstring under its field, shown in the launchpad."""
 
     @property
     def dotted(self) -> str:
         return f"{self.group}.{self.name}" if self.group else self.name
 
+    @property
+    def doc(self) -> str:
+        """What it does: the docstring under its field, shown in the launchpad."""
+        owner = GROUPS[self.group].__name__ if self.group else "Settings"
+        return _field_docs().get((owner, self.name), "")
 
-def _field_docs(cls: type) -> dict[str, str]:
-    """A class's field docstrings (the string under each field), by field name."""
-    body = ast.parse(textwrap.dedent(inspect.getsource(cls))).body[0].body
-    return {field.target.id: " ".join(doc.value.value.split()) for field, doc in zip(body, body[1:])
-            if isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr) and isinstance(doc.value, ast.Constant)}
+
+@cache
+def _field_docs() -> dict[tuple[str, str], str]:
+    """(class, field) -> the docstring under the field, for the classes of this module: read from
+    the source once, when first asked (the launchpad), not when settings are imported."""
+    docs = {}
+    for node in ast.parse(Path(__file__).read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.ClassDef):
+            docs |= {(node.name, field.target.id): " ".join(doc.value.value.split())
+                     for field, doc in zip(node.body, node.body[1:])
+                     if isinstance(field, ast.AnnAssign) and isinstance(doc, ast.Expr)
+                     and isinstance(doc.value, ast.Constant)}
+    return docs
 
 
-PLACES: dict[str, Place] = {"home": Place("home", None, "home", "Path")}  # its doc below Settings
+PLACES: dict[str, Place] = {"home": Place("home", None, "home", "Path")}
 for _group, _cls in GROUPS.items():
-    _docs = _field_docs(_cls)
     for _f in dataclasses.fields(_cls):
         _key = _f.metadata["key"] or f"{_group}_{_f.name}"
-        PLACES[_key] = Place(_key, _group, _f.name, _f.type, _f.metadata["secret"], _f.metadata["in_home"],
-                             _docs.get(_f.name, ""))
+        PLACES[_key] = Place(_key, _group, _f.name, _f.type, _f.metadata["secret"], _f.metadata["in_home"])
 BY_PLACE = {(p.group, p.name): p for p in PLACES.values()}
 
 
@@ -438,9 +446,6 @@ def _validate(settings: Settings) -> None:
                                 "'.' or '-'")
     if len(operations.nightly_cron.split()) != 5:
         raise SettingsError(f"nightly_cron {operations.nightly_cron!r} must have five fields, e.g. '0 2 * * *'")
-
-
-PLACES["home"] = dataclasses.replace(PLACES["home"], doc=_field_docs(Settings)["home"])
 
 
 def is_secret(key: str) -> bool:

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Callable
 
 import duckdb
+import pandas as pd
 
 from crm_quality.schema import TABLES, Field
+from crm_quality.standardize.url import normalize_url
 from crm_quality.warehouse import qualified, quote, table_exists
 
 
@@ -23,25 +25,26 @@ def _id_form(sql: str) -> str:
             f"'(^|[^0-9])0+([0-9])', '\\1\\2', 'g'))")
 
 
-def _host(sql: str) -> str:
-    return f"regexp_replace(lower(trim({sql})), '^([a-z]+://)?(www\\.)?([^/:?#]+).*$', '\\3')"
-
-
-def _same_id(table: str, key: Field) -> str | None:
+def _same_id(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> str | None:
     parent = TABLES[key.references]
     return (f"SELECT t._source_row, p.{quote(parent.key)} FROM orphans t JOIN {qualified('staged', parent.name)} p "
             f"ON {_id_form(f'p.{quote(parent.key)}')} = {_id_form(f't.{quote(key.name)}')}")
 
 
-def _email_domain(table: str, key: Field) -> str | None:
+def _email_domain(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> str | None:
     parent = TABLES[key.references]
     if "email" not in TABLES[table].columns or "website" not in parent.columns:
         return None
-    return (f"SELECT t._source_row, p.{quote(parent.key)} FROM orphans t JOIN {qualified('staged', parent.name)} p "
-            f"ON {_host('p.website')} = lower(split_part(t.email, '@', 2)) WHERE t.email LIKE '%@%'")
+    websites = con.execute(f"SELECT DISTINCT website FROM {qualified('staged', parent.name)} "
+                           "WHERE website IS NOT NULL").fetchall()
+    con.register("website_domains", pd.DataFrame([(w, normalize_url(w).domain) for (w,) in websites],
+                                                 columns=["website", "domain"], dtype=object))
+    return (f"SELECT t._source_row, p.{quote(parent.key)} FROM orphans t "
+            "JOIN website_domains d ON d.domain = lower(split_part(t.email, '@', 2)) "
+            f"JOIN {qualified('staged', parent.name)} p ON p.website = d.website")
 
 
-def _through_other_key(table: str, key: Field) -> str | None:
+def _through_other_key(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> str | None:
     """The parent that a record's other parent points at: a deal's account is its contact's account."""
     queries = []
     for other in TABLES[table].foreign_keys:
@@ -60,7 +63,7 @@ def _through_other_key(table: str, key: Field) -> str | None:
 class Clue:
     name: str
     """Why the parent is suggested, as the fix list says it."""
-    candidates: Callable[[str, Field], str | None]
+    candidates: Callable[[duckdb.DuckDBPyConnection, str, Field], str | None]
     """SQL of (source row, parent id) for the rows of ``orphans``; None where the clue does not apply."""
 
 
@@ -82,6 +85,9 @@ def likely_parents(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> di
                     WHERE t.{quote(key.name)} IS NOT NULL AND t.{quote(key.name)} NOT IN (
                         SELECT {quote(parent.key)} FROM {qualified('staged', parent.name)}
                         WHERE {quote(parent.key)} IS NOT NULL)""")
+    if not con.execute("SELECT count(*) FROM orphans").fetchone()[0]:
+        con.execute("DROP TABLE orphans")
+        return {}
     # Duplicates of one parent are one candidate: its golden record, where the parent is merged.
     xref = qualified("clean", f"{parent.name}_xref")
     golden = (f"LEFT JOIN {xref} x ON x.source_id = c.parent_id" if table_exists(con, "clean", f"{parent.name}_xref")
@@ -89,7 +95,7 @@ def likely_parents(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> di
     suggested: dict[int, tuple[str, str]] = {}
     try:
         for clue in CLUES:
-            sql = clue.candidates(table, key)
+            sql = clue.candidates(con, table, key)
             if sql is None:
                 continue
             for row, parent_id in con.execute(f"""
@@ -100,4 +106,5 @@ def likely_parents(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> di
                 suggested.setdefault(row, (parent_id, clue.name))
     finally:
         con.execute("DROP TABLE IF EXISTS orphans")
+        con.unregister("website_domains")
     return suggested

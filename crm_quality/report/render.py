@@ -23,7 +23,7 @@ from crm_quality.report.likely_parents import likely_parents
 from crm_quality.report.masking import masked_row
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
-from crm_quality.validate.checks import DIMENSIONS, checks_for, validated_relation
+from crm_quality.validate.checks import DIMENSIONS, checks_for, resolves_check, validated_relation
 from crm_quality.validate.data_docs import FOLDER as DATA_DOCS
 from crm_quality.validate.predicates import failing_records
 from crm_quality.warehouse import qualified, table_exists
@@ -158,7 +158,7 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
             continue
         rows = failing_records(con, check, validated_relation(table, settings))
         values = [c for c in rows.columns if c not in ("record_id", "source_row")]
-        orphaned = [f for f in TABLES[table].foreign_keys if name == f"{f.name}_resolves"]
+        orphaned = [f for f in TABLES[table].foreign_keys if name == resolves_check(f.name)]
         if orphaned:
             parents = likely_parents(con, table, orphaned[0])
             rows["suggested_value"] = rows["source_row"].map({row: parent for row, (parent, _) in parents.items()})

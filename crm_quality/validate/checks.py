@@ -316,9 +316,14 @@ def _stage_agrees_with_flags(spec: Table, stages: Picklist, missing: frozenset[s
             {probability})""")
 
 
+def resolves_check(key: str) -> str:
+    """The name of the check that ``key`` names an existing record (its failures are orphans)."""
+    return f"{key}_resolves"
+
+
 def _consistency(spec: Table, settings: Settings, missing: frozenset[str]) -> list[Check]:
     checks = [
-        Check(spec.name, f"{f.name}_resolves", "consistency", f"{f.name} names an existing {f.references} row",
+        Check(spec.name, resolves_check(f.name), "consistency", f"{f.name} names an existing {f.references} row",
               source=_staged(spec), needs=(f.name,),
               predicate=f"t.{quote(f.name)} IS NOT NULL AND t.{quote(f.name)} NOT IN {_known_ids(f.references)} "
                         f"AND {exported_sql(f.references)}")
