@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import pandas as pd
 
@@ -20,10 +21,27 @@ def neutralized(column: pd.Series) -> pd.Series:
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write ``frame`` with its text cells neutralized, atomically (a temp file renamed)."""
+    _write_safe(frame.apply(neutralized), path)
+
+
+def write_csv_groups(frame: pd.DataFrame, by: str | list[str], path_of: Callable[[Any], Path],
+                     drop: Sequence[str] = ()) -> list[Path]:
+    """Write one CSV per group of ``frame`` by ``by``, at ``path_of(group key)``, without the
+    ``drop`` columns; neutralized once for all groups (hundreds of owners' lists)."""
     safe = frame.apply(neutralized)
+    keys = [frame[c] for c in ([by] if isinstance(by, str) else by)]  # named as written, not as neutralized
+    written = []
+    for key, rows in safe.groupby(keys if len(keys) > 1 else keys[0], sort=True):
+        path = path_of(key)
+        _write_safe(rows.drop(columns=list(drop)), path)
+        written.append(path)
+    return written
+
+
+def _write_safe(frame: pd.DataFrame, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    safe.to_csv(partial, index=False)
+    frame.to_csv(partial, index=False)
     partial.replace(path)
 
 

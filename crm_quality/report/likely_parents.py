@@ -12,10 +12,8 @@ from dataclasses import dataclass
 from typing import Callable
 
 import duckdb
-import pandas as pd
 
 from crm_quality.schema import TABLES, Field
-from crm_quality.standardize.url import normalize_url
 from crm_quality.warehouse import qualified, quote, table_exists
 
 
@@ -32,16 +30,17 @@ def _same_id(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> str | No
 
 
 def _email_domain(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> str | None:
+    """The parent whose website's domain (as standardize/url.py found it) is the email's."""
     parent = TABLES[key.references]
-    if "email" not in TABLES[table].columns or "website" not in parent.columns:
+    staged = qualified("staged", parent.name)
+    if "email" not in TABLES[table].columns or "website_domain" not in _columns(con, staged):
         return None
-    websites = con.execute(f"SELECT DISTINCT website FROM {qualified('staged', parent.name)} "
-                           "WHERE website IS NOT NULL").fetchall()
-    con.register("website_domains", pd.DataFrame([(w, normalize_url(w).domain) for (w,) in websites],
-                                                 columns=["website", "domain"], dtype=object))
-    return (f"SELECT t._source_row, p.{quote(parent.key)} FROM orphans t "
-            "JOIN website_domains d ON d.domain = lower(split_part(t.email, '@', 2)) "
-            f"JOIN {qualified('staged', parent.name)} p ON p.website = d.website")
+    return (f"SELECT t._source_row, p.{quote(parent.key)} FROM orphans t JOIN {staged} p "
+            "ON p.website_domain = lower(split_part(t.email, '@', 2))")
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> set[str]:
+    return {name for (name, *_) in con.execute(f"DESCRIBE {relation}").fetchall()}
 
 
 def _through_other_key(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> str | None:
@@ -106,5 +105,4 @@ def likely_parents(con: duckdb.DuckDBPyConnection, table: str, key: Field) -> di
                 suggested.setdefault(row, (parent_id, clue.name))
     finally:
         con.execute("DROP TABLE IF EXISTS orphans")
-        con.unregister("website_domains")
     return suggested

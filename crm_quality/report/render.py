@@ -15,7 +15,7 @@ import duckdb
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 
-from crm_quality.csv_export import write_csv
+from crm_quality.csv_export import write_csv, write_csv_groups
 from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.merge.clean import golden_values
 from crm_quality.report.facts import Facts, gather, problem_rows
@@ -105,38 +105,26 @@ def fix_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Path, setting
         FROM quality.issues i LEFT JOIN quality.changes c
           ON c.run_id = i.run_id AND c.table_name = i.table_name AND c.source_row = i.source_row AND c.field = i.field
         WHERE i.run_id = ? ORDER BY i.rule, i.table_name, i.record_id, i.field""", [run_id]).df()
-    written = []
-    for rule, rows in frame.groupby("rule", sort=True):
-        path = folder / f"{rule}.csv"
-        write_csv(rows.drop(columns="rule"), path)
-        written.append(path)
+    written = write_csv_groups(frame, "rule", lambda rule: folder / f"{rule}.csv", drop=["rule"])
     if table_exists(con, "quality", "outdated"):
         # Timestamps as DuckDB writes them (UTC, ISO 8601): pandas formats them one by one.
         outdated = con.execute("""SELECT table_name AS "table", record_id, owner_id, reason,
                                          strftime(timezone('UTC', last_touched), '%Y-%m-%dT%H:%M:%SZ') AS last_touched,
                                          strftime(timezone('UTC', created_at), '%Y-%m-%dT%H:%M:%SZ') AS created_at
                                   FROM quality.outdated WHERE run_id = ? ORDER BY ALL""", [run_id]).df()
-        for table, rows in outdated.groupby("table", sort=True):
-            path = folder / f"outdated.{table}.csv"
-            write_csv(rows, path)
-            written.append(path)
+        written += write_csv_groups(outdated, "table", lambda table: folder / f"outdated.{table}.csv")
     problems = problem_rows(con)
     if problems is not None:
         by_owner = con.execute(f"""SELECT coalesce(owner_id, '(no owner)') AS owner_id, table_name AS "table", record_id,
                                           source_row, problem, field, value FROM ({problems}) ORDER BY ALL""",
                                {"run": run_id}).df()
-        for owner, rows in by_owner.groupby("owner_id", sort=True):
-            path = folder / f"owner.{re.sub(r'[^A-Za-z0-9_-]', '_', str(owner))}.csv"
-            write_csv(rows, path)
-            written.append(path)
+        written += write_csv_groups(by_owner, "owner_id", lambda owner: folder / f"owner.{_file_safe(owner)}.csv")
     if table_exists(con, "quality", "reference_misses"):
         misses = con.execute("""
             SELECT table_name AS "table", record_id, field, value, suggested_value, reference
             FROM quality.reference_misses WHERE run_id = ? ORDER BY "table", field, record_id""", [run_id]).df()
-        for (table, name), rows in misses.groupby(["table", "field"], sort=True):
-            path = folder / f"reference.{table}.{re.sub(r'[^A-Za-z0-9_-]', '_', name)}.csv"
-            write_csv(rows, path)
-            written.append(path)
+        written += write_csv_groups(misses, ["table", "field"],
+                                    lambda key: folder / f"reference.{key[0]}.{_file_safe(key[1])}.csv")
     if settings is not None:
         written += _failing_check_lists(con, run_id, folder, settings)
     return written
@@ -173,6 +161,11 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
         write_csv(rows.assign(table=table, check=name)[["table", "check", *rows.columns]], path)
         written.append(path)
     return written
+
+
+def _file_safe(name: object) -> str:
+    """A value from the data as part of a file name: letters, digits, _ and - only."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", str(name))
 
 
 COLOURS = {"overall": "#1d2430", "completeness": "#2458a6", "accuracy": "#1b7f3b", "uniqueness": "#8a4fbf",
