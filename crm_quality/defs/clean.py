@@ -22,7 +22,7 @@ from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_
 from crm_quality.privacy.identifiers import PEOPLE
 from crm_quality.privacy.outdated import find_outdated
 from crm_quality.privacy.suppression import erased_present
-from crm_quality.merge.exports import export_clean_tables
+from crm_quality.merge.exports import export_clean_tables, export_files
 from crm_quality.schema import TABLES
 from crm_quality.warehouse import row_count
 from crm_quality.defs.backup import BACKUP
@@ -145,22 +145,30 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
 
 @asset(key=EXPORTS, deps=list(CLEAN.values()), group_name="exports",
        kinds={"parquet", "csv"}, pool=WAREHOUSE_POOL,
-       description="The clean tables as Parquet and formula-safe CSV files in the exports folder.")
+       description="The clean tables as Parquet and formula-safe CSV files in the exports folder; a table "
+                   "as the last export wrote it keeps its files.")
 @clear_failures
 def clean_exports(context: AssetExecutionContext, settings: SettingsResource,
                   warehouse: DuckDBResource) -> MaterializeResult:
     current = settings.get()
     folder = current.report.exports
+    kept_from = {}
     with warehouse.get_connection() as con:
-        inputs = inputs_fingerprint(con, current, [("clean", t) for t in TABLES])
-        built_by = unchanged_since(con, current, "exports", inputs, [], folder)
-        if built_by:
-            context.log.info(f"the clean tables are as run {built_by} exported them; kept its files")
-        else:
-            export_clean_tables(con, folder)
-            remember(con, "exports", inputs, [], context.run.run_id, folder)
-    return MaterializeResult(metadata={"folder": MetadataValue.path(str(folder)), "unchanged_since_run": built_by or "",
-                                       "files": MetadataValue.json(sorted(p.name for p in folder.iterdir()))})
+        builds = {table: (f"exports.{table}", inputs_fingerprint(con, current, [("clean", table)], lineage=True),
+                          export_files(folder, table)) for table in TABLES}
+        for table, (step, inputs, files) in builds.items():
+            kept_from[table] = unchanged_since(con, current, step, inputs, [], files)
+        written = [table for table, run in kept_from.items() if not run]
+        export_clean_tables(con, folder, written)
+        for table in written:
+            remember(con, *builds[table][:2], [], context.run.run_id, builds[table][2])
+    if written:
+        context.log.info(f"exported {', '.join(written)}; the other clean tables are as their last export wrote them")
+    kept = set(kept_from.values())
+    return MaterializeResult(metadata={
+        "folder": MetadataValue.path(str(folder)), "tables_written": MetadataValue.json(written),
+        "unchanged_since_run": kept.pop() if not written and len(kept) == 1 else "",
+        "files": MetadataValue.json(sorted(p.name for p in folder.iterdir()))})
 
 
 clean_assets = [clean, clean_exports]

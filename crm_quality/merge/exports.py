@@ -5,6 +5,7 @@ name and renamed into place, so a reader never sees half a file."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterable
 
 import duckdb
 
@@ -13,11 +14,21 @@ from crm_quality.schema import TABLES
 from crm_quality.warehouse import literal, qualified, quote
 
 
-def export_clean_tables(con: duckdb.DuckDBPyConnection, folder: Path) -> dict[str, Path]:
-    """Write ``folder``/<table>.parquet and <table>.csv for every clean table; return the files."""
+def export_files(folder: Path, table: str) -> list[Path]:
+    """The files a clean table is exported to."""
+    return [folder / f"{table}.{suffix}" for suffix in SUFFIXES]
+
+
+SUFFIXES = ("parquet", "csv")
+
+
+def export_clean_tables(con: duckdb.DuckDBPyConnection, folder: Path, tables: Iterable[str] = TABLES
+                        ) -> dict[str, Path]:
+    """Write ``folder``/<table>.parquet and <table>.csv for each of ``tables`` (every clean table
+    by default); return the files."""
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
-    for table in TABLES:
+    for table in tables:
         columns = con.execute(f"DESCRIBE {qualified('clean', table)}").fetchall()
         safe = ", ".join(f"{neutralized_sql(quote(name))} AS {quote(name)}" if kind == "VARCHAR" else quote(name)
                          for name, kind, *_ in columns)

@@ -14,6 +14,7 @@ import hashlib
 import json
 from functools import lru_cache
 from pathlib import Path
+from typing import Sequence
 
 import duckdb
 
@@ -35,11 +36,12 @@ Table = tuple[str, str]
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, tables: list[Table],
-                       files: list[Path] = ()) -> str:
-    """What a step's result depends on: its input tables and files, the settings and the code."""
+                       files: list[Path] = (), lineage: bool = False) -> str:
+    """What a step's result depends on: its input tables and files, the settings and the code;
+    with ``lineage``, the tables' lineage too (for a step that copies it out, as exports do)."""
     digest = hashlib.sha256()
     digest.update(_environment(settings).encode())
-    digest.update(tables_fingerprint(con, tables).encode())
+    digest.update(tables_fingerprint(con, tables, lineage).encode())
     for path in files:  # by name and content: the folder they are read from does not matter
         digest.update(path.name.encode() + _file_content(path).encode())
     return digest.hexdigest()
@@ -61,18 +63,19 @@ def _file_content(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table]) -> str:
-    parts = [f"{schema}.{table}:{table_content(con, schema, table)}" for schema, table in tables]
+def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table], lineage: bool = False) -> str:
+    parts = [f"{schema}.{table}:{table_content(con, schema, table, lineage)}" for schema, table in tables]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> str:
-    """A table's row count and the sum of its rows' hashes (any order), its uncounted lineage aside."""
+def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str, lineage: bool = False) -> str:
+    """A table's row count and the sum of its rows' hashes (any order), its uncounted lineage
+    aside unless ``lineage`` is asked for."""
     if not table_exists(con, schema, table):
         return "absent"
     columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
                                          "table_name = ? ORDER BY column_index", [schema, table]).fetchall()
-               if c not in UNCOUNTED]
+               if lineage or c not in UNCOUNTED]
     [(rows, total)] = con.execute(
         f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(quote(c) for c in columns) or 'NULL'})), 0) "
         f"AS VARCHAR) FROM {qualified(schema, table)}").fetchall()
@@ -80,32 +83,31 @@ def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> st
 
 
 def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings, step: str, inputs: str,
-                    outputs: list[Table], folder: Path | None = None) -> str | None:
+                    outputs: list[Table], files: Sequence[Path] = ()) -> str | None:
     """The run whose build of ``step`` this run would repeat, or None when there is work to do.
-    ``outputs`` are the tables it writes; ``folder``, a folder whose files it writes."""
+    ``outputs`` are the tables it writes; ``files``, the files it writes."""
     if settings.operations.full_rebuild:
         return None
     con.execute(BUILDS_SQL)
     row = con.execute("SELECT run_id, outputs FROM quality.builds WHERE step = ? AND inputs = ?",
                       [step, inputs]).fetchone()
-    return row[0] if row and row[1] == _outputs(con, outputs, folder) else None
+    return row[0] if row and row[1] == _outputs(con, outputs, files) else None
 
 
 def remember(con: duckdb.DuckDBPyConnection, step: str, inputs: str, outputs: list[Table], run_id: str,
-             folder: Path | None = None) -> None:
+             files: Sequence[Path] = ()) -> None:
     """Record the build of ``step`` that this run just made."""
     con.execute(BUILDS_SQL)
     with transaction(con):
         con.execute("DELETE FROM quality.builds WHERE step = ?", [step])
         con.execute("INSERT INTO quality.builds VALUES (?, ?, ?, ?, now())",
-                    [step, run_id, inputs, _outputs(con, outputs, folder)])
+                    [step, run_id, inputs, _outputs(con, outputs, files)])
 
 
-def _outputs(con: duckdb.DuckDBPyConnection, tables: list[Table], folder: Path | None) -> str:
+def _outputs(con: duckdb.DuckDBPyConnection, tables: list[Table], files: Sequence[Path]) -> str:
     """The outputs as they are now: tables by content, files by name, size and modification time."""
-    files = sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir() if p.is_file()) \
-        if folder is not None and folder.is_dir() else []
-    return hashlib.sha256((tables_fingerprint(con, tables) + repr(files)).encode()).hexdigest()
+    stats = [(p.name, p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else (p.name, "absent") for p in files]
+    return hashlib.sha256((tables_fingerprint(con, tables) + repr(stats)).encode()).hexdigest()
 
 
 def _environment(settings: Settings) -> str:

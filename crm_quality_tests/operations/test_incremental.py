@@ -118,9 +118,13 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
     contacts[5]["email"] = "changed@example.org"
     _write(night / "contacts.csv", header, contacts)
     settings = settings.replace(source=night)
+    exported = {p.name: p.stat().st_mtime_ns for p in settings.report.exports.iterdir()}
     third, kept = _night(settings)
     assert "raw/accounts" not in kept, "read again: its rows' lineage names the new folder"
     assert "staged/accounts" in kept and "staged/contacts" not in kept and "clean/contacts" not in kept
+    rewritten = {p.name for p in settings.report.exports.iterdir() if p.stat().st_mtime_ns != exported.get(p.name)}
+    assert {"contacts.csv", "contacts.parquet"} <= rewritten and not rewritten & {"users.csv", "users.parquet"}, \
+        "a clean table as the last export wrote it keeps its files"
 
     rebuilt = make_settings(tmp_path / "full", night, as_of=AS_OF.isoformat())
     _night(rebuilt)
