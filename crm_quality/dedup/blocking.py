@@ -57,9 +57,11 @@ def usable_rules(con: duckdb.DuckDBPyConnection, records: str,
                  rules: tuple[BlockingRule, ...]) -> tuple[tuple[BlockingRule, tuple[str, ...]], ...]:
     """The rules whose every field has values in the records, each with the fields it reads:
     blocking adapts to the fields a table has."""
-    filled = con.execute(f"SELECT * FROM (SUMMARIZE {quote(records)})").df()
-    present = {row.column_name for row in filled.itertuples() if row.null_percentage < 100}
-    columns = sorted(filled.column_name, key=len, reverse=True)
+    names = [name for (name, *_) in con.execute(f"DESCRIBE {quote(records)}").fetchall()]
+    filled = con.execute(f"SELECT {', '.join(f'count({quote(n)}) > 0' for n in names)} FROM {quote(records)}"
+                         ).fetchall()[0]
+    present = {name for name, has_values in zip(names, filled, strict=True) if has_values}
+    columns = sorted(names, key=len, reverse=True)
     usable = []
     for rule in rules:
         fields = tuple(c for c in columns if any(re.search(rf"\b{re.escape(c)}\b", key) for key in rule.keys))
