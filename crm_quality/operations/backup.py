@@ -224,7 +224,8 @@ class _TableStore:
         [hashes] = [p.file for p in base if p.holds == HASHES]
         [(new_share,)] = self.con.execute(f"""
             SELECT coalesce(avg(CASE WHEN h IN (SELECT {HASH_COLUMN} FROM read_parquet(?)) THEN 0 ELSE 1 END), 0)
-            FROM (SELECT hash(t) AS h FROM {self.source} t USING SAMPLE {DELTA_SAMPLE} ROWS)""",
+            FROM (SELECT hash(t) AS h FROM {self.source} t
+                  USING SAMPLE reservoir({DELTA_SAMPLE} ROWS) REPEATABLE (1))""",
             [str(self.store / hashes)]).fetchall()
         return new_share > DELTA_SAMPLE_MARGIN * DELTA_SHARE
 

@@ -218,6 +218,20 @@ def test_a_table_is_stored_as_a_delta_over_its_base_until_it_moved_too_far(tmp_p
     assert not checked.ok and damaged.name in checked.problems[0]
 
 
+def test_a_large_table_is_told_edited_or_rewritten_from_a_sample_of_its_rows(tmp_path):
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("CREATE SCHEMA staged")
+    con.execute("CREATE TABLE staged.big AS SELECT range AS i, 'night 1' AS loaded FROM range(50000)")
+    folder = tmp_path / "backups"
+    take_backup(con, folder)
+    con.execute("UPDATE staged.big SET i = -i WHERE i % 100 = 1")  # 1 %: sampled as such, stored as a delta
+    assert {p.holds: p.rows for p in take_backup(con, folder).written} == {"added": 500, "removed": 500}
+    con.execute("UPDATE staged.big SET loaded = 'night 3'")  # every row, as a layer read again is
+    rewritten = take_backup(con, folder)
+    assert {p.holds: p.rows for p in rewritten.written} == {"rows": 50000, "hashes": 50000}
+    assert verify_restore(rewritten.path).ok
+
+
 def test_a_log_stored_by_run_that_becomes_a_small_table_is_stored_whole(tmp_path):
     con = _log_warehouse(tmp_path / "wh.duckdb")
     con.execute("INSERT INTO quality.changes SELECT 'run-2', range FROM range(10)")
