@@ -14,12 +14,14 @@ from crm_quality.schema import TABLES
 from crm_quality.warehouse import literal, qualified, quote
 
 
+FORMATS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER true"}
+"""The files each clean table is exported to, by suffix, with their COPY options. Only CSV
+cells are neutralized: Parquet is read by programs, not spreadsheets."""
+
+
 def export_files(folder: Path, table: str) -> list[Path]:
     """The files a clean table is exported to."""
-    return [folder / f"{table}.{suffix}" for suffix in SUFFIXES]
-
-
-SUFFIXES = ("parquet", "csv")
+    return [folder / f"{table}.{suffix}" for suffix in FORMATS]
 
 
 def export_clean_tables(con: duckdb.DuckDBPyConnection, folder: Path, tables: Iterable[str] = TABLES
@@ -32,9 +34,8 @@ def export_clean_tables(con: duckdb.DuckDBPyConnection, folder: Path, tables: It
         columns = con.execute(f"DESCRIBE {qualified('clean', table)}").fetchall()
         safe = ", ".join(f"{neutralized_sql(quote(name))} AS {quote(name)}" if kind == "VARCHAR" else quote(name)
                          for name, kind, *_ in columns)
-        for suffix, select, options in (
-                ("parquet", "*", "FORMAT parquet"),
-                ("csv", safe, "FORMAT csv, HEADER true")):
+        for suffix, options in FORMATS.items():
+            select = safe if suffix == "csv" else "*"
             path = folder / f"{table}.{suffix}"
             partial = path.with_name(path.name + ".partial")
             con.execute(f"COPY (SELECT {select} FROM {qualified('clean', table)}) TO {literal(str(partial))} ({options})")
