@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -12,6 +13,16 @@ from crm_quality.settings import Settings, load_settings
 
 AS_OF = date(2026, 11, 1)
 SAMPLE_CONTACTS = 3000
+
+
+@pytest.fixture(autouse=True)
+def _dagster_home_as_it_was(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Opening a Dagster home points DAGSTER_HOME at it in this process (defs/lifecycle.py); the
+    next test in this worker finds DAGSTER_HOME as the suite set it."""
+    if (home := os.environ.get("DAGSTER_HOME")) is None:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    else:
+        monkeypatch.setenv("DAGSTER_HOME", home)
 
 
 @pytest.fixture(scope="session")

@@ -48,12 +48,10 @@ def test_loading_definitions_does_not_import_great_expectations():
 
 def test_the_project_instance_limits_the_warehouse_pool_to_one_writer(tmp_path):
     """crm_quality/defs/dagster.yaml, written into every deployment's Dagster home."""
-    from dagster import DagsterInstance
-
-    from crm_quality.defs.lifecycle import prepare_home
+    from crm_quality.defs.lifecycle import open_instance, prepare_home
 
     home = prepare_home(tmp_path / "dagster")
-    with DagsterInstance.from_config(str(home)) as instance:
+    with open_instance(home) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 1
         assert not instance.nux_enabled
@@ -123,3 +121,36 @@ def test_the_launchpad_config_is_typed_described_and_defaults_to_the_deployments
     assert materialize([reads_settings], resources={"settings": resource}, run_config=run_config).success
     assert seen["settings"] == settings.replace(dedup_match_probability=0.7)
     assert seen["settings"].privacy.access_inactive_days == 30 and seen["settings"].validate.fail_on == ("warn",)
+
+
+def test_the_project_instance_keeps_its_runs_in_dagsters_own_sqlite_files(tmp_path):
+    """The kept-engine storage writes what Dagster's stock SQLite storage reads, run and events."""
+    from dagster import AssetCheckResult, asset, asset_check, materialize
+    from dagster._core.storage.event_log import SqliteEventLogStorage
+    from dagster._core.storage.runs import SqliteRunStorage
+
+    from crm_quality.defs.instance_storage import KeptEngineEventLogStorage, KeptEngineRunStorage
+    from crm_quality.defs.lifecycle import open_instance
+
+    @asset
+    def numbers() -> list[int]:
+        return [1, 2, 3]
+
+    @asset_check(asset=numbers)
+    def three_numbers(numbers: list[int]) -> AssetCheckResult:
+        return AssetCheckResult(passed=len(numbers) == 3)
+
+    with open_instance(tmp_path / "dagster") as instance:
+        assert isinstance(instance.event_log_storage, KeptEngineEventLogStorage)
+        assert isinstance(instance.run_storage, KeptEngineRunStorage)
+        run_ids = [materialize([numbers, three_numbers], instance=instance).run_id for _ in range(3)]
+        kept = {run_id: len(instance.all_logs(run_id)) for run_id in run_ids}
+
+    history = tmp_path / "dagster" / "history"
+    stock_runs = SqliteRunStorage.from_local(str(history))
+    stock_events = SqliteEventLogStorage(str(history / "runs"))
+    assert {run.run_id for run in stock_runs.get_runs()} == set(run_ids)
+    assert {run_id: len(stock_events.get_logs_for_run(run_id)) for run_id in run_ids} == kept
+    assert min(kept.values()) > 5
+    assert stock_events.get_latest_materialization_events([AssetKey("numbers")])[AssetKey("numbers")].run_id \
+        == run_ids[-1]

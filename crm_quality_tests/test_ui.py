@@ -23,10 +23,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance
 
 from crm_quality.defs.lifecycle import INTERNAL_TAG_PREFIX, LAUNCHED_BY, PID, PROCESS_STARTED, VERDICT_TAG, \
-    prepare_home
+    open_instance, prepare_home
 from crm_quality.operations.process import alive, identity
 from crm_quality_tests.operations.conftest import Webhook, serving
 from crm_quality_tests.sources.conftest import free_port
@@ -174,7 +173,7 @@ def _run(dagster: Dagster, run_id: str) -> dict:
 
 def _stored_tags(dagster: Dagster, run_id: str) -> dict[str, str]:
     """The run's tags as the instance stores them, the hidden ones too (GraphQL leaves those out)."""
-    with DagsterInstance.from_config(str(dagster.home)) as instance:
+    with open_instance(dagster.home) as instance:
         return dict(instance.get_run_by_id(run_id).tags)
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 
 import duckdb
 import pytest
-from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+from dagster import DagsterRun, DagsterRunStatus
 
-from crm_quality.defs.lifecycle import HOST, LAUNCHED_BY, PID, PROCESS_STARTED
+from crm_quality.defs.lifecycle import HOST, LAUNCHED_BY, PID, PROCESS_STARTED, open_instance
 from crm_quality.operations.process import identity
 from crm_quality_tests.conftest import SAMPLE_CONTACTS
 
@@ -36,7 +36,7 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
     for run, (_, err) in zip(runs, outputs, strict=True):
         assert run.returncode == 0, err
     run_ids = [out.split("(run ")[1].split(")")[0] for out, _ in outputs]
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
+    with open_instance(dagster_home) as instance:
         windows = {run_id: [(s.start_time, s.end_time) for s in instance.get_run_step_stats(run_id)]
                    for run_id in run_ids}
         whole = [(r.start_time, r.end_time) for r in map(instance.get_run_record_by_id, run_ids)]
@@ -69,7 +69,7 @@ def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(t
     command-line run waits for it, and goes ahead once that worker is killed and the run failed."""
     worker = subprocess.Popen(["sleep", "300"])
     pid, started = identity(worker.pid)
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
+    with open_instance(dagster_home) as instance:
         ui_run = instance.add_run(DagsterRun(job_name="nightly", status=DagsterRunStatus.STARTED, tags={
             LAUNCHED_BY: "ui", PID: str(pid), PROCESS_STARTED: started, HOST: socket.gethostname()}))
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
@@ -82,7 +82,7 @@ def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(t
         lines = iter(cli.stdout)
         assert any(f"waiting for run {ui_run.run_id} (nightly)" in line for line in lines)
         time.sleep(5)
-        with DagsterInstance.from_config(str(dagster_home)) as instance:
+        with open_instance(dagster_home) as instance:
             assert instance.get_runs_count() == 1, "the command-line run started while the other was in progress"
         worker.kill()
         worker.wait()
@@ -92,7 +92,7 @@ def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(t
         worker.kill()
         cli.kill()
     assert f"run {ui_run.run_id} was killed; marked failed" in rest
-    with DagsterInstance.from_config(str(dagster_home)) as instance:
+    with open_instance(dagster_home) as instance:
         assert instance.get_run_by_id(ui_run.run_id).status == DagsterRunStatus.FAILURE
 
 
