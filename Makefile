@@ -44,9 +44,10 @@ postgresql:
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends postgresql)
 
 # The suite is mostly whole pipeline runs, each one Python process busy on Dagster's bookkeeping:
-# one worker per core, each taking whole test modules so that a module's shared runs happen once.
+# one worker per core, each taking whole test modules so that a module's shared runs happen once,
+# the heavy modules first (as collected: conftest.py), so that the workers end together.
 test: install sample chromium postgresql
-	$(BIN)/python -m pytest -n auto --dist loadscope
+	$(BIN)/python -m pytest -n auto --dist loadscope --no-loadscope-reorder
 
 ui: install sample
 	$(BIN)/python -c "from pathlib import Path; from crm_quality.defs.lifecycle import prepare_home; prepare_home(Path('$(DAGSTER_HOME)'))"

@@ -13,6 +13,8 @@ import pytest
 
 from crm_quality.cli import main
 
+pytestmark = pytest.mark.heavy
+
 
 def crm_quality(*args: str, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
     environment = {k: v for k, v in os.environ.items()

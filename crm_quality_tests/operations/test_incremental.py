@@ -8,11 +8,14 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 from dagster import DagsterInstance, DagsterRun, build_schedule_context, materialize
 
 from crm_quality.definitions import build_definitions
 from crm_quality.defs.resources import SettingsResource
 from crm_quality_tests.conftest import AS_OF, make_settings
+
+pytestmark = pytest.mark.heavy
 
 
 def _rows(path: Path) -> tuple[list[str], list[dict]]:
