@@ -18,7 +18,7 @@ from dagster import DagsterRun, DagsterRunStatus
 
 from crm_quality.defs.lifecycle import HOST, LAUNCHED_BY, PID, PROCESS_STARTED, open_instance
 from crm_quality.operations.process import identity
-from crm_quality_tests.conftest import SAMPLE_CONTACTS
+from crm_quality_tests.conftest import SAMPLE_CONTACTS, WITHOUT_GX_ENV
 
 pytestmark = pytest.mark.heavy
 
@@ -27,7 +27,7 @@ def test_two_runs_at_once_queue_and_both_succeed(tmp_path, sample_dir, dagster_h
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
            "DAGSTER_HOME": str(dagster_home), "CRM_QUALITY_WAREHOUSE": str(tmp_path / "wh.duckdb"),
            "CRM_QUALITY_BACKUPS": str(tmp_path / "backups"), "CRM_QUALITY_REPORTS": str(tmp_path / "reports"),
-           "CRM_QUALITY_EXPORTS": str(tmp_path / "exports")}
+           "CRM_QUALITY_EXPORTS": str(tmp_path / "exports"), **WITHOUT_GX_ENV}
     runs = [subprocess.Popen([sys.executable, "-m", "crm_quality", "run", "--source", str(sample_dir)],
                              cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for _ in range(2)]
@@ -75,7 +75,7 @@ def test_a_command_line_run_waits_for_a_run_in_progress_until_its_process_dies(t
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
            "DAGSTER_HOME": str(dagster_home), "CRM_QUALITY_WAREHOUSE": str(tmp_path / "wh.duckdb"),
            "CRM_QUALITY_BACKUPS": str(tmp_path / "backups"), "CRM_QUALITY_REPORTS": str(tmp_path / "reports"),
-           "CRM_QUALITY_EXPORTS": str(tmp_path / "exports")}
+           "CRM_QUALITY_EXPORTS": str(tmp_path / "exports"), **WITHOUT_GX_ENV}
     cli = subprocess.Popen([sys.executable, "-m", "crm_quality", "run", "--source", str(sample_dir)], cwd=tmp_path,
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1)
     try:

@@ -22,6 +22,7 @@ import pytest
 
 from crm_quality.defs.lifecycle import prepare_home
 from crm_quality.warehouse import qualified, warehouse_tables
+from crm_quality_tests.conftest import WITHOUT_GX_ENV
 
 pytestmark = pytest.mark.heavy
 
@@ -47,7 +48,8 @@ def _environment(tmp_path: Path, home: Path, warehouse: Path) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("CRM_QUALITY_")},
             "DAGSTER_HOME": str(home), "CRM_QUALITY_WAREHOUSE": str(warehouse),
             "CRM_QUALITY_BACKUPS": str(tmp_path / "backups"), "CRM_QUALITY_REPORTS": str(tmp_path / "reports"),
-            "CRM_QUALITY_EXPORTS": str(tmp_path / "exports"), "CRM_QUALITY_STEWARD": str(tmp_path / "steward")}
+            "CRM_QUALITY_EXPORTS": str(tmp_path / "exports"), "CRM_QUALITY_STEWARD": str(tmp_path / "steward"),
+            **WITHOUT_GX_ENV}
 
 
 def _run(source: Path, env: dict[str, str], kill_after: tuple[str, float] | None = None) -> tuple[int, str]:

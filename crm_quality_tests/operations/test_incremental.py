@@ -13,7 +13,7 @@ from dagster import DagsterInstance, DagsterRun, build_schedule_context, materia
 
 from crm_quality.definitions import build_definitions
 from crm_quality.defs.resources import SettingsResource
-from crm_quality_tests.conftest import AS_OF, make_settings
+from crm_quality_tests.conftest import AS_OF, WITHOUT_GX, make_settings
 
 pytestmark = pytest.mark.heavy
 
@@ -46,7 +46,7 @@ def _extract(settings) -> dict[str, tuple]:
 
 def test_each_export_is_compared_with_the_last_by_key_and_row_hash(tmp_path, sample_dir):
     export = shutil.copytree(sample_dir, tmp_path / "export")
-    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), **WITHOUT_GX)
     first, _ = _extract(settings)
     [(rows,)] = duckdb.connect(str(settings.warehouse.path), read_only=True).execute(
         "SELECT count(*) FROM raw.contacts").fetchall()
@@ -100,7 +100,7 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
 
 def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tmp_path, sample_dir):
     export = shutil.copytree(sample_dir, tmp_path / "export")
-    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), **WITHOUT_GX)
     first, kept = _night(settings)
     assert kept == {}
     second, kept = _night(settings)
@@ -129,7 +129,7 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
     assert {"contacts.csv", "contacts.parquet"} <= rewritten and not rewritten & {"users.csv", "users.parquet"}, \
         "a clean table as the last export wrote it keeps its files"
 
-    rebuilt = make_settings(tmp_path / "full", night, as_of=AS_OF.isoformat())
+    rebuilt = make_settings(tmp_path / "full", night, as_of=AS_OF.isoformat(), **WITHOUT_GX)
     _night(rebuilt)
     assert _tables(settings.warehouse.path) == _tables(rebuilt.warehouse.path)
     _, kept = _night(settings, full_rebuild=True)
@@ -138,7 +138,7 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
 
 def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_path, sample_dir):
     export = shutil.copytree(sample_dir, tmp_path / "export")
-    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), **WITHOUT_GX)
     first, _ = _night(settings)
     second, _ = _night(settings)
     with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
@@ -173,7 +173,7 @@ def test_golden_ids_last_through_new_duplicates_deletes_and_splits(tmp_path, sam
     deleted; a member of another becomes a different person. The ids stay; the split is recorded.
     A full rebuild of that night's export gives the same tables."""
     export = shutil.copytree(sample_dir, tmp_path / "export")
-    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat())
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), **WITHOUT_GX)
     _night(settings)
     with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         [kept, split] = [(golden, sorted(members)) for golden, members in con.execute(

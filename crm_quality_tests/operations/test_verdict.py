@@ -15,7 +15,7 @@ from dagster import DagsterEventType
 from crm_quality.cli import main
 from crm_quality.defs.lifecycle import VERDICT_TAG, open_instance
 from crm_quality.sample import generate
-from crm_quality_tests.conftest import AS_OF
+from crm_quality_tests.conftest import AS_OF, WITHOUT_GX_ENV
 
 pytestmark = pytest.mark.heavy
 
@@ -49,6 +49,8 @@ def test_a_run_says_how_the_data_is_alerts_a_regression_and_fails_on_named_warn_
     monkeypatch.setenv("CRM_QUALITY_AS_OF", AS_OF.isoformat())
     monkeypatch.setenv("DAGSTER_HOME", str(home / "dagster"))  # the home's own, whatever the suite's is
     monkeypatch.setenv("CRM_QUALITY_ALERT_WEBHOOK_URL", webhook.url)
+    for name, value in WITHOUT_GX_ENV.items():
+        monkeypatch.setenv(name, value)
     run = ["run", "--home", str(home), "--source", str(export)]
 
     assert main(run) == 0
