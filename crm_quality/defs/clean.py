@@ -88,7 +88,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
     reads = [(layer, t) for t in TABLES for layer in ("raw", "staged", "quarantine")]
     reads += [("dedup", f"{t}_{part}") for t in DEDUPLICATED for part in ("pairs", "clusters")]
     with warehouse.get_connection() as con:
-        inputs = inputs_fingerprint(con, current, reads)
+        inputs = inputs_fingerprint(con, current, reads, dated=False)
         built_by = unchanged_since(con, current, "clean", inputs, outputs)
         if built_by:
             context.log.info(f"the staged records and clusters are as run {built_by} merged them; kept its tables")
@@ -154,7 +154,8 @@ def clean_exports(context: AssetExecutionContext, settings: SettingsResource,
     folder = current.report.exports
     kept_from = {}
     with warehouse.get_connection() as con:
-        builds = {table: (f"exports.{table}", inputs_fingerprint(con, current, [("clean", table)], lineage=True),
+        builds = {table: (f"exports.{table}", inputs_fingerprint(con, current, [("clean", table)], lineage=True,
+                                                                 dated=False),
                           export_files(folder, table)) for table in TABLES}
         for table, (step, inputs, files) in builds.items():
             kept_from[table] = unchanged_since(con, current, step, inputs, [], files)

@@ -55,7 +55,7 @@ def _dedup_assets(table: str) -> AssetsDefinition:
         truth_dir = current.source.folder / "_truth"
         with warehouse.get_connection() as con:
             inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads],
-                                        [*steward, truth_file(truth_dir, table)])
+                                        [*steward, truth_file(truth_dir, table)], dated=False)
             built_by = unchanged_since(con, current, step, inputs, outputs)
             if not built_by:
                 result = deduplicate_table(con, current, table, context.run.run_id)

@@ -36,11 +36,14 @@ Table = tuple[str, str]
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, tables: list[Table],
-                       files: list[Path] = (), lineage: bool = False) -> str:
+                       files: list[Path] = (), lineage: bool = False, dated: bool = True) -> str:
     """What a step's result depends on: its input tables and files, the settings and the code;
-    with ``lineage``, the tables' lineage too (for a step that copies it out, as exports do)."""
+    with ``lineage``, the tables' lineage too (for a step that copies it out, as exports do); with
+    ``dated``, the day values are judged against. A step that judges no value against the day
+    (deduplicating, merging, exporting) passes False, or each new day would redo it: its inputs
+    change when a judgement upstream does."""
     digest = hashlib.sha256()
-    digest.update(_environment(settings).encode())
+    digest.update(_environment(settings, dated).encode())
     digest.update(tables_fingerprint(con, tables, lineage).encode())
     for path in files:  # by name and content: the folder they are read from does not matter
         digest.update(path.name.encode() + _file_content(path).encode())
@@ -110,8 +113,8 @@ def _outputs(con: duckdb.DuckDBPyConnection, tables: list[Table], files: Sequenc
     return hashlib.sha256((tables_fingerprint(con, tables) + repr(stats)).encode()).hexdigest()
 
 
-def _environment(settings: Settings) -> str:
-    return json.dumps([settings_and_code(settings), settings.as_of_date().isoformat()])
+def _environment(settings: Settings, dated: bool) -> str:
+    return json.dumps([settings_and_code(settings), settings.as_of_date().isoformat() if dated else None])
 
 
 def settings_and_code(settings: Settings) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -152,6 +153,17 @@ def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_p
     assert results[first] == results[second] and results[first]
     assert scores[first] == scores[second] and scores[first]
     assert kept == 6, "every table's validation was kept from the first run"
+
+    next_day, _ = _night(settings, as_of=(AS_OF + timedelta(days=1)).isoformat())
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        built_by = dict(con.execute("SELECT step, run_id FROM quality.builds").fetchall())
+    dated = {step for step in built_by if step.startswith(("standardize_", "validate_"))}
+    assert dated and {built_by[step] for step in dated} == {next_day}, \
+        "dates are judged against the day again: standardized and validated anew"
+    undated = set(built_by) - dated
+    assert {"extract_contacts", "dedup_contacts", "clean", "exports.contacts"} <= undated
+    assert {built_by[step] for step in undated} == {first}, \
+        "nothing extracting, deduplicating, merging or exporting does depends on the day: all kept"
 
 
 def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sample_dir):
