@@ -7,6 +7,9 @@
    (target: under 10 % of the full run).
 4. A full rebuild (``--full``) of that export, whose clean tables must equal step 3's.
 
+Each run is a night of its own: the day dates are judged against (``as_of``) moves on by one from
+step 1 to step 2 and from step 2 to step 3, as in production, where it is the day of the run;
+step 4 rebuilds step 3's night on step 3's day.
 The runs read one folder, as a deployment reads the folder its CRM's nightly export lands in:
 before each run the export of that night is copied into it (untimed). A file the night did not
 change is byte for byte the last one (users, leads, deals, activities here). Each repeat starts from
@@ -32,10 +35,11 @@ HOME, FIRST, SECOND = WORK / "incremental-home", WORK / "incremental-first", WOR
 CHANGED = WORK / f"export-{CONTACTS}-changed"
 NIGHTLY = WORK / "export-nightly"
 TARGET_SHARE, TARGET_MB = 0.10, 3072
+FIRST_DAY, SECOND_DAY, THIRD_DAY = "2026-11-01", "2026-11-02", "2026-11-03"
 
 RUN = """
 import contextlib, io, json, os, sys
-os.environ["CRM_QUALITY_AS_OF"] = "2026-11-01"
+os.environ["CRM_QUALITY_AS_OF"] = {as_of!r}
 from crm_quality.cli import main
 said = io.StringIO()
 with contextlib.redirect_stdout(said):
@@ -95,8 +99,8 @@ print(json.dumps({{"clean_checksum": hashlib.sha256(json.dumps(sums, sort_keys=T
 """
 
 
-def _run(extra: str = "") -> str:
-    return RUN.format(home=str(HOME), source=str(NIGHTLY), extra=extra)
+def _run(as_of: str, extra: str = "") -> str:
+    return RUN.format(home=str(HOME), source=str(NIGHTLY), as_of=as_of, extra=extra)
 
 
 def main() -> None:
@@ -104,7 +108,7 @@ def main() -> None:
     measure("prepare the export", PREPARE, 1)
     measure("prepare the changed export", CHANGE, 1)
     verify = CHECKSUMS.format(warehouse=str(HOME / "warehouse.duckdb"))
-    full = measure("1. full first run", _run(), REPEATS, setup=_night(EXPORT, STEPS.fresh), verify=verify)
+    full = measure("1. full first run", _run(FIRST_DAY), REPEATS, setup=_night(EXPORT, STEPS.fresh), verify=verify)
     measure("keep the first run's home", STEPS.keep, 1)
     rows = [full]
     try:
@@ -112,12 +116,12 @@ def main() -> None:
         rows.append(measure("   Splink 5 dedup alone", splink(CONTACTS), REPEATS))
     except SystemExit as error:
         print(f"Splink not measured: {error}")
-    rows.append(measure("2. second run, same export", _run(), REPEATS, setup=_night(EXPORT, STEPS.restore),
+    rows.append(measure("2. second run, same export", _run(SECOND_DAY), REPEATS, setup=_night(EXPORT, STEPS.restore),
                         verify=verify))
     measure("keep the second run's home", NIGHTLY_STEPS.keep, 1)
-    rows.append(measure("3. run, 1% changed", _run(), REPEATS, setup=_night(CHANGED, NIGHTLY_STEPS.restore),
+    rows.append(measure("3. run, 1% changed", _run(THIRD_DAY), REPEATS, setup=_night(CHANGED, NIGHTLY_STEPS.restore),
                         verify=verify))
-    rows.append(measure("4. full rebuild of 3's export", _run(', "--full"'), REPEATS,
+    rows.append(measure("4. full rebuild of 3's export", _run(THIRD_DAY, ', "--full"'), REPEATS,
                         setup=_night(CHANGED, NIGHTLY_STEPS.restore), verify=verify))
     report(f"Incremental runs, {CONTACTS:,} contacts", rows, WORK.parent)
     for row in rows[-3:-1]:
