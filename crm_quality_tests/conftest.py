@@ -14,7 +14,7 @@ from crm_quality.settings import Settings, load_settings
 AS_OF = date(2026, 11, 1)
 SAMPLE_CONTACTS = 3000
 WITHOUT_GX = {"gx_max_rows": 0}
-"""Settings for tests of how runs are run (killed, queued, erased from, night after night), not of
+"""Settings for tests of how runs are run (killed, queued, judged, night after night), not of
 what GX finds: every expectation is counted by DuckDB, as for tables over ``gx_max_rows`` (a test
 holds the two engines to the same counts), and no run pays GX's import and Data Docs, about 10 s."""
 WITHOUT_GX_ENV = {f"CRM_QUALITY_{key.upper()}": str(value) for key, value in WITHOUT_GX.items()}

@@ -4,8 +4,8 @@ left them, is not redone: a second run on the same export costs what reading it 
 
 Tables are compared by content (row count and the sum of their rows' hashes, which ignores row
 order), files by their bytes, settings by every value in force but the folders (whose files count
-by their content where they are read; the day values are judged against included), and code by
-the bytes of the package. ``full_rebuild`` turns skipping off.
+by their content where they are read), code by the bytes of the package, and the day values are
+judged against by the steps that judge values against it. ``full_rebuild`` turns skipping off.
 """
 
 from __future__ import annotations
