@@ -72,8 +72,13 @@ def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, date
         )
         SELECT c._source_row, b.kept_row FROM current c JOIN before b USING (row_hash, n)""")
     if date_rules and kept_as_of != params["as_of"]:
-        sql = f"""DELETE FROM {KEPT} k USING {qualified('raw', table)} r, {qualified('staged', table)} s
-                  WHERE r._source_row = k._source_row AND s._source_row = k.kept_row AND NOT ({same_day_rules})"""
+        # A subquery, not DELETE ... USING raw, staged: DuckDB plans USING's two tables as a
+        # nested-loop join on the rules (minutes at 200,000 rows), before joining them to the kept rows.
+        sql = f"""DELETE FROM {KEPT} WHERE _source_row IN (
+                      SELECT k._source_row FROM {KEPT} k
+                      JOIN {qualified('raw', table)} r ON r._source_row = k._source_row
+                      JOIN {qualified('staged', table)} s ON s._source_row = k.kept_row
+                      WHERE NOT ({same_day_rules}))"""
         execute(con, sql, {**params, "kept_as_of": kept_as_of})
     return run_id
 
