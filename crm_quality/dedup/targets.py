@@ -53,6 +53,10 @@ def _declare() -> dict[str, Deduplicated]:
     return declared
 
 
+UNREAD = ("_issues",)
+"""Staged columns dedup never reads: standardize's flags. Dedup compares values, so a new day
+that only moves a date's flag (in the future yesterday, not today) leaves its pairs as they were."""
+
 DEDUPLICATED: dict[str, Deduplicated] = _declare()
 MERGED: tuple[str, ...] = tuple(name for name, d in DEDUPLICATED.items() if d.merged)
 """Tables merged into golden records, in schema order (parents before children)."""

@@ -8,7 +8,7 @@ from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.evaluate import evaluate_against_truth, truth_file
 from crm_quality.dedup.run import DEDUP_TABLES, deduplicate_table
 from crm_quality.dedup.steward import ALWAYS, NEVER
-from crm_quality.dedup.targets import DEDUPLICATED
+from crm_quality.dedup.targets import DEDUPLICATED, UNREAD
 from crm_quality.defs.resources import WAREHOUSE_POOL, SettingsResource
 from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
 from crm_quality.warehouse import row_count
@@ -55,7 +55,7 @@ def _dedup_assets(table: str) -> AssetsDefinition:
         truth_dir = current.source.folder / "_truth"
         with warehouse.get_connection() as con:
             inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads],
-                                        [*steward, truth_file(truth_dir, table)], dated=False)
+                                        [*steward, truth_file(truth_dir, table)], dated=False, unread=UNREAD)
             built_by = unchanged_since(con, current, step, inputs, outputs)
             if not built_by:
                 result = deduplicate_table(con, current, table, context.run.run_id)

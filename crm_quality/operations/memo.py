@@ -36,15 +36,16 @@ Table = tuple[str, str]
 
 
 def inputs_fingerprint(con: duckdb.DuckDBPyConnection, settings: Settings, tables: list[Table],
-                       files: list[Path] = (), lineage: bool = False, dated: bool = True) -> str:
+                       files: list[Path] = (), lineage: bool = False, dated: bool = True,
+                       unread: Sequence[str] = ()) -> str:
     """What a step's result depends on: its input tables and files, the settings and the code;
     with ``lineage``, the tables' lineage too (for a step that copies it out, as exports do); with
     ``dated``, the day values are judged against. A step that judges no value against the day
-    (deduplicating, merging, exporting) passes False, or each new day would redo it: its inputs
-    change when a judgement upstream does."""
+    (deduplicating, merging, exporting) passes False, or each new day would redo it. Columns of
+    the tables the step never reads are ``unread``: a change there is no change to it."""
     digest = hashlib.sha256()
     digest.update(_environment(settings, dated).encode())
-    digest.update(tables_fingerprint(con, tables, lineage).encode())
+    digest.update(tables_fingerprint(con, tables, lineage, unread).encode())
     for path in files:  # by name and content: the folder they are read from does not matter
         digest.update(path.name.encode() + _file_content(path).encode())
     return digest.hexdigest()
@@ -66,19 +67,21 @@ def _file_content(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table], lineage: bool = False) -> str:
-    parts = [f"{schema}.{table}:{table_content(con, schema, table, lineage)}" for schema, table in tables]
+def tables_fingerprint(con: duckdb.DuckDBPyConnection, tables: list[Table], lineage: bool = False,
+                       unread: Sequence[str] = ()) -> str:
+    parts = [f"{schema}.{table}:{table_content(con, schema, table, lineage, unread)}" for schema, table in tables]
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
-def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str, lineage: bool = False) -> str:
+def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str, lineage: bool = False,
+                  unread: Sequence[str] = ()) -> str:
     """A table's row count and the sum of its rows' hashes (any order), its uncounted lineage
-    aside unless ``lineage`` is asked for."""
+    aside unless ``lineage`` is asked for, and its ``unread`` columns aside."""
     if not table_exists(con, schema, table):
         return "absent"
     columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
                                          "table_name = ? ORDER BY column_index", [schema, table]).fetchall()
-               if lineage or c not in UNCOUNTED]
+               if (lineage or c not in UNCOUNTED) and c not in unread]
     [(rows, total)] = con.execute(
         f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(quote(c) for c in columns) or 'NULL'})), 0) "
         f"AS VARCHAR) FROM {qualified(schema, table)}").fetchall()

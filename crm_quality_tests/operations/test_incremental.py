@@ -139,6 +139,10 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
 
 def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_path, sample_dir):
     export = shutil.copytree(sample_dir, tmp_path / "export")
+    header, contacts = _rows(export / "contacts.csv")
+    tomorrow = contacts[3]  # created tomorrow at noon: in the future today, not the next day
+    tomorrow["created_at"] = tomorrow["last_modified_at"] = f"{AS_OF + timedelta(days=1)}T12:00:00Z"
+    _write(export / "contacts.csv", header, contacts)
     settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), **WITHOUT_GX)
     first, _ = _night(settings)
     second, _ = _night(settings)
@@ -154,16 +158,26 @@ def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_p
     assert scores[first] == scores[second] and scores[first]
     assert kept == 6, "every table's validation was kept from the first run"
 
-    next_day, _ = _night(settings, as_of=(AS_OF + timedelta(days=1)).isoformat())
+    day = (AS_OF + timedelta(days=1)).isoformat()
+    next_day, _ = _night(settings, as_of=day)
     with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         built_by = dict(con.execute("SELECT step, run_id FROM quality.builds").fetchall())
+        flags = dict(con.execute("""SELECT run_id, list_sort(list(DISTINCT rule)) FROM quality.issues
+                                    WHERE record_id = ? AND field = 'created_at' GROUP BY run_id""",
+                                 [tomorrow["contact_id"]]).fetchall())
+    assert flags[first] == ["timestamp.in_future"] and next_day not in flags, "judged against each day"
     dated = {step for step in built_by if step.startswith(("standardize_", "validate_"))}
     assert dated and {built_by[step] for step in dated} == {next_day}, \
         "dates are judged against the day again: standardized and validated anew"
-    undated = set(built_by) - dated
-    assert {"extract_contacts", "dedup_contacts", "clean", "exports.contacts"} <= undated
+    flagged = {"clean", "exports.contacts"}
+    assert {built_by[step] for step in flagged} == {next_day}, "a golden record carries its members' flags"
+    undated = set(built_by) - dated - flagged
+    assert {"extract_contacts", "dedup_contacts", "dedup_leads", "exports.accounts"} <= undated
     assert {built_by[step] for step in undated} == {first}, \
-        "nothing extracting, deduplicating, merging or exporting does depends on the day: all kept"
+        "nothing extracting, deduplicating or exporting an unflagged table does depends on the day: all kept"
+    rebuilt = make_settings(tmp_path / "full", export, as_of=day, **WITHOUT_GX)
+    _night(rebuilt)
+    assert _tables(settings.warehouse.path) == _tables(rebuilt.warehouse.path)
 
 
 def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sample_dir):
