@@ -17,8 +17,8 @@ from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
-from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_result, orphaned_keys
-from crm_quality.operations.memo import inputs_fingerprint, remember, unchanged_since
+from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_outputs, clean_result, orphaned_keys
+from crm_quality.operations.memo import inputs_fingerprint, intact_build, remember, unchanged_since
 from crm_quality.privacy.identifiers import PEOPLE
 from crm_quality.privacy.outdated import find_outdated
 from crm_quality.privacy.suppression import erased_present
@@ -84,7 +84,7 @@ ERASED_CHECK = AssetCheckSpec(
 @clear_failures
 def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse: DuckDBResource):
     current = settings.get()
-    outputs = [*(("clean", t) for t in TABLES), *(("clean", f"{t}_{part}") for t in MERGED for part in ("xref", "id_history"))]
+    outputs = clean_outputs()
     reads = [(layer, t) for t in TABLES for layer in ("raw", "staged", "quarantine")]
     reads += [("dedup", f"{t}_{part}") for t in DEDUPLICATED for part in ("pairs", "clusters")]
     with warehouse.get_connection() as con:
@@ -94,7 +94,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             context.log.info(f"the staged records and clusters are as run {built_by} merged them; kept its tables")
             result = clean_result(con, built_by)
         else:
-            result = build_clean(con, current, context.run.run_id)
+            result = build_clean(con, current, context.run.run_id, intact_build(con, "clean", outputs))
             remember(con, "clean", inputs, outputs, context.run.run_id)
         accounts = {table: account_for_clean_rows(con, table) for table in TABLES}
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
@@ -103,7 +103,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         rows = {(t, part): row_count(con, "clean", f"{t}_{part}") for t in MERGED for part in ("xref", "id_history")}
     for table, key in CLEAN.items():
         metadata = {"dagster/row_count": result.rows[table], "dangling_keys_cleared": result.dangling[table],
-                    "unchanged_since_run": built_by or ""}
+                    "rows_rewritten": result.rewritten[table], "unchanged_since_run": built_by or ""}
         if table in MERGED:
             metadata |= {"golden_records": result.golden[table], "records_merged": result.merged[table]}
         yield MaterializeResult(asset_key=key, metadata=metadata)

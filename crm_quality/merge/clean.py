@@ -1,7 +1,11 @@
 """clean/<table>: golden records for the deduplicated entities, every other table as staged,
 every foreign key repointed to the surviving golden id; crosswalks clean/<entity>_xref and what
 became of golden ids that moved, clean/<entity>_id_history; the merge audit quality.merges. All
-of it is swapped in together, in one transaction.
+of it changes together, in one transaction.
+
+A night rewrites only what its changes touch (affected.py): the golden records of changed
+records, and the rows whose keys point at them; the audit logs only the golden records it built.
+A first build, a change of settings or code, or ``full_rebuild`` builds everything afresh.
 
 A foreign key that points at no clean record (its parent was quarantined, or never existed)
 is set to NULL, and the id it held is kept in the row's ``_dangling`` list, so that nothing
@@ -18,14 +22,17 @@ from dataclasses import dataclass
 import duckdb
 
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
+from crm_quality.merge.affected import (changed_records, close_over_golden_records, last_reading, now,
+                                        read_records, save_reading, touched_records)
 from crm_quality.merge.golden import Golden, merge_entity
-from crm_quality.merge.golden_ids import id_history_sql
+from crm_quality.merge.golden_ids import id_history_sql, id_moves_sql
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.sources.raw import exported_sql
 from crm_quality.validate.rules import load_rules, promoted_sql
 from crm_quality.errors import CrmQualityError
-from crm_quality.warehouse import BUILDING_PREFIX, build_table, keep_newest_runs, qualified, quote, row_count, swap_in_many, table_exists
+from crm_quality.warehouse import (BUILDING_PREFIX, build_table, keep_newest_runs, qualified, quote, row_count,
+                                   swap_in_many, table_exists, transaction)
 
 
 @dataclass(frozen=True)
@@ -66,40 +73,121 @@ class CleanResult:
     id_changes: dict[str, dict[str, int]]
     """Per entity table, golden ids merged, split and retired by the last build."""
     seconds: float
+    rewritten: dict[str, int]
+    """Clean rows written by this build, per table: all on a full build, else those the changes touch."""
 
 
-def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> CleanResult:
-    """Replace every clean table, the crosswalks and this run's merge audit, together."""
+def clean_outputs() -> list[tuple[str, str]]:
+    """(schema, table) of everything a build of the clean tables writes."""
+    return [*(("clean", t) for t in TABLES),
+            *(("clean", f"{t}_{part}") for t in MERGED for part in ("xref", "id_history"))]
+
+
+def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, built_by: str | None = None
+                ) -> CleanResult:
+    """Bring every clean table, the crosswalks and the merge audit up to date, together.
+    ``built_by`` is the run whose build left the clean tables as they are (None if none did): the
+    records it read and that are unchanged keep their rows, unless ``full_rebuild`` is set."""
     started = time.perf_counter()
     needed = [("staged", t) for t in TABLES] + [("dedup", f"{t}_clusters") for t in DEDUPLICATED]
     missing = [f"{schema}.{table}" for schema, table in needed if not table_exists(con, schema, table)]
     if missing:
         raise CrmQualityError(f"the clean tables are built from {', '.join(missing)}, which the warehouse "
                               "does not have yet: materialize the staged and dedup assets first")
+    for table in TABLES:
+        read_records(con, table)
+    if not settings.operations.full_rebuild and last_reading(con, built_by, settings):
+        rewritten = _build_changes(con, settings, run_id)
+    else:
+        rewritten = _build_all(con, settings, run_id)
+    for table in TABLES:
+        con.execute(f"DROP TABLE {now(table)}")
+    return clean_result(con, run_id, time.perf_counter() - started, rewritten)
+
+
+def _build_all(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict[str, int]:
+    """Replace every clean table, the crosswalks and this run's merge audit, together."""
     previous = {table: qualified("clean", f"{table}_xref") if table_exists(con, "clean", f"{table}_xref") else None
                 for table in MERGED}
     merged = {table: merge_entity(con, settings, table, previous[table]) for table in MERGED}
     rules = load_rules(settings.validate.rules) if settings.validate.rules else ()
+    xrefs = {table: golden.xref for table, golden in merged.items()}
     built: list[tuple[str, str]] = []
     for table in TABLES:
         source = merged[table].rows if table in merged else qualified("staged", table)
-        build_table(con, "clean", table, promoted_sql(rules, table, _repointed(table, source, merged),
+        build_table(con, "clean", table, promoted_sql(rules, table, _repointed(table, source, xrefs, BUILDING_PREFIX),
                                                       TABLES[table].key))
         built.append(("clean", table))
     for table, golden in merged.items():
         build_table(con, "clean", f"{table}_id_history", id_history_sql(con, table, previous[table], golden.xref, run_id))
         build_table(con, "clean", f"{table}_xref", f"SELECT * FROM {golden.xref} ORDER BY source_id")
         built += [("clean", f"{table}_xref"), ("clean", f"{table}_id_history")]
-    swap_in_many(con, built, also=lambda c: _audit(c, merged, run_id, settings.warehouse.change_log_runs))
-    for golden in merged.values():
+
+    def also(c: duckdb.DuckDBPyConnection) -> None:
+        _audit(c, merged, run_id, settings.warehouse.change_log_runs)
+        save_reading(c, run_id, settings)
+
+    swap_in_many(con, built, also=also)
+    _drop(con, merged.values())
+    return {table: row_count(con, "clean", table) for table in TABLES}
+
+
+def _build_changes(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict[str, int]:
+    """Build again only the rows the changed records touch (affected.py), in one transaction:
+    parents first, so that a child's keys are repointed to its parents as they now are."""
+    rules = load_rules(settings.validate.rules) if settings.validate.rules else ()
+    changed = {table: changed_records(con, table) for table in TABLES}
+    merged: dict[str, Golden] = {}
+    moved: dict[str, str] = {}
+    rewritten: dict[str, int] = {}
+    with transaction(con):
+        for table in TABLES:
+            key = quote(TABLES[table].key)
+            touched = touched_records(con, table, changed[table], moved)
+            clean = qualified("clean", table)
+            if table in MERGED:
+                close_over_golden_records(con, table, touched)
+                xref = qualified("clean", f"{table}_xref")
+                golden = merged[table] = merge_entity(con, settings, table, xref, only=touched)
+                was = f"(SELECT source_id, golden_id FROM {xref} WHERE source_id IN (SELECT id FROM {touched}))"
+                con.execute(f"INSERT INTO {qualified('clean', table + '_id_history')} "
+                            f"{id_moves_sql(was, golden.xref, run_id)}")
+                retired = quote(f"__clean_retired_{table}")
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {retired} AS SELECT DISTINCT golden_id AS id FROM {was}")
+                con.execute(f"DELETE FROM {xref} WHERE source_id IN (SELECT id FROM {touched})")
+                con.execute(f"INSERT INTO {xref} SELECT * FROM {golden.xref}")
+                con.execute(f"DELETE FROM {clean} WHERE {key} IN (SELECT id FROM {retired})")
+                source = golden.rows
+                # a child's key into any of these ids may now point elsewhere, or at nothing
+                con.execute(f"""INSERT INTO {touched} SELECT id FROM {retired} UNION SELECT golden_id FROM {golden.xref}
+                                EXCEPT SELECT id FROM {touched}""")
+                con.execute(f"DROP TABLE {retired}")
+            else:
+                source = f"(SELECT * FROM {qualified('staged', table)} WHERE {key} IN (SELECT id FROM {touched}))"
+                con.execute(f"DELETE FROM {clean} WHERE {key} IN (SELECT id FROM {touched})")
+            xrefs = {t: qualified("clean", f"{t}_xref") for t in merged}
+            [(rewritten[table],)] = con.execute(f"INSERT INTO {clean} BY NAME " + promoted_sql(
+                rules, table, _repointed(table, source, xrefs), TABLES[table].key)).fetchall()
+            moved[table] = touched
+        _audit(con, merged, run_id, settings.warehouse.change_log_runs)
+        save_reading(con, run_id, settings, changed)
+    _drop(con, merged.values())
+    for table in TABLES:
+        con.execute(f"DROP TABLE {changed[table]}")
+        con.execute(f"DROP TABLE {moved[table]}")
+    return rewritten
+
+
+def _drop(con: duckdb.DuckDBPyConnection, merged) -> None:
+    for golden in merged:
         for temp in (golden.rows, golden.xref, golden.merges):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
-    return clean_result(con, run_id, time.perf_counter() - started)
 
 
-def clean_result(con: duckdb.DuckDBPyConnection, built_by: str, seconds: float = 0.0) -> CleanResult:
+def clean_result(con: duckdb.DuckDBPyConnection, built_by: str, seconds: float = 0.0,
+                 rewritten: dict[str, int] | None = None) -> CleanResult:
     """What the clean tables hold: rows, records merged, golden records and keys cleared, and the
-    golden ids the build of run ``built_by`` moved."""
+    golden ids the build of run ``built_by`` moved (and the rows it wrote, when this run is it)."""
     return CleanResult(
         rows={t: row_count(con, "clean", t) for t in TABLES},
         merged={t: merged_records(con, t) for t in MERGED},
@@ -107,7 +195,7 @@ def clean_result(con: duckdb.DuckDBPyConnection, built_by: str, seconds: float =
         dangling={t: _count(con, f"SELECT coalesce(sum(len(_dangling)), 0) FROM {qualified('clean', t)}")
                   for t in TABLES},
         id_changes={t: _id_changes(con, t, built_by) for t in MERGED},
-        seconds=seconds)
+        seconds=seconds, rewritten=rewritten or dict.fromkeys(TABLES, 0))
 
 
 def _id_changes(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> dict[str, int]:
@@ -117,9 +205,10 @@ def _id_changes(con: duckdb.DuckDBPyConnection, table: str, run_id: str) -> dict
     return {change: found.get(change, 0) for change in ("merged", "split", "retired")}
 
 
-def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:
-    """The rows of ``source`` with each foreign key moved to its golden id, or to NULL (kept in
-    ``_dangling``) when it points at no clean record."""
+def _repointed(table: str, source: str, xrefs: dict[str, str], parent_prefix: str = "") -> str:
+    """The rows of ``source`` with each foreign key moved to its golden id (the crosswalk of each
+    merged table is in ``xrefs``), or to NULL (kept in ``_dangling``) when it points at no record
+    of the clean parent table (``clean.<parent_prefix><parent>``)."""
     spec = TABLES[table]
     key = quote(spec.key)
     joins = []
@@ -129,11 +218,11 @@ def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:
         references[link.column] = (f"k{n}.{quote(link.value)}", link.references)
     columns, dangling = [], []
     for n, (column, (value, parent)) in enumerate(references.items()):
-        if parent in merged:
-            joins.append(f"LEFT JOIN {merged[parent].xref} x{n} ON x{n}.source_id = {value}")
+        if parent in xrefs:
+            joins.append(f"LEFT JOIN {xrefs[parent]} x{n} ON x{n}.source_id = {value}")
             value = f"coalesce(x{n}.golden_id, {value})"
         parent_key = quote(TABLES[parent].key)
-        joins.append(f"LEFT JOIN (SELECT {parent_key} AS id FROM {qualified('clean', BUILDING_PREFIX + parent)}) "
+        joins.append(f"LEFT JOIN (SELECT {parent_key} AS id FROM {qualified('clean', parent_prefix + parent)}) "
                      f"p{n} ON p{n}.id = {value}")
         judged = exported_sql(parent)
         columns.append(f"CASE WHEN p{n}.id IS NOT NULL OR NOT {judged} THEN {value} END AS {quote(column)}")
@@ -141,7 +230,7 @@ def _repointed(table: str, source: str, merged: dict[str, Golden]) -> str:
                         f"THEN {{'field': '{column}', 'id': {value}}} END")
     replaced = [c for c in zip(references, columns, strict=True) if c[0] in spec.columns]
     added = [column for name, column in zip(references, columns, strict=True) if name not in spec.columns]
-    members = "" if table in merged else ", 1 AS _members"
+    members = "" if table in MERGED else ", 1 AS _members"
     listed = f"list_filter([{', '.join(dangling)}], lambda d: d IS NOT NULL)" if dangling else "[]"
     return f"""
         SELECT s.* {f"REPLACE ({', '.join(column for _, column in replaced)})" if replaced else ''} {members}

@@ -27,18 +27,19 @@ def export_files(folder: Path, table: str) -> list[Path]:
 def export_clean_tables(con: duckdb.DuckDBPyConnection, folder: Path, tables: Iterable[str] = TABLES
                         ) -> dict[str, Path]:
     """Write ``folder``/<table>.parquet and <table>.csv for each of ``tables`` (every clean table
-    by default); return the files."""
+    by default), in key order (a night rewrites rows in place, so the table's own order is not
+    it); return the files."""
     folder.mkdir(parents=True, exist_ok=True)
     written = {}
     for table in tables:
         columns = con.execute(f"DESCRIBE {qualified('clean', table)}").fetchall()
         safe = ", ".join(f"{neutralized_sql(quote(name))} AS {quote(name)}" if kind == "VARCHAR" else quote(name)
                          for name, kind, *_ in columns)
-        for suffix, options in FORMATS.items():
+        for (suffix, options), path in zip(FORMATS.items(), export_files(folder, table), strict=True):
             select = safe if suffix == "csv" else "*"
-            path = folder / f"{table}.{suffix}"
             partial = path.with_name(path.name + ".partial")
-            con.execute(f"COPY (SELECT {select} FROM {qualified('clean', table)}) TO {literal(str(partial))} ({options})")
+            con.execute(f"COPY (SELECT {select} FROM {qualified('clean', table)} ORDER BY {quote(TABLES[table].key)}) "
+                        f"TO {literal(str(partial))} ({options})")
             partial.replace(path)
-            written[f"{table}.{suffix}"] = path
+            written[path.name] = path
     return written

@@ -34,11 +34,17 @@ class Golden:
     """golden_id, members, field, value, survivor_id, rule: one row per golden record and field."""
 
 
-def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, previous: str | None) -> Golden:
+def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, previous: str | None,
+                 only: str | None = None) -> Golden:
     """Merge ``staged.<table>``'s duplicate clusters (``dedup.<table>_clusters``), keeping the
-    golden ids of ``previous``, the last crosswalk (None on a first build)."""
+    golden ids of ``previous``, the last crosswalk (None on a first build). With ``only`` (a
+    table of ids closed over clusters and golden records, affected.py), merge those records alone."""
     spec = TABLES[table]
     key = quote(spec.key)
+    staged = qualified("staged", table)
+    if only:
+        staged = f"(SELECT * FROM {staged} WHERE {key} IN (SELECT id FROM {only}))"
+        previous = previous and f"(SELECT * FROM {previous} WHERE source_id IN (SELECT id FROM {only}))"
     rules = rules_for(table, settings.merge.survivorship)
     fields = [f for f in spec.fields if f.name != spec.key]
     clusters, placed, members, golden = (quote(f"__merge_{name}_{table}")
@@ -46,7 +52,7 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {clusters} AS
         SELECT s.{key} AS __id, coalesce(c.cluster_id, s.{key}) AS __cluster, c.match_probability AS __score
-        FROM {qualified('staged', table)} s
+        FROM {staged} s
         LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}""")
     ids = assign_golden_ids(con, clusters, previous)
     con.execute(f"""
@@ -60,7 +66,7 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {members} AS
         SELECT s.*, p.__id, p.__golden, p.__carrier, p.__score, {filled} AS __filled, p.__size {frequencies}
-        FROM {qualified('staged', table)} s JOIN {placed} p ON p.__id = s.{key}
+        FROM {staged} s JOIN {placed} p ON p.__id = s.{key}
         WHERE p.__size > 1""")
 
     def best(expression: str, f) -> str:
@@ -80,13 +86,13 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
                 if "owner_priority" in rules.values() else None)
 
     rows, xref, merges = (quote(f"__merge_{name}_{table}") for name in ("rows", "xref", "merges"))
-    staged = [name for (name, *_) in con.execute(f"DESCRIBE {qualified('staged', table)}").fetchall()]
-    columns = ", ".join(quote(c) for c in staged)
-    singles = ", ".join(f"p.__golden AS {key}" if c == spec.key else f"s.{quote(c)}" for c in staged)
+    names = [name for (name, *_) in con.execute(f"DESCRIBE {qualified('staged', table)}").fetchall()]
+    columns = ", ".join(quote(c) for c in names)
+    singles = ", ".join(f"p.__golden AS {key}" if c == spec.key else f"s.{quote(c)}" for c in names)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {rows} AS
         SELECT {singles}, 1 AS _members
-        FROM {qualified('staged', table)} s JOIN {placed} p ON p.__id = s.{key} WHERE p.__size = 1
+        FROM {staged} s JOIN {placed} p ON p.__id = s.{key} WHERE p.__size = 1
         UNION ALL
         SELECT {columns}, _members FROM {golden}""")
     con.execute(f"""
@@ -94,7 +100,7 @@ def merge_entity(con: duckdb.DuckDBPyConnection, settings: Settings, table: str,
         SELECT p.__id AS source_id, s._source_row AS source_row, p.__golden AS golden_id,
                CASE WHEN p.__size > 1 THEN p.__cluster END AS cluster_id, p.__score AS match_probability,
                p.__id <> p.__carrier AS merged_away
-        FROM {placed} p JOIN {qualified('staged', table)} s ON s.{key} = p.__id""")
+        FROM {placed} p JOIN {staged} s ON s.{key} = p.__id""")
     audits = [f"""SELECT {key} AS golden_id, __members AS members, '{f.name}' AS field,
                          CAST({quote(f.name)} AS VARCHAR) AS value, {quote(f.name + '__from')} AS survivor_id,
                          '{rules[f.name]}' AS rule FROM {golden}""" for f in fields]

@@ -69,24 +69,30 @@ def _fresh(con: duckdb.DuckDBPyConnection, ids: str, cluster: str) -> str:
 
 
 def id_history_sql(con: duckdb.DuckDBPyConnection, table: str, previous: str | None, xref: str, run_id: str) -> str:
-    """This build's ``clean.<table>_id_history``: the last one's rows, and a row for each old
-    golden id whose records now live, in whole or in part, in another golden record, or nowhere."""
+    """This build's ``clean.<table>_id_history``: the last one's rows, and this build's moves."""
     parts = [f"SELECT * FROM {qualified('clean', table + '_id_history')}"] \
         if table_exists(con, "clean", f"{table}_id_history") else []
     if previous:
-        parts.append(f"""
-            WITH moved AS (
-                SELECT p.golden_id AS old_id, x.golden_id AS new_id FROM {previous} p
-                LEFT JOIN {xref} x ON x.source_id = p.source_id GROUP BY ALL
-            ), fate AS (
-                SELECT old_id, count(new_id) AS places, bool_or(new_id = old_id) AS kept FROM moved GROUP BY old_id
-            )
-            SELECT m.old_id, m.new_id,
-                   CASE WHEN m.new_id IS NULL THEN 'retired' WHEN f.kept OR f.places > 1 THEN 'split'
-                        ELSE 'merged' END AS change,
-                   {literal(run_id)} AS run_id, now() AS changed_at
-            FROM moved m JOIN fate f USING (old_id)
-            WHERE m.new_id IS DISTINCT FROM m.old_id AND (m.new_id IS NOT NULL OR f.places = 0)""")
+        parts.append(id_moves_sql(previous, xref, run_id))
     if not parts:
         return f"SELECT * FROM (SELECT {HISTORY_NULLS}) WHERE false"
     return " UNION ALL ".join(f"({part})" for part in parts)
+
+
+def id_moves_sql(previous: str, xref: str, run_id: str) -> str:
+    """A row for each golden id of the last crosswalk ``previous`` whose records now live, in
+    whole or in part, in another golden record of ``xref``, or nowhere. ``previous`` holds every
+    member of each of its golden ids, or the fate of an id cannot be told."""
+    return f"""
+        WITH moved AS (
+            SELECT p.golden_id AS old_id, x.golden_id AS new_id FROM {previous} p
+            LEFT JOIN {xref} x ON x.source_id = p.source_id GROUP BY ALL
+        ), fate AS (
+            SELECT old_id, count(new_id) AS places, bool_or(new_id = old_id) AS kept FROM moved GROUP BY old_id
+        )
+        SELECT m.old_id, m.new_id,
+               CASE WHEN m.new_id IS NULL THEN 'retired' WHEN f.kept OR f.places > 1 THEN 'split'
+                    ELSE 'merged' END AS change,
+               {literal(run_id)} AS run_id, now() AS changed_at
+        FROM moved m JOIN fate f USING (old_id)
+        WHERE m.new_id IS DISTINCT FROM m.old_id AND (m.new_id IS NOT NULL OR f.places = 0)"""

@@ -100,6 +100,14 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings, step: st
     return row[0] if row and row[1] == _outputs(con, outputs, files) else None
 
 
+def intact_build(con: duckdb.DuckDBPyConnection, step: str, outputs: list[Table]) -> str | None:
+    """The run whose build of ``step`` left ``outputs`` as they are now, whatever its inputs; None
+    when there is none, or they changed since."""
+    con.execute(BUILDS_SQL)
+    row = con.execute("SELECT run_id, outputs FROM quality.builds WHERE step = ?", [step]).fetchone()
+    return row[0] if row and row[1] == _outputs(con, outputs, ()) else None
+
+
 def remember(con: duckdb.DuckDBPyConnection, step: str, inputs: str, outputs: list[Table], run_id: str,
              files: Sequence[Path] = ()) -> None:
     """Record the build of ``step`` that this run just made."""

@@ -74,16 +74,26 @@ def test_each_export_is_compared_with_the_last_by_key_and_row_hash(tmp_path, sam
 
 def _night(settings, **changes) -> tuple[str, dict[str, str]]:
     """A nightly run; the steps that kept the previous build, with the run they kept it from."""
+    run_id, kept, _ = _night_rewriting(settings, **changes)
+    return run_id, kept
+
+
+def _night_rewriting(settings, **changes) -> tuple[str, dict[str, str], dict[str, int]]:
+    """A nightly run: its id, the steps that kept the previous build (with the run they kept it
+    from), and the rows each clean table had rewritten."""
     settings = settings.replace(**changes) if changes else settings
     with DagsterInstance.ephemeral() as instance:
         result = build_definitions(settings).resolve_job_def("nightly").execute_in_process(instance=instance)
     assert result.success
-    kept = {}
+    kept, rewritten = {}, {}
     for event in result.get_asset_materialization_events():
-        since = event.materialization.metadata.get("unchanged_since_run")
+        metadata = event.materialization.metadata
+        since = metadata.get("unchanged_since_run")
         if since is not None and since.value:
             kept[event.asset_key.to_user_string()] = since.value
-    return result.run_id, kept
+        if "rows_rewritten" in metadata:
+            rewritten[event.asset_key.path[1]] = metadata["rows_rewritten"].value
+    return result.run_id, kept, rewritten
 
 
 def _tables(path: Path) -> dict[str, list[tuple]]:
@@ -123,9 +133,19 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
     _write(night / "contacts.csv", header, contacts)
     settings = settings.replace(source=night)
     exported = {p.name: p.stat().st_mtime_ns for p in settings.report.exports.iterdir()}
-    third, kept = _night(settings)
+    third, kept, rewritten = _night_rewriting(settings)
     assert "raw/accounts" not in kept, "read again: its rows' lineage names the new folder"
     assert "staged/accounts" in kept and "staged/contacts" not in kept and "clean/contacts" not in kept
+    with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
+        [(golden_id,)] = con.execute("SELECT golden_id FROM clean.contacts_xref WHERE source_id = ?",
+                                     [contacts[5]["contact_id"]]).fetchall()
+        [(pointing,)] = con.execute("SELECT count(*) FROM clean.opportunities WHERE contact_id = ?",
+                                    [golden_id]).fetchall()
+        audited = con.execute("SELECT DISTINCT golden_id FROM quality.merges WHERE run_id = ?", [third]).fetchall()
+    assert rewritten["contacts"] == 1 and rewritten["users"] == rewritten["accounts"] == 0, \
+        "a night rewrites the golden record of the changed contact, and nothing of the tables it leaves alone"
+    assert rewritten["opportunities"] == pointing, "and the rows pointing at it, repointed afresh"
+    assert audited in ([], [(golden_id,)]), "the audit logs the golden records this night built, no other"
     rewritten = {p.name for p in settings.report.exports.iterdir() if p.stat().st_mtime_ns != exported.get(p.name)}
     assert {"contacts.csv", "contacts.parquet"} <= rewritten and not rewritten & {"users.csv", "users.parquet"}, \
         "a clean table as the last export wrote it keeps its files"
