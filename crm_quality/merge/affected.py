@@ -22,6 +22,9 @@ from crm_quality.settings import Settings
 from crm_quality.standardize.distinct_values import CACHE
 from crm_quality.warehouse import qualified, quote
 
+REWRITE_SHARE = 0.25
+"""Hand-set: when more than this share of a table's records changed (every line number shifted,
+say), deleting and inserting their rows costs more than building every clean table afresh."""
 MADE_SQL = f"CREATE TABLE IF NOT EXISTS {CACHE}.clean_read_made (run_id VARCHAR, environment VARCHAR)"
 """Which build the readings are from, and under what environment."""
 
@@ -75,6 +78,13 @@ def changed_records(con: duckdb.DuckDBPyConnection, table: str) -> str:
                     SELECT coalesce(n.id, r.id) AS id FROM {now(table)} n FULL JOIN {reading(table)} r USING (id)
                     WHERE n.content IS DISTINCT FROM r.content""")
     return changed
+
+
+def largest_changed_share(con: duckdb.DuckDBPyConnection, changed: dict[str, str]) -> float:
+    """The largest share, over the tables, of records new, changed or gone (of those now)."""
+    shares = [con.execute(f"SELECT (SELECT count(*) FROM {changed[t]}) / greatest((SELECT count(*) FROM {now(t)}), 1)"
+                          ).fetchall()[0][0] for t in TABLES]
+    return max(shares)
 
 
 def save_reading(con: duckdb.DuckDBPyConnection, run_id: str, settings: Settings,

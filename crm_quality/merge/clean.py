@@ -22,8 +22,9 @@ from dataclasses import dataclass
 import duckdb
 
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
-from crm_quality.merge.affected import (changed_records, close_over_golden_records, last_reading, now,
-                                        read_records, save_reading, touched_records)
+from crm_quality.merge.affected import (REWRITE_SHARE, changed_records, close_over_golden_records,
+                                        largest_changed_share, last_reading, now, read_records, save_reading,
+                                        touched_records)
 from crm_quality.merge.golden import Golden, merge_entity
 from crm_quality.merge.golden_ids import id_history_sql, id_moves_sql
 from crm_quality.schema import TABLES
@@ -96,12 +97,15 @@ def build_clean(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str,
                               "does not have yet: materialize the staged and dedup assets first")
     for table in TABLES:
         read_records(con, table)
+    changed = {}
     if not settings.operations.full_rebuild and last_reading(con, built_by, settings):
-        rewritten = _build_changes(con, settings, run_id)
+        changed = {table: changed_records(con, table) for table in TABLES}
+    if changed and largest_changed_share(con, changed) <= REWRITE_SHARE:
+        rewritten = _build_changes(con, settings, run_id, changed)
     else:
         rewritten = _build_all(con, settings, run_id)
-    for table in TABLES:
-        con.execute(f"DROP TABLE {now(table)}")
+    for temp in [*map(now, TABLES), *changed.values()]:
+        con.execute(f"DROP TABLE {temp}")
     return clean_result(con, run_id, time.perf_counter() - started, rewritten)
 
 
@@ -132,11 +136,12 @@ def _build_all(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) 
     return {table: row_count(con, "clean", table) for table in TABLES}
 
 
-def _build_changes(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str) -> dict[str, int]:
-    """Build again only the rows the changed records touch (affected.py), in one transaction:
-    parents first, so that a child's keys are repointed to its parents as they now are."""
+def _build_changes(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: str, changed: dict[str, str]
+                   ) -> dict[str, int]:
+    """Build again only the rows the ``changed`` records (a temp table of ids per table) touch
+    (affected.py), in one transaction: parents first, so that a child's keys are repointed to
+    its parents as they now are."""
     rules = load_rules(settings.validate.rules) if settings.validate.rules else ()
-    changed = {table: changed_records(con, table) for table in TABLES}
     merged: dict[str, Golden] = {}
     moved: dict[str, str] = {}
     rewritten: dict[str, int] = {}
@@ -173,7 +178,6 @@ def _build_changes(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
         save_reading(con, run_id, settings, changed)
     _drop(con, merged.values())
     for table in TABLES:
-        con.execute(f"DROP TABLE {changed[table]}")
         con.execute(f"DROP TABLE {moved[table]}")
     return rewritten
 
