@@ -92,7 +92,7 @@ sums = {{}}
 for name in names:
     columns = [f"round({{c}}, 6)" if kind in ("DOUBLE", "FLOAT") else c for c, kind in con.execute(
         "SELECT column_name, data_type FROM duckdb_columns() WHERE schema_name = 'clean' AND table_name = ? "
-        "AND column_name NOT IN ('_loaded_at', '_source_file', 'changed_at', 'run_id')", [name]).fetchall()]
+        "AND column_name NOT IN ('_loaded_at', '_source_file', '_source_row', 'source_row', 'changed_at', 'run_id')", [name]).fetchall()]
     sums[name] = con.execute(f"SELECT count(*) || ':' || coalesce(sum(hash({{', '.join(columns)}})), 0) "
                              f"FROM clean.{{name}}").fetchone()[0]
 print(json.dumps({{"clean_checksum": hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:12]}}))

@@ -121,7 +121,8 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
                       "missing": account.missing, "doubled": account.doubled},
             description=None if account.balanced else
             f"{account.missing} source rows are missing and {account.doubled} doubled: compare raw.{table} "
-            f"with clean.{table}, quarantine.{table} and the crosswalk on _source_row.")
+            f"with quarantine.{table} on _source_row, and staged.{table} with clean.{table} and the crosswalk "
+            "on the id.")
         broken = {column: n for column, n in orphans[table].items() if n}
         yield AssetCheckResult(
             asset_key=CLEAN[table], check_name="no_orphan_keys", passed=not broken,

@@ -25,6 +25,10 @@ from crm_quality.warehouse import qualified, quote
 REWRITE_SHARE = 0.25
 """Hand-set: when more than this share of a table's records changed (every line number shifted,
 say), deleting and inserting their rows costs more than building every clean table afresh."""
+UNREAD = (*UNCOUNTED, "_source_row")
+"""A record's lineage: when, from which folder and from which line it was read. A clean row keeps
+the lineage of the export it was built from, as every kept build does (memo.py); a record whose
+line moved (a line above it deleted) is unchanged. The row accounting goes by id for this reason."""
 MADE_SQL = f"CREATE TABLE IF NOT EXISTS {CACHE}.clean_read_made (run_id VARCHAR, environment VARCHAR)"
 """Which build the readings are from, and under what environment."""
 
@@ -41,11 +45,11 @@ def now(table: str) -> str:
 
 def read_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Hash, per staged record of ``table``, what the merge reads of it, into ``now(table)``: its
-    lineage of when and from which folder aside, as everywhere a build is kept (memo.py)."""
+    lineage aside (``UNREAD``)."""
     key = quote(TABLES[table].key)
     columns = [f"s.{quote(c)}" for (c,) in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'staged' AND table_name = ? "
-        "ORDER BY column_index", [table]).fetchall() if c not in UNCOUNTED]
+        "ORDER BY column_index", [table]).fetchall() if c not in UNREAD]
     clusters = (f"LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}"
                 if table in DEDUPLICATED else "")
     content = f"hash({', '.join(columns)}{', c' if clusters else ''})"

@@ -262,24 +262,36 @@ class CleanAccount:
 
 
 def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanAccount:
-    """Match every raw row and unreadable line to a clean row, a quarantined row, or a crosswalk
-    row of a record merged into another, by source row."""
+    """Match every raw row and unreadable line to a quarantined row (by source row), or through
+    its staged record's id to a clean row or a crosswalk row of a record merged into another. By
+    id, because a clean row keeps the lineage of the export it was built from: a night's lines
+    may have moved without its record changing."""
     raw, clean, quarantined = qualified("raw", table), qualified("clean", table), qualified("quarantine", table)
-    merged = (f"SELECT source_row FROM {qualified('clean', table + '_xref')} WHERE {MERGED_AWAY}"
-              if table in MERGED else "SELECT NULL::BIGINT AS source_row WHERE false")
+    key = quote(TABLES[table].key)
+    xref = qualified("clean", f"{table}_xref")
+    if table in MERGED:  # a golden record is carried by the one member not merged away
+        carried = (f"SELECT x.source_id AS id FROM {clean} c "
+                   f"LEFT JOIN {xref} x ON x.golden_id = c.{key} AND NOT x.{MERGED_AWAY}")
+        merged = f"SELECT source_id AS id FROM {xref} WHERE {MERGED_AWAY}"
+    else:
+        carried = f"SELECT CAST({key} AS VARCHAR) AS id FROM {clean}"
+        merged = "SELECT NULL::VARCHAR AS id WHERE false"
     row = con.execute(f"""
         WITH source AS (
             SELECT _source_row FROM {raw} UNION SELECT DISTINCT line FROM {qualified('raw', table + '_rejects')}
-        ), merged AS ({merged}),
+        ), records AS (SELECT CAST({key} AS VARCHAR) AS id, _source_row FROM {qualified('staged', table)}),
+        carried AS ({carried}), merged AS ({merged}),
         landed AS (
-            SELECT _source_row FROM {clean} UNION ALL SELECT _source_row FROM {quarantined}
-            UNION ALL SELECT source_row FROM merged
+            SELECT _source_row FROM {quarantined}
+            UNION ALL SELECT r._source_row FROM carried c LEFT JOIN records r USING (id)
+            UNION ALL SELECT r._source_row FROM merged m LEFT JOIN records r USING (id)
         ), landed_count AS (SELECT _source_row, count(*) AS n FROM landed GROUP BY _source_row)
         SELECT (SELECT count(*) FROM source), (SELECT count(*) FROM {clean}),
                (SELECT count(*) FROM {quarantined}), (SELECT count(*) FROM merged),
                (SELECT count(*) FROM source s ANTI JOIN landed_count l USING (_source_row)),
-               (SELECT count(*) FROM landed_count WHERE n > 1)
-                 + (SELECT count(*) FROM landed_count l ANTI JOIN source s USING (_source_row))""").fetchall()[0]
+               (SELECT count(*) FROM landed_count WHERE n > 1 AND _source_row IS NOT NULL)
+                 + (SELECT coalesce(sum(n), 0) FROM landed_count l ANTI JOIN source s USING (_source_row))
+               """).fetchall()[0]
     return CleanAccount(*row)
 
 
@@ -288,17 +300,17 @@ def merged_records(con: duckdb.DuckDBPyConnection, table: str) -> int:
     return _count(con, f"SELECT count(*) FROM {qualified('clean', table + '_xref')} WHERE {MERGED_AWAY}")
 
 
-def golden_values(con: duckdb.DuckDBPyConnection, table: str, field: str, source_rows: list[int]) -> dict[int, str]:
-    """Source row -> the value of ``field`` in the golden record of that row's cluster (a
-    steward's likely fix for a member's bad value), for these rows of a merged table already built."""
-    if table not in MERGED or not table_exists(con, "clean", f"{table}_xref") or not source_rows:
+def golden_values(con: duckdb.DuckDBPyConnection, table: str, field: str, record_ids: list[str]) -> dict[str, str]:
+    """Record id -> the value of ``field`` in the golden record of that record's cluster (a
+    steward's likely fix for a member's bad value), for these records of a merged table already built."""
+    if table not in MERGED or not table_exists(con, "clean", f"{table}_xref") or not record_ids:
         return {}
     key = quote(TABLES[table].key)
     return dict(con.execute(f"""
-        SELECT x.source_row, CAST(c.{quote(field)} AS VARCHAR) FROM {qualified('clean', table + '_xref')} x
+        SELECT x.source_id, CAST(c.{quote(field)} AS VARCHAR) FROM {qualified('clean', table + '_xref')} x
         JOIN {qualified('clean', table)} c ON c.{key} = x.golden_id
-        WHERE c.{quote(field)} IS NOT NULL AND x.source_row IN (SELECT unnest($rows))""",
-        {"rows": source_rows}).fetchall())
+        WHERE c.{quote(field)} IS NOT NULL AND x.source_id IN (SELECT unnest($ids))""",
+        {"ids": record_ids}).fetchall())
 
 
 def orphaned_keys(con: duckdb.DuckDBPyConnection, table: str) -> dict[str, int]:

@@ -152,8 +152,8 @@ def _failing_check_lists(con: duckdb.DuckDBPyConnection, run_id: str, folder: Pa
             rows["suggested_value"] = rows["source_row"].map({row: parent for row, (parent, _) in parents.items()})
             rows["suggested_because"] = rows["source_row"].map({row: why for row, (_, why) in parents.items()})
         elif len(values) == 1:
-            suggested = rows["source_row"].map(
-                golden_values(con, table, values[0], rows["source_row"].dropna().astype(int).tolist()))
+            suggested = rows["record_id"].map(
+                golden_values(con, table, values[0], rows["record_id"].dropna().astype(str).tolist()))
             rows["suggested_value"] = suggested.where(suggested != rows[values[0]])
             rows["suggested_because"] = rows["suggested_value"].where(
                 rows["suggested_value"].isna(), "the value of the golden record it was merged into")

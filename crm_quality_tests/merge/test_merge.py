@@ -3,6 +3,7 @@ golden values, and the whole pipeline on the generated sample."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from dagster import AssetKey, materialize
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality.errors import SettingsError
+from crm_quality.merge.clean import account_for_clean_rows
 from crm_quality.merge.golden import merge_entity
 from crm_quality.dedup.steward import ALWAYS, add_pairs
 from crm_quality.schema import TABLES
@@ -123,6 +125,34 @@ def test_every_row_is_clean_quarantined_or_merged_and_no_key_dangles(pipeline):
     audited = con.execute("SELECT count(DISTINCT golden_id) FROM quality.merges WHERE run_id = ? "
                           "AND table_name = 'contacts'", [result.run_id]).fetchall()[0][0]
     assert audited == con.execute("SELECT count(*) FROM clean.contacts WHERE _members > 1").fetchall()[0][0]
+
+
+def test_the_row_accounting_finds_a_lost_and_a_doubled_row(pipeline, tmp_path):
+    """By source row for quarantine, by id for clean rows and crosswalks (a clean row keeps the
+    line number of the export it was built from)."""
+    settings, _ = pipeline
+    copy = tmp_path / "warehouse.duckdb"
+    shutil.copy(settings.warehouse.path, copy)
+    with duckdb.connect(str(copy)) as con:
+        assert all(account_for_clean_rows(con, table).balanced for table in TABLES)
+        con.execute("UPDATE clean.contacts SET _source_row = _source_row + 1")
+        assert account_for_clean_rows(con, "contacts").balanced, "lines that moved lose nothing"
+        con.execute("""DELETE FROM clean.contacts_xref WHERE source_id =
+                           (SELECT min(source_id) FROM clean.contacts_xref WHERE merged_away)""")
+        con.execute("""DELETE FROM clean.accounts_xref WHERE source_id =
+                           (SELECT min(source_id) FROM clean.accounts_xref x WHERE NOT merged_away
+                            AND golden_id IN (SELECT account_id FROM clean.accounts WHERE _members > 1))""")
+        con.execute("INSERT INTO clean.activities SELECT * FROM clean.activities LIMIT 1")
+        con.execute("DELETE FROM clean.opportunities WHERE opportunity_id = (SELECT min(opportunity_id) "
+                    "FROM clean.opportunities)")
+        found = {table: account_for_clean_rows(con, table) for table in TABLES}
+    assert (found["contacts"].missing, found["contacts"].doubled) == (1, 0), "a merged record's crosswalk row lost"
+    assert (found["accounts"].missing, found["accounts"].doubled) == (1, 1), \
+        "a golden record carried by no member: its carrier is lost, and the record is of no known row"
+    assert (found["activities"].missing, found["activities"].doubled) == (0, 1)
+    assert (found["opportunities"].missing, found["opportunities"].doubled) == (1, 0)
+    assert not any(found[t].balanced for t in ("contacts", "accounts", "activities", "opportunities"))
+    assert found["users"].balanced and found["leads"].balanced
 
 
 def test_exports_are_written_with_formulas_neutralized(pipeline):
