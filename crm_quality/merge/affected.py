@@ -29,6 +29,9 @@ UNREAD = (*UNCOUNTED, "_source_row")
 """A record's lineage: when, from which folder and from which line it was read. A clean row keeps
 the lineage of the export it was built from, as every kept build does (memo.py); a record whose
 line moved (a line above it deleted) is unchanged. The row accounting goes by id for this reason."""
+SCORE = "match_probability"
+"""The cluster column no clean row reads, only the crosswalk: a new fit of the model moves the
+scores of most clusters a little, which rebuilds no golden record (update_scores)."""
 MADE_SQL = f"CREATE TABLE IF NOT EXISTS {CACHE}.clean_read_made (run_id VARCHAR, environment VARCHAR)"
 """Which build the readings are from, and under what environment."""
 
@@ -45,14 +48,18 @@ def now(table: str) -> str:
 
 def read_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Hash, per staged record of ``table``, what the merge reads of it, into ``now(table)``: its
-    lineage aside (``UNREAD``)."""
+    staged row, lineage aside (``UNREAD``), and its cluster row, score aside (``SCORE``)."""
     key = quote(TABLES[table].key)
     columns = [f"s.{quote(c)}" for (c,) in con.execute(
         "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'staged' AND table_name = ? "
         "ORDER BY column_index", [table]).fetchall() if c not in UNREAD]
-    clusters = (f"LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}"
-                if table in DEDUPLICATED else "")
-    content = f"hash({', '.join(columns)}{', c' if clusters else ''})"
+    clusters = ""
+    if table in DEDUPLICATED:
+        clusters = f"LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}"
+        columns += [f"c.{quote(c)}" for (c,) in con.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'dedup' AND table_name = ? "
+            "ORDER BY column_index", [f"{table}_clusters"]).fetchall() if c != SCORE]
+    content = f"hash({', '.join(columns)})"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {now(table)} AS
                     SELECT CAST(s.{key} AS VARCHAR) AS id, {content} AS content
                     FROM {qualified('staged', table)} s {clusters}""")
@@ -106,6 +113,13 @@ def save_reading(con: duckdb.DuckDBPyConnection, run_id: str, settings: Settings
                             SELECT * FROM {now(table)} WHERE id IN (SELECT id FROM {changed[table]})""")
     con.execute(f"DELETE FROM {CACHE}.clean_read_made")
     con.execute(f"INSERT INTO {CACHE}.clean_read_made VALUES (?, ?)", [run_id, environment(con, settings)])
+
+
+def update_scores(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """Bring the match probabilities of the crosswalk of ``table`` up to date with its clusters."""
+    con.execute(f"""UPDATE {qualified('clean', table + '_xref')} x SET {SCORE} = c.{SCORE}
+                    FROM {qualified('dedup', table + '_clusters')} c
+                    WHERE c.record_id = x.source_id AND x.{SCORE} IS DISTINCT FROM c.{SCORE}""")
 
 
 def touched_records(con: duckdb.DuckDBPyConnection, table: str, changed: str, moved: dict[str, str]) -> str:

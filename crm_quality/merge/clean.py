@@ -24,7 +24,7 @@ import duckdb
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
 from crm_quality.merge.affected import (REWRITE_SHARE, changed_records, close_over_golden_records,
                                         largest_changed_share, last_reading, now, read_records, save_reading,
-                                        touched_records)
+                                        touched_records, update_scores)
 from crm_quality.merge.golden import Golden, merge_entity
 from crm_quality.merge.golden_ids import id_history_sql, id_moves_sql
 from crm_quality.schema import TABLES
@@ -161,6 +161,7 @@ def _build_changes(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
                 con.execute(f"CREATE OR REPLACE TEMP TABLE {retired} AS SELECT DISTINCT golden_id AS id FROM {was}")
                 con.execute(f"DELETE FROM {xref} WHERE source_id IN (SELECT id FROM {touched})")
                 con.execute(f"INSERT INTO {xref} SELECT * FROM {golden.xref}")
+                update_scores(con, table)
                 con.execute(f"DELETE FROM {clean} WHERE {key} IN (SELECT id FROM {retired})")
                 source = golden.rows
                 # a child's key into any of these ids may now point elsewhere, or at nothing
