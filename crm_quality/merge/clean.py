@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Iterable
 
 import duckdb
 
@@ -183,7 +184,7 @@ def _build_changes(con: duckdb.DuckDBPyConnection, settings: Settings, run_id: s
     return rewritten
 
 
-def _drop(con: duckdb.DuckDBPyConnection, merged) -> None:
+def _drop(con: duckdb.DuckDBPyConnection, merged: Iterable[Golden]) -> None:
     for golden in merged:
         for temp in (golden.rows, golden.xref, golden.merges):
             con.execute(f"DROP TABLE IF EXISTS {temp}")
