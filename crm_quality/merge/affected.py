@@ -3,7 +3,8 @@ last build of the clean tables, the golden records they belong to (before and no
 rows whose foreign keys point at any of them.
 
 The last build's reading is kept per table in ``cache.clean_read_<table>``: one hash per staged
-record of everything the merge reads of it (its staged row and its dedup cluster row). It is
+record of everything the merge reads of it (its staged row, lineage aside, and its dedup cluster
+row, score aside). It is
 written in the transaction that writes the clean tables, and counts only while the clean tables
 are as that build left them and the settings, code and set of exported tables are the same.
 """
