@@ -159,6 +159,12 @@ def keep_newest_runs(con: duckdb.DuckDBPyConnection, log: str, logged_at: str, k
                 {"keep": keep, **({"table": table_name} if table_name is not None else {})})
 
 
+def column_names(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> list[str]:
+    """The columns of ``schema.table``, in order."""
+    return [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
+                                      "table_name = ? ORDER BY column_index", [schema, table]).fetchall()]
+
+
 def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
     return con.execute(f"SELECT count(*) FROM {qualified(schema, table)}").fetchone()[0]
 

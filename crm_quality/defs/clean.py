@@ -94,7 +94,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
             context.log.info(f"the staged records and clusters are as run {built_by} merged them; kept its tables")
             result = clean_result(con, built_by)
         else:
-            result = build_clean(con, current, context.run.run_id, intact_build(con, "clean", outputs))
+            result = build_clean(con, current, context.run.run_id, intact_build(con, current, "clean", outputs))
             remember(con, "clean", inputs, outputs, context.run.run_id)
         accounts = {table: account_for_clean_rows(con, table) for table in TABLES}
         orphans = {table: orphaned_keys(con, table) for table in TABLES}

@@ -21,7 +21,7 @@ from crm_quality.operations.memo import UNCOUNTED, settings_and_code
 from crm_quality.schema import TABLES
 from crm_quality.settings import Settings
 from crm_quality.standardize.distinct_values import CACHE
-from crm_quality.warehouse import qualified, quote
+from crm_quality.warehouse import column_names, qualified, quote
 
 REWRITE_SHARE = 0.25
 """Hand-set: when more than this share of a table's records changed (every line number shifted,
@@ -51,15 +51,11 @@ def read_records(con: duckdb.DuckDBPyConnection, table: str) -> None:
     """Hash, per staged record of ``table``, what the merge reads of it, into ``now(table)``: its
     staged row, lineage aside (``UNREAD``), and its cluster row, score aside (``SCORE``)."""
     key = quote(TABLES[table].key)
-    columns = [f"s.{quote(c)}" for (c,) in con.execute(
-        "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'staged' AND table_name = ? "
-        "ORDER BY column_index", [table]).fetchall() if c not in UNREAD]
+    columns = [f"s.{quote(c)}" for c in column_names(con, "staged", table) if c not in UNREAD]
     clusters = ""
     if table in DEDUPLICATED:
         clusters = f"LEFT JOIN {qualified('dedup', table + '_clusters')} c ON c.record_id = s.{key}"
-        columns += [f"c.{quote(c)}" for (c,) in con.execute(
-            "SELECT column_name FROM duckdb_columns() WHERE schema_name = 'dedup' AND table_name = ? "
-            "ORDER BY column_index", [f"{table}_clusters"]).fetchall() if c != SCORE]
+        columns += [f"c.{quote(c)}" for c in column_names(con, "dedup", f"{table}_clusters") if c != SCORE]
     content = f"hash({', '.join(columns)})"
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {now(table)} AS
                     SELECT CAST(s.{key} AS VARCHAR) AS id, {content} AS content

@@ -20,7 +20,7 @@ import duckdb
 
 from crm_quality.settings import PLACES, Settings
 from crm_quality.sources.mapping import load_mapping
-from crm_quality.warehouse import qualified, quote, table_exists, transaction
+from crm_quality.warehouse import column_names, qualified, quote, table_exists, transaction
 
 BUILDS_SQL = """CREATE TABLE IF NOT EXISTS quality.builds (
     step VARCHAR, run_id VARCHAR, inputs VARCHAR, outputs VARCHAR, built_at TIMESTAMPTZ)"""
@@ -79,9 +79,7 @@ def table_content(con: duckdb.DuckDBPyConnection, schema: str, table: str, linea
     aside unless ``lineage`` is asked for, and its ``unread`` columns aside."""
     if not table_exists(con, schema, table):
         return "absent"
-    columns = [c for (c,) in con.execute("SELECT column_name FROM duckdb_columns() WHERE schema_name = ? AND "
-                                         "table_name = ? ORDER BY column_index", [schema, table]).fetchall()
-               if (lineage or c not in UNCOUNTED) and c not in unread]
+    columns = [c for c in column_names(con, schema, table) if (lineage or c not in UNCOUNTED) and c not in unread]
     [(rows, total)] = con.execute(
         f"SELECT count(*), CAST(coalesce(sum(hash({', '.join(quote(c) for c in columns) or 'NULL'})), 0) "
         f"AS VARCHAR) FROM {qualified(schema, table)}").fetchall()
@@ -100,9 +98,11 @@ def unchanged_since(con: duckdb.DuckDBPyConnection, settings: Settings, step: st
     return row[0] if row and row[1] == _outputs(con, outputs, files) else None
 
 
-def intact_build(con: duckdb.DuckDBPyConnection, step: str, outputs: list[Table]) -> str | None:
+def intact_build(con: duckdb.DuckDBPyConnection, settings: Settings, step: str, outputs: list[Table]) -> str | None:
     """The run whose build of ``step`` left ``outputs`` as they are now, whatever its inputs; None
-    when there is none, or they changed since."""
+    when there is none, they changed since, or ``full_rebuild`` is set."""
+    if settings.operations.full_rebuild:
+        return None
     con.execute(BUILDS_SQL)
     row = con.execute("SELECT run_id, outputs FROM quality.builds WHERE step = ?", [step]).fetchone()
     return row[0] if row and row[1] == _outputs(con, outputs, ()) else None
