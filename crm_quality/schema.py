@@ -239,3 +239,6 @@ EXTRAS = "_extras"
 """The export's columns no mapping names (Salesforce custom fields among them), as a JSON object."""
 CARRIED_COLUMNS: tuple[str, ...] = (*LINEAGE_COLUMNS, EXTRAS)
 """Columns every layer carries from raw to clean as they are."""
+FLAGS = "_issues"
+"""The flags standardize raised on a staged row. Dates are judged against the day, so a new day
+can move a flag on data that did not change; dedup and the checks read values, not flags."""

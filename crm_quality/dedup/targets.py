@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from crm_quality.dedup.entities import ENTITIES, Entity
-from crm_quality.schema import TABLES, Table
+from crm_quality.schema import FLAGS, TABLES, Table
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def _declare() -> dict[str, Deduplicated]:
     return declared
 
 
-UNREAD = ("_issues",)
+UNREAD = (FLAGS,)
 """Staged columns dedup never reads: standardize's flags. Dedup compares values, so a new day
 that only moves a date's flag (in the future yesterday, not today) leaves its pairs as they were."""
 

@@ -50,7 +50,12 @@ def _validation_checks(table: str, settings: Settings) -> AssetChecksDefinition:
         skipped = {r.check.name: r.skipped for r in validation.results if r.skipped}
         context.op_execution_context.log_event(AssetObservation(
             asset_key=staged, metadata={**{f"score_{d}": s for d, s in validation.scores.items()},
-                                        "skipped_checks": MetadataValue.json(skipped)}))
+                                        "skipped_checks": MetadataValue.json(skipped),
+                                        "checks_run": validation.checks_run,
+                                        "results_carried_from_run": validation.carried_from or ""}))
+        if validation.carried_from:
+            context.log.info(f"{table}: the data is as run {validation.carried_from} validated it; "
+                             f"{validation.checks_run} check(s) the day moved were run again, the others' results kept")
         if skipped:
             context.log.info(f"{len(skipped)} check(s) of {table} skipped, not applicable to this CRM: "
                              + "; ".join(f"{name} ({why})" for name, why in skipped.items()))

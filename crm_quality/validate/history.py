@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from statistics import mean
 
 import duckdb
 
+from crm_quality.standardize.distinct_values import CACHE
 from crm_quality.validate.checks import DIMENSIONS, Check
 from crm_quality.validate.outcome import Outcome
 from crm_quality.warehouse import transaction
@@ -22,6 +24,9 @@ HISTORY_SQL = (
     """CREATE TABLE IF NOT EXISTS quality.scores (
         run_id VARCHAR, scored_at TIMESTAMPTZ, table_name VARCHAR, dimension VARCHAR, score DOUBLE)""",
 )
+DEFINITIONS_SQL = f"""CREATE TABLE IF NOT EXISTS {CACHE}.check_definitions (
+    run_id VARCHAR, table_name VARCHAR, check_name VARCHAR, definition VARCHAR)"""
+"""Each table's checks as the run that last validated it defined them (derived: never backed up)."""
 
 
 @dataclass(frozen=True)
@@ -70,34 +75,43 @@ def record(con: duckdb.DuckDBPyConnection, run_id: str, table: str, results: lis
     return table_scores
 
 
-def carry(con: duckdb.DuckDBPyConnection, table: str, checks: list[Check], built_by: str, run_id: str) -> list[Result]:
-    """The results of run ``built_by`` for ``table``, recorded again for ``run_id``: the table and
-    everything its checks read are as they were then, so every check would find the same."""
+def definition(check: Check, severity: str) -> str:
+    """What a check is, the day it is judged against included (a date window, "not after today"):
+    on data as it was, a check whose definition is unchanged finds what it found."""
+    return hashlib.sha256(repr((check, severity)).encode()).hexdigest()
+
+
+def remember_definitions(con: duckdb.DuckDBPyConnection, table: str, results: list[Result], run_id: str) -> None:
+    """Keep the definitions of the checks ``run_id`` recorded for ``table``, for :func:`carried`."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(DEFINITIONS_SQL)
     with transaction(con):
-        for log, stamp in (("check_results", "checked_at"), ("scores", "scored_at")):
-            con.execute(f"DELETE FROM quality.{log} WHERE run_id = ? AND table_name = ?", [run_id, table])
-            con.execute(f"INSERT INTO quality.{log} SELECT ?, now(), * EXCLUDE (run_id, {stamp}) FROM quality.{log} "
-                        "WHERE run_id = ? AND table_name = ?", [run_id, built_by, table])
-    rows = {name: row for name, *row in con.execute(
-        """SELECT check_name, severity, success, observed_value, element_count, unexpected_count, unexpected_percent,
-                  sample_ids FROM quality.check_results WHERE run_id = ? AND table_name = ?""", [run_id, table]).fetchall()}
-    results = []
-    for check in checks:
-        severity, success, observed, elements, unexpected, percent, sample = rows[check.name]
-        observed = json.loads(observed) if observed else None
-        results.append(Result(check, severity, Outcome(bool(success), elements, unexpected, percent, observed, sample or []),
-                              observed if success is None else None))
-    return results
+        con.execute(f"DELETE FROM {CACHE}.check_definitions WHERE table_name = ?", [table])
+        con.executemany(f"INSERT INTO {CACHE}.check_definitions VALUES (?, ?, ?, ?)",
+                        [[run_id, table, r.check.name, definition(r.check, r.severity)] for r in results])
 
 
-def recorded(con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> int:
-    """How many check results ``run_id`` recorded for ``table``."""
+def carried(con: duckdb.DuckDBPyConnection, table: str, checks: list[tuple[Check, str]],
+            built_by: str) -> dict[str, Result]:
+    """The results run ``built_by`` recorded for those of ``checks`` (each with its severity) it
+    ran as they are defined now: the tables they read are as they were then, so each would find
+    the same. The others (a date window moved with the day) are to be run again."""
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(DEFINITIONS_SQL)
     for sql in HISTORY_SQL:
         con.execute(sql)
-    return con.execute("SELECT count(*) FROM quality.check_results WHERE run_id = ? AND table_name = ?",
-                       [run_id, table]).fetchone()[0]
-
-
-def scores_of(con: duckdb.DuckDBPyConnection, run_id: str, table: str) -> dict[str, float]:
-    return dict(con.execute("SELECT dimension, score FROM quality.scores WHERE run_id = ? AND table_name = ?",
-                            [run_id, table]).fetchall())
+    rows = {name: row for name, *row in con.execute(
+        f"""SELECT r.check_name, r.severity, r.success, r.observed_value, r.element_count, r.unexpected_count,
+                   r.unexpected_percent, r.sample_ids, d.definition
+            FROM quality.check_results r JOIN {CACHE}.check_definitions d
+              ON d.run_id = r.run_id AND d.table_name = r.table_name AND d.check_name = r.check_name
+            WHERE r.run_id = ? AND r.table_name = ?""", [built_by, table]).fetchall()}
+    results = {}
+    for check, severity in checks:
+        if check.name not in rows or rows[check.name][-1] != definition(check, severity):
+            continue
+        severity, success, observed, elements, unexpected, percent, sample, _ = rows[check.name]
+        observed = json.loads(observed) if observed else None
+        results[check.name] = Result(check, severity, Outcome(bool(success), elements, unexpected, percent, observed,
+                                                              sample or []), observed if success is None else None)
+    return results

@@ -14,6 +14,7 @@ from dagster import DagsterInstance, DagsterRun, build_schedule_context, materia
 
 from crm_quality.definitions import build_definitions
 from crm_quality.defs.resources import SettingsResource
+from crm_quality.schema import TABLES
 from crm_quality_tests.conftest import AS_OF, WITHOUT_GX, make_settings
 
 pytestmark = pytest.mark.heavy
@@ -80,7 +81,8 @@ def _night(settings, **changes) -> tuple[str, dict[str, str]]:
 
 def _night_rewriting(settings, **changes) -> tuple[str, dict[str, str], dict[str, int]]:
     """A nightly run: its id, the steps that kept the previous build (with the run they kept it
-    from), and the rows each clean table had rewritten."""
+    from; a table's checks whose results were carried count as ``checks of <table>``), and the
+    rows each clean table had rewritten."""
     settings = settings.replace(**changes) if changes else settings
     with DagsterInstance.ephemeral() as instance:
         result = build_definitions(settings).resolve_job_def("nightly").execute_in_process(instance=instance)
@@ -93,6 +95,10 @@ def _night_rewriting(settings, **changes) -> tuple[str, dict[str, str], dict[str
             kept[event.asset_key.to_user_string()] = since.value
         if "rows_rewritten" in metadata:
             rewritten[event.asset_key.path[1]] = metadata["rows_rewritten"].value
+    for event in result.get_asset_observation_events():
+        since = event.asset_observation_data.asset_observation.metadata.get("results_carried_from_run")
+        if since is not None and since.value:
+            kept[f"checks of {event.asset_key.to_user_string()}"] = since.value
     return result.run_id, kept, rewritten
 
 
@@ -181,16 +187,19 @@ def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_p
     assert kept == 6, "every table's validation was kept from the first run"
 
     day = (AS_OF + timedelta(days=1)).isoformat()
-    next_day, _ = _night(settings, as_of=day)
+    next_day, kept = _night(settings, as_of=day)
+    carried = {key: run for key, run in kept.items() if key.startswith("checks of ")}
+    assert set(carried) == {f"checks of staged/{t}" for t in TABLES} and set(carried.values()) == {first}, \
+        "on data as it was, only the checks the day moved are run again; the others' results are carried"
     with duckdb.connect(str(settings.warehouse.path), read_only=True) as con:
         built_by = dict(con.execute("SELECT step, run_id FROM quality.builds").fetchall())
         flags = dict(con.execute("""SELECT run_id, list_sort(list(DISTINCT rule)) FROM quality.issues
                                     WHERE record_id = ? AND field = 'created_at' GROUP BY run_id""",
                                  [tomorrow["contact_id"]]).fetchall())
     assert flags[first] == ["timestamp.in_future"] and next_day not in flags, "judged against each day"
-    dated = {step for step in built_by if step.startswith(("standardize_", "validate_"))}
-    assert dated and {built_by[step] for step in dated} == {next_day}, \
-        "dates are judged against the day again: standardized and validated anew"
+    dated = {step for step in built_by if step.startswith("standardize_")}
+    assert dated and {built_by[step] for step in dated} == {next_day}, "dates are judged against the day again"
+    dated |= {step for step in built_by if step.startswith("validate_")}  # asserted above: carried, or run again
     flagged = {"clean", "exports.contacts"}
     assert {built_by[step] for step in flagged} == {next_day}, "a golden record carries its members' flags"
     undated = set(built_by) - dated - flagged
@@ -198,8 +207,18 @@ def test_a_table_validated_on_the_same_data_records_the_same_results_again(tmp_p
     assert {built_by[step] for step in undated} == {first}, \
         "nothing extracting, deduplicating or exporting an unflagged table does depends on the day: all kept"
     rebuilt = make_settings(tmp_path / "full", export, as_of=day, **WITHOUT_GX)
-    _night(rebuilt)
+    full, _ = _night(rebuilt)
     assert _tables(settings.warehouse.path) == _tables(rebuilt.warehouse.path)
+    assert _validation(settings.warehouse.path, next_day) == _validation(rebuilt.warehouse.path, full), \
+        "results carried and results run again together are what validating afresh finds"
+
+
+def _validation(path: Path, run_id: str) -> tuple[list, list]:
+    """A run's check results and scores, order-free, without the run and the time."""
+    with duckdb.connect(str(path), read_only=True) as con:
+        return tuple(sorted(con.execute(f"SELECT * EXCLUDE (run_id, {stamp}) FROM quality.{log} WHERE run_id = ?",
+                                        [run_id]).fetchall(), key=repr)
+                     for log, stamp in (("check_results", "checked_at"), ("scores", "scored_at")))
 
 
 def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sample_dir):

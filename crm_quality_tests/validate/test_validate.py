@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import duckdb
@@ -14,6 +15,7 @@ from dagster import AssetKey, asset, materialize
 
 from crm_quality.definitions import build_definitions
 from crm_quality.schema import TABLES
+from crm_quality.validate.checks import checks_for
 from crm_quality.validate.run import validate_table
 from crm_quality.warehouse import connect
 from crm_quality_tests.browser import needs_chromium, render, screenshot
@@ -95,6 +97,36 @@ def test_checks_without_injected_defects_pass(validated):
     failing = [(t, r.check.name, r.outcome.unexpected_count) for t, v in results.items() for r in v.results
                if not r.outcome.success and (t, r.check.name) not in caught]
     assert failing == []
+
+
+def test_a_new_day_on_the_same_data_runs_only_the_checks_it_moves(validated, tmp_path):
+    settings, _ = validated
+    day = settings.replace(as_of=(AS_OF + timedelta(days=1)).isoformat(), reports=tmp_path / "reports")
+    carrying, afresh = (shutil.copy(settings.warehouse.path, tmp_path / name) for name in ("carrying.duckdb",
+                                                                                           "afresh.duckdb"))
+    with connect(afresh) as con:
+        con.execute("DROP TABLE cache.check_definitions")  # what a warehouse validated before this one knows
+        fresh = {t: validate_table(con, day.replace(warehouse=afresh), t, "next-day") for t in TABLES}
+    with connect(carrying) as con:
+        carried = {t: validate_table(con, day.replace(warehouse=carrying), t, "next-day") for t in TABLES}
+    for table in TABLES:
+        assert [(r.check.name, r.outcome) for r in carried[table].results] == \
+            [(r.check.name, r.outcome) for r in fresh[table].results], table
+        assert carried[table].scores == fresh[table].scores
+        moved = _moved(table, settings, day)
+        expectations = {r.check.name for r in fresh[table].results if r.check.expectation and not r.skipped}
+        run = moved | expectations if any(c.expectation for c in checks_for(table, day) if c.name in moved) else moved
+        assert carried[table].carried_from == RUN_ID and carried[table].checks_run == len(run), \
+            "only the checks the day moved run again; GX runs a table's whole suite, as Data Docs show it"
+        assert carried[table].checks_run < fresh[table].checks_run
+    assert _moved("contacts", settings, day) & {"birth_date_plausible", "not_modified_in_future"}, \
+        "a date window (a GX expectation) and today's end (a DuckDB predicate) moved"
+
+
+def _moved(table: str, before, after) -> set[str]:
+    """The checks of ``table`` defined otherwise on the day of ``after`` than on that of ``before``."""
+    then = {c.name: c for c in checks_for(table, before)}
+    return {c.name for c in checks_for(table, after) if then.get(c.name) != c}
 
 
 def test_failing_samples_name_the_records(validated):
