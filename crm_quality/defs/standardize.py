@@ -82,6 +82,7 @@ def _standardize_assets(table: str) -> AssetsDefinition:
             "values_normalized": result.values_normalized,
             "values_from_cache": result.values_cached,
             "kept_rows": result.kept_rows,
+            "rewritten_in_place": result.in_place,
         })
         yield MaterializeResult(asset_key=quarantine, metadata={
             "dagster/row_count": result.quarantined_rows,

@@ -21,10 +21,13 @@ from typing import Any
 import duckdb
 
 from crm_quality.operations.memo import table_content
+from crm_quality.schema import LINEAGE_COLUMNS
 from crm_quality.sources.deltas import row_hash_sql
 from crm_quality.standardize.distinct_values import CACHE
-from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, table_exists
+from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, quote, table_exists
 
+REWRITE_SHARE = 0.25
+"""Hand-set: when more of a staged table's rows than this share are replaced, it is written whole."""
 KEPT = "__stage_kept"
 """Temp table: (_source_row, kept_row): this export's row and the staged row it keeps."""
 MADE_SQL = f"""CREATE TABLE IF NOT EXISTS {CACHE}.stage_rows_made (
@@ -83,15 +86,32 @@ def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, date
     return run_id
 
 
-def keep_rows(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, as_of: date, run_id: str) -> None:
-    """Remember the raw row hash of every row of the building staged table, for the next run."""
+def rewrites_in_place(con: duckdb.DuckDBPyConnection, table: str, kept: int) -> bool:
+    """Whether the staged table is better rewritten in place: every kept row has this export's
+    lineage already (the export was read again on the same lines, or not at all), and few rows
+    are replaced (at most ``REWRITE_SHARE`` of the table)."""
+    [(rows,)] = con.execute(f"SELECT count(*) FROM {qualified('staged', table)}").fetchall()
+    if rows - kept > REWRITE_SHARE * rows:
+        return False
+    differs = " OR ".join(f"r.{quote(c)} IS DISTINCT FROM s.{quote(c)}" for c in LINEAGE_COLUMNS)
+    [(moved,)] = con.execute(f"""
+        SELECT count(*) FROM {KEPT} k
+        JOIN {qualified('raw', table)} r ON r._source_row = k._source_row
+        JOIN {qualified('staged', table)} s ON s._source_row = k.kept_row
+        WHERE {differs}""").fetchall()
+    return moved == 0
+
+
+def keep_rows(con: duckdb.DuckDBPyConnection, table: str, staged: str, fingerprint: str, as_of: date,
+              run_id: str) -> None:
+    """Remember the raw row hash of every row of the staged table ``staged`` (the building one,
+    or the table rewritten in place), for the next run."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
     con.execute(MADE_SQL)
-    building = qualified("staged", BUILDING_PREFIX + table)
     con.execute(f"""CREATE OR REPLACE TABLE {_rows(table)} AS
                     SELECT _source_row, {row_hash_sql(table, 'r')} AS row_hash FROM {qualified('raw', table)} r
-                    WHERE _source_row IN (SELECT _source_row FROM {building})""")
-    note_run(con, table, run_id, fingerprint, as_of, table_content(con, "staged", BUILDING_PREFIX + table))
+                    WHERE _source_row IN (SELECT _source_row FROM {qualified('staged', staged)})""")
+    note_run(con, table, run_id, fingerprint, as_of, table_content(con, "staged", staged))
 
 
 def note_run(con: duckdb.DuckDBPyConnection, table: str, run_id: str, fingerprint: str | None = None,

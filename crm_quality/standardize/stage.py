@@ -7,7 +7,9 @@ value a rule changed is logged in ``quality.changes`` and every flag raised in
 ``quality.issues`` (change_log.py); each staged row lists the flags raised on it in
 ``_issues``. A raw row as the last run read it keeps its staged row and flags (kept_rows.py):
 only new and changed rows are standardized and logged. The staged table, the quarantine table
-and both logs are replaced together, in one transaction.
+and both logs are replaced together, in one transaction. When few rows are standardized anew and
+the kept ones have this export's lineage already (the same export, on a new day), the staged
+table is rewritten in place: the rows not kept are deleted, the new ones inserted.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from crm_quality.standardize.fields import (
 )
 from crm_quality.standardize.change_log import carry_kept_flags, ensure_log_tables, forget_old_runs, write_logs
 from crm_quality.standardize.distinct_values import DistinctValues, Normalization
-from crm_quality.standardize.kept_rows import KEPT, environment, find_kept, keep_rows
+from crm_quality.standardize.kept_rows import KEPT, environment, find_kept, keep_rows, rewrites_in_place
 from crm_quality.standardize.picklist import required_condition
 from crm_quality.standardize.quarantine import build_quarantine
 from crm_quality.standardize.rules import flag_ids
@@ -67,6 +69,9 @@ class StageResult:
     """Distinct inputs whose normalization an earlier run left in the cache."""
     kept_rows: int = 0
     """Staged rows kept as the last run standardized them (their raw rows are unchanged)."""
+    in_place: bool = False
+    """Whether the kept rows stayed where they were, only the others replaced (else the staged
+    table was written whole)."""
 
 
 def stage_table(
@@ -82,7 +87,7 @@ def stage_table(
     result = stage_result(con, table, run_id)
     result.python_seconds = stager.normalized.python_seconds
     result.values_normalized, result.values_cached = stager.normalized.fresh_values, stager.normalized.cached_values
-    result.kept_rows = stager.kept_rows
+    result.kept_rows, result.in_place = stager.kept_rows, stager.in_place
     result.sql_seconds = time.perf_counter() - started - stager.normalized.waited_seconds
     return result
 
@@ -103,6 +108,10 @@ class _Stager:
         self.kept_from: str | None = None
         """The run whose staged rows (and their flags) are kept for unchanged raw rows."""
         self.kept_rows = 0
+        self.in_place = False
+        """Whether the staged table is rewritten in place: only its rows not kept are replaced."""
+        self.fresh = quote(f"__stage_fresh_{table}")
+        """Temp table of the raw rows standardized anew, when some are kept."""
         self.params: dict[str, Any] = {
             **dates.parameters(settings.source.day_first, settings.source.timezone, settings.as_of_date()),
             "flags": flag_ids(),
@@ -131,8 +140,11 @@ class _Stager:
         if self.kept_from == run_id:  # this run staged the table already: its logs are being replaced
             self.kept_from = None
         if self.kept_from is not None:
-            self.raw = f"(SELECT * FROM {self.raw} ANTI JOIN {KEPT} USING (_source_row))"
+            self.con.execute(f"CREATE OR REPLACE TEMP TABLE {self.fresh} AS "
+                             f"SELECT * FROM {self.raw} ANTI JOIN {KEPT} USING (_source_row)")
+            self.raw = self.fresh
             [(self.kept_rows,)] = self.con.execute(f"SELECT count(*) FROM {KEPT}").fetchall()
+            self.in_place = rewrites_in_place(self.con, self.table, self.kept_rows)
         self.normalized = DistinctValues(self.con, self.settings.worker_count(), self.stack, (self.table, self.made_by),
                                          refresh=rebuild, some_rows=self.kept_from is not None)
         country = self._map_country()
@@ -150,17 +162,26 @@ class _Stager:
         self._build_base()
         self.normalized.collect()
         self._build_staged()
-        swap_in_many(self.con, [("staged", self.table), ("quarantine", self.table)],
-                     also=lambda con: self._log(run_id, time.time()))
+        swap_in_many(self.con, [("quarantine", self.table)] if self.in_place else
+                     [("staged", self.table), ("quarantine", self.table)], also=lambda con: self._log(run_id))
 
-    def _log(self, run_id: str, logged_at: float) -> None:
-        """Log the changes and flags of the rows standardized anew, carry the kept rows' flags,
-        and remember the rows' hashes for the next run."""
+    def _log(self, run_id: str) -> None:
+        """Log the changes and flags of the rows standardized anew; rewriting in place, replace
+        the staged rows not kept by them; carry the kept rows' flags, and remember the staged
+        rows for the next run."""
+        logged_at = time.time()
         write_logs(self.con, self.table, self.logged, run_id, logged_at)
+        building = BUILDING_PREFIX + self.table
+        if self.in_place:
+            staged = qualified("staged", self.table)
+            self.con.execute(f"DELETE FROM {staged} WHERE _source_row NOT IN (SELECT kept_row FROM {KEPT})")
+            self.con.execute(f"INSERT INTO {staged} BY NAME SELECT * FROM {qualified('staged', building)}")
+            self.con.execute(f"DROP TABLE {qualified('staged', building)}")
         if self.kept_from is not None:
             carry_kept_flags(self.con, self.table, self.kept_from, run_id, logged_at)
         forget_old_runs(self.con, self.table, self.settings.warehouse.change_log_runs)
-        keep_rows(self.con, self.table, self.environment, self.settings.as_of_date(), run_id)
+        keep_rows(self.con, self.table, self.table if self.in_place else building, self.environment,
+                  self.settings.as_of_date(), run_id)
 
     def _date_rules(self) -> list[tuple[str, str]]:
         """Per date field, its rules over the raw row ``r`` and the staged row ``s``, on the day
@@ -289,8 +310,8 @@ class _Stager:
     # ------------------------------------------------------------------ writing
     def _build_staged(self) -> None:
         """One pass over the base rows: staged values, lineage, ``_issues``, and the per-field
-        ``_events`` from which both logs are drawn before the column is dropped; then the kept
-        rows, with this export's lineage and no events."""
+        ``_events`` from which both logs are drawn before the column is dropped; then, unless the
+        table is rewritten in place, the kept rows, with this export's lineage and no events."""
         lineage = ", ".join(f"b.{quote(c)}" for c in CARRIED_COLUMNS)
         sql = f"""
             WITH rows AS (
@@ -303,7 +324,7 @@ class _Stager:
                        lambda e: list_filter(e.rules, lambda x: list_contains($flags, x)))))) AS _issues,
                    _events
             FROM rows"""
-        if self.kept_from is not None:
+        if self.kept_from is not None and not self.in_place:
             relineaged = ", ".join(f"r.{quote(c)} AS {quote(c)}" for c in LINEAGE_COLUMNS)
             sql += f"""
             UNION ALL BY NAME
@@ -315,6 +336,7 @@ class _Stager:
 
     def _clean_up(self) -> None:
         self.con.execute(f"DROP TABLE IF EXISTS {self.base}")
+        self.con.execute(f"DROP TABLE IF EXISTS {self.fresh}")
         self.con.execute(f"DROP TABLE IF EXISTS {KEPT}")
 
 

@@ -1,6 +1,7 @@
 """Staged rows kept across runs: a night standardizes only new and changed rows, and its staged
 and quarantine tables and flags are those a standardization of the whole export gives, even
-when lines move, an id starts to repeat, or the day the dates are judged against moves."""
+when lines move, an id starts to repeat, or the day the dates are judged against moves, and
+whether the table is written whole or in place."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from crm_quality_tests.operations.test_incremental import _rows, _write
 TABLE = "contacts"
 
 
-def _stage(settings, run_id: str) -> StageResult:
+def _stage(settings, run_id: str, extract: bool = True) -> StageResult:
     with connect(settings.warehouse.path) as con:
-        extract_table(con, settings, TABLE, datetime.now(timezone.utc))
+        if extract:
+            extract_table(con, settings, TABLE, datetime.now(timezone.utc))
         return stage_table(con, settings, TABLE, run_id)
 
 
@@ -71,8 +73,14 @@ def test_a_night_standardizes_only_new_and_changed_rows_and_equals_a_whole_stand
     later = AS_OF + timedelta(days=400)
     moved = _stage(settings.replace(as_of=later.isoformat()), "n3")
     assert moved.kept_rows < night.kept_rows, "rows whose dates are judged otherwise on the new day are redone"
-    assert moved.kept_rows > staged // 2
+    assert moved.kept_rows > staged // 2 and not moved.in_place, "read again: every row's lineage is new"
     assert _state(settings, "n3") == _whole(tmp_path, "whole-n3", export, later)
+
+    next_day = later + timedelta(days=200)
+    again = _stage(settings.replace(as_of=next_day.isoformat()), "n3b", extract=False)
+    assert again.in_place and 0 < staged - again.kept_rows < staged // 4, \
+        "the same rows on another day: only the rows the day judges otherwise are replaced, in place"
+    assert _state(settings, "n3b") == _whole(tmp_path, "whole-n3b", export, next_day)
 
     rebuilt = _stage(settings.replace(as_of=later.isoformat(), full_rebuild=True), "n4")
     assert rebuilt.kept_rows == 0 and rebuilt.values_cached == 0
