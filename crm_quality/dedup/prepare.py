@@ -72,10 +72,16 @@ def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str,
     keys.collect()
     select = select.replace("FROM (SELECT ", f"FROM (SELECT CAST(s.{quote(id_column)} AS VARCHAR) AS id, ", 1)
     first = 0 if side == 0 else con.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()[0][0]
-    rows = f"SELECT {first} + row_number() OVER (ORDER BY f.id) - 1 AS rid, f.id, {side} AS side, {select}"
+    prepared = f"SELECT f.id, {select}"
     if kept is not None:
-        rows = f"""SELECT {first} + row_number() OVER (ORDER BY id) - 1 AS rid, id, {side} AS side, * EXCLUDE (id)
-                   FROM ({_with_kept(con, f"SELECT f.id, {select}", kept)})"""
+        records = _with_kept(con, prepared, kept)
+    else:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FRESH} AS {prepared}")
+        records = f"SELECT * FROM {FRESH}"
+    # numbered by their ids alone, then joined: a window over whole records sorts them all
+    rows = f"""SELECT n.rid, r.id, {side} AS side, r.* EXCLUDE (id) FROM ({records}) r
+               JOIN (SELECT id, {first} + row_number() OVER (ORDER BY id) - 1 AS rid FROM ({records})) n USING (id)
+               ORDER BY n.rid"""
     if side == 0:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(table)} AS {rows}")
     else:
