@@ -154,10 +154,7 @@ def rules_sql(text: str, value: str, kind: str, win: Window, as_of: str = "$as_o
     is_date = kind == "date"
     parsed, future, implausible = ((DATE_PARSED, DATE_IN_FUTURE, DATE_IMPLAUSIBLE) if is_date else
                                    (TIMESTAMP_PARSED, TIMESTAMP_IN_FUTURE, TIMESTAMP_IMPLAUSIBLE))
-    as_of = as_of if is_date else f"timezone('UTC', CAST({as_of} AS TIMESTAMP))"
-    # a timestamp may fall anywhere in the as-of day itself: the bound is that day's end
-    later = f"{as_of} + INTERVAL {int(win.future_days) + (0 if is_date else 1)} DAY"
-    earlier = f"{as_of} - INTERVAL {int(win.past_days)} DAY"
+    later, earlier = _bounds(kind, win, as_of)
     too_late = future if win.future_days <= 1 else implausible
     unreadable = (f"CASE WHEN regexp_matches({text}, $date_shape) THEN '{DATE_IMPOSSIBLE}' "
                   f"ELSE '{DATE_UNPARSEABLE}' END") if is_date else f"'{TIMESTAMP_UNPARSEABLE}'"
@@ -169,3 +166,20 @@ def rules_sql(text: str, value: str, kind: str, win: Window, as_of: str = "$as_o
             CASE WHEN {value} > {later} THEN '{too_late}' END,
             CASE WHEN {value} < {earlier} THEN '{implausible}' END], lambda r: r IS NOT NULL)
         END"""
+
+
+def judged_otherwise_sql(value: str, kind: str, win: Window, as_of: str, other: str) -> str:
+    """SQL true when :func:`rules_sql` answers otherwise for the parsed ``value`` on the day
+    ``as_of`` than on the day ``other``: only the window's bounds move with the day."""
+    (later, earlier), (later_then, earlier_then) = _bounds(kind, win, as_of), _bounds(kind, win, other)
+    return (f"(({value} > {later}) IS DISTINCT FROM ({value} > {later_then}) "
+            f"OR ({value} < {earlier}) IS DISTINCT FROM ({value} < {earlier_then}))")
+
+
+def _bounds(kind: str, win: Window, as_of: str) -> tuple[str, str]:
+    """SQL of the latest and the earliest plausible value around the day ``as_of`` (a SQL date)."""
+    is_date = kind == "date"
+    day = as_of if is_date else f"timezone('UTC', CAST({as_of} AS TIMESTAMP))"
+    # a timestamp may fall anywhere in the as-of day itself: the bound is that day's end
+    later = f"{day} + INTERVAL {int(win.future_days) + (0 if is_date else 1)} DAY"
+    return later, f"{day} - INTERVAL {int(win.past_days)} DAY"

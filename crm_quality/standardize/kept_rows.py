@@ -5,8 +5,10 @@ flags; only new and changed rows are standardized and logged.
 A row is kept only while what its staged row depends on is the same: the settings, mapping,
 rules and code, the fields the export lacks, and the staged table as that run left it. The day
 the dates are judged against may move: a row is kept when its dates' rules give the same answer
-on the new day as on the old. Rows whose id another row now shares are not standardized at
-all (quarantine is rebuilt whole, as it looks across rows).
+on the new day as on the old (only a value between a window's bound then and the same bound now
+answers otherwise, so the staged values are compared with the bounds; no text is parsed again).
+Rows whose id another row now shares are not standardized at all (quarantine is rebuilt whole,
+as it looks across rows).
 
 The raw row hashes of the staged rows, and the run whose logs hold their flags, are kept in the
 ``cache`` schema (derived: never backed up, so a restored warehouse standardizes whole once).
@@ -44,13 +46,13 @@ def environment(settings_and_code: str, missing: set[str]) -> str:
     return hashlib.sha256(repr((settings_and_code, sorted(missing))).encode()).hexdigest()
 
 
-def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, date_rules: list[tuple[str, str]],
+def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, judged_otherwise: list[str],
               params: dict[str, Any]) -> str | None:
     """Create the temp table ``__stage_kept`` of this export's rows (not quarantined) whose staged
     row the last run left can be kept, and return the run whose logs hold their flags; None (and
-    no table) when nothing can be kept. ``date_rules`` are, per date field, its rules' SQL over
-    the raw row ``r`` and the staged row ``s`` for the days ``$as_of`` and ``$kept_as_of``, whose
-    other parameters are in ``params``."""
+    no table) when nothing can be kept. ``judged_otherwise`` are, per date field, SQL over the
+    staged row ``s`` true when its date rules answer otherwise on the day ``$as_of`` (in
+    ``params``) than on ``$kept_as_of``, the day the kept rows were judged against."""
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
     con.execute(MADE_SQL)
     made = con.execute(f"SELECT as_of, staged, run_id FROM {CACHE}.stage_rows_made WHERE table_name = ? "
@@ -60,7 +62,6 @@ def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, date
     [(kept_as_of, staged, run_id)] = made
     if table_content(con, "staged", table) != staged:
         return None
-    same_day_rules = " AND ".join(f"({today}) IS NOT DISTINCT FROM ({then})" for today, then in date_rules)
     quarantined = qualified("quarantine", BUILDING_PREFIX + table)
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {KEPT} AS
@@ -74,14 +75,9 @@ def find_kept(con: duckdb.DuckDBPyConnection, table: str, fingerprint: str, date
             FROM {_rows(table)}
         )
         SELECT c._source_row, b.kept_row FROM current c JOIN before b USING (row_hash, n)""")
-    if date_rules and kept_as_of != params["as_of"]:
-        # A subquery, not DELETE ... USING raw, staged: DuckDB plans USING's two tables as a
-        # nested-loop join on the rules (minutes at 200,000 rows), before joining them to the kept rows.
-        sql = f"""DELETE FROM {KEPT} WHERE _source_row IN (
-                      SELECT k._source_row FROM {KEPT} k
-                      JOIN {qualified('raw', table)} r ON r._source_row = k._source_row
-                      JOIN {qualified('staged', table)} s ON s._source_row = k.kept_row
-                      WHERE NOT ({same_day_rules}))"""
+    if judged_otherwise and kept_as_of != params["as_of"]:
+        sql = f"""DELETE FROM {KEPT} WHERE kept_row IN (
+                      SELECT s._source_row FROM {qualified('staged', table)} s WHERE {' OR '.join(judged_otherwise)})"""
         execute(con, sql, {**params, "kept_as_of": kept_as_of})
     return run_id
 

@@ -135,7 +135,7 @@ class _Stager:
         ensure_log_tables(self.con)
         build_quarantine(self.con, self.table)
         rebuild = self.settings.operations.full_rebuild
-        self.kept_from = None if rebuild else find_kept(self.con, self.table, self.environment, self._date_rules(),
+        self.kept_from = None if rebuild else find_kept(self.con, self.table, self.environment, self._dates_judged_otherwise(),
                                                          self.params)
         if self.kept_from == run_id:  # this run staged the table already: its logs are being replaced
             self.kept_from = None
@@ -183,12 +183,11 @@ class _Stager:
         keep_rows(self.con, self.table, self.table if self.in_place else building, self.environment,
                   self.settings.as_of_date(), run_id)
 
-    def _date_rules(self) -> list[tuple[str, str]]:
-        """Per date field, its rules over the raw row ``r`` and the staged row ``s``, on the day
-        judged against now and on the day the kept rows were judged against."""
-        return [tuple(dates.rules_sql(f"r.{quote(f.name)}", f"s.{quote(f.name)}", f.kind,
-                                      dates.window(self.table, f.name, f.kind), as_of)
-                      for as_of in ("$as_of", "$kept_as_of"))
+    def _dates_judged_otherwise(self) -> list[str]:
+        """Per date field, SQL over the staged row ``s`` true when its rules answer otherwise on
+        the day judged against now than on the day the kept rows were judged against."""
+        return [dates.judged_otherwise_sql(f"s.{quote(f.name)}", f.kind, dates.window(self.table, f.name, f.kind),
+                                           "$as_of", "$kept_as_of")
                 for f in self.spec.fields if f.kind in _PARSERS]
 
     def _flag_sometimes_required(self) -> None:
