@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -15,7 +17,11 @@ def neutralized(column: pd.Series) -> pd.Series:
     that it reads as text; other values as they are."""
     if column.dtype != object:
         return column
-    formula = column.str.startswith(FORMULA_STARTS, na=False).astype(bool)  # False for what is not text
+    if pd.api.types.infer_dtype(column, skipna=True) == "string":  # only text: its first characters in Arrow
+        first = pc.utf8_slice_codeunits(pa.array(column.to_numpy(), type=pa.string(), from_pandas=True), 0, 1)
+        formula = pc.is_in(first, value_set=pa.array(FORMULA_STARTS)).fill_null(False).to_numpy(zero_copy_only=False)
+    else:
+        formula = column.str.startswith(FORMULA_STARTS, na=False).astype(bool).to_numpy()  # False for what is not text
     return column.mask(formula, "'" + column[formula].astype(str)) if formula.any() else column
 
 
