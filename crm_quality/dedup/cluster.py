@@ -24,10 +24,11 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
     keep = probability >= threshold
     left, right, strength = left[keep].astype(np.int64), right[keep].astype(np.int64), probability[keep]
 
-    parent = np.arange(len(ids))
-    size = np.ones(len(ids), dtype=np.int64)
+    # Python lists, not arrays, in the loop: indexing an array one element at a time is slow
+    parent, size = list(range(len(ids))), [1] * len(ids)
+    lefts, rights = left.tolist(), right.tolist()
     links: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
-    for a, b in zip(left.tolist(), right.tolist(), strict=True):
+    for a, b in zip(lefts, rights, strict=True):
         links[a][b] += 1
         links[b][a] += 1
 
@@ -38,7 +39,7 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
         return x
 
     for n in np.argsort(-strength, kind="stable").tolist():
-        a, b = root(int(left[n])), root(int(right[n]))
+        a, b = root(lefts[n]), root(rights[n])
         if a == b or links[a].get(b, 0) < link_density * size[a] * size[b] or _kept_apart(apart, root, a, b):
             continue
         if size[a] < size[b]:
@@ -47,7 +48,7 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
         size[a] += size[b]
         _merge_links(links, a, b)
 
-    roots = np.array([root(i) for i in range(len(ids))], dtype=np.int64)
+    roots = _roots(np.array(parent, dtype=np.int64))
     inside = roots[left] == roots[right]
     best = np.full(len(ids), np.nan)
     np.fmax.at(best, left[inside], strength[inside])
@@ -55,6 +56,17 @@ def cluster(ids: np.ndarray, left: np.ndarray, right: np.ndarray, probability: n
     first = np.full(len(ids), len(ids))
     np.minimum.at(first, roots, np.arange(len(ids)))
     return pd.DataFrame({"record_id": ids, "cluster_id": ids[first[roots]], "match_probability": best})
+
+
+def _roots(parent: np.ndarray) -> np.ndarray:
+    """Each element's root, by pointer jumping over the whole array at once (a Python loop over a
+    million records takes a second)."""
+    roots = parent
+    while True:
+        jumped = roots[roots]
+        if np.array_equal(jumped, roots):
+            return roots
+        roots = jumped
 
 
 def _kept_apart(apart: np.ndarray | None, root, a: int, b: int) -> bool:
