@@ -67,11 +67,12 @@ def _outdated_sql(con: duckdb.DuckDBPyConnection, settings: Settings, table: str
         linked = " OR r.converted_contact_id IS NOT NULL" if "converted_contact_id" in columns else ""
         reasons.append(f"CASE WHEN {created} < $4 AND NOT coalesce({converted}{linked}, false) THEN '{NOT_CONVERTED}' END")
     owner = "r.owner_id" if "owner_id" in columns else "NULL"
+    # unnest in the select list: a lateral unnest is planned as a join per row (a second at 1M rows)
     return f"""
-        SELECT $1, $2, r.{key}, {owner}, reason, {last}, {created}, now()
-        FROM {qualified('clean', table)} r {' '.join(joins)},
-             unnest([{', '.join(reasons)}]) AS t(reason)
-        WHERE reason IS NOT NULL""", len(reasons) > 1
+        SELECT $1, $2, id, owner, unnest(reasons), last_touched, created, now() FROM (
+            SELECT r.{key} AS id, {owner} AS owner, {last} AS last_touched, {created} AS created,
+                   list_filter([{', '.join(reasons)}], lambda reason: reason IS NOT NULL) AS reasons
+            FROM {qualified('clean', table)} r {' '.join(joins)})""", len(reasons) > 1
 
 
 def outdated_counts(con: duckdb.DuckDBPyConnection, run_id: str) -> list[tuple[str, str, int]]:
