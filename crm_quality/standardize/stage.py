@@ -135,8 +135,8 @@ class _Stager:
         ensure_log_tables(self.con)
         build_quarantine(self.con, self.table)
         rebuild = self.settings.operations.full_rebuild
-        self.kept_from = None if rebuild else find_kept(self.con, self.table, self.environment, self._dates_judged_otherwise(),
-                                                         self.params)
+        self.kept_from = None if rebuild else find_kept(self.con, self.table, self.environment,
+                                                         self._dates_judged_otherwise(), self.params)
         if self.kept_from == run_id:  # this run staged the table already: its logs are being replaced
             self.kept_from = None
         if self.kept_from is not None:
