@@ -26,7 +26,7 @@ from crm_quality.operations.memo import table_content
 from crm_quality.schema import LINEAGE_COLUMNS
 from crm_quality.sources.deltas import row_hash_sql
 from crm_quality.standardize.distinct_values import CACHE
-from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, quote, table_exists
+from crm_quality.warehouse import BUILDING_PREFIX, execute, qualified, quote, row_count, table_exists
 
 REWRITE_SHARE = 0.25
 """Hand-set: when more of a staged table's rows than this share are replaced, it is written whole."""
@@ -86,7 +86,7 @@ def rewrites_in_place(con: duckdb.DuckDBPyConnection, table: str, kept: int) -> 
     """Whether the staged table is better rewritten in place: every kept row has this export's
     lineage already (the export was read again on the same lines, or not at all), and few rows
     are replaced (at most ``REWRITE_SHARE`` of the table)."""
-    [(rows,)] = con.execute(f"SELECT count(*) FROM {qualified('staged', table)}").fetchall()
+    rows = row_count(con, "staged", table)
     if rows - kept > REWRITE_SHARE * rows:
         return False
     differs = " OR ".join(f"r.{quote(c)} IS DISTINCT FROM s.{quote(c)}" for c in LINEAGE_COLUMNS)

@@ -83,8 +83,7 @@ def definition(check: Check, severity: str) -> str:
 
 def remember_definitions(con: duckdb.DuckDBPyConnection, table: str, results: list[Result], run_id: str) -> None:
     """Keep the definitions of the checks ``run_id`` recorded for ``table``, for :func:`carried`."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
-    con.execute(DEFINITIONS_SQL)
+    _ensure_definitions(con)
     with transaction(con):
         con.execute(f"DELETE FROM {CACHE}.check_definitions WHERE table_name = ?", [table])
         con.executemany(f"INSERT INTO {CACHE}.check_definitions VALUES (?, ?, ?, ?)",
@@ -96,8 +95,7 @@ def carried(con: duckdb.DuckDBPyConnection, table: str, checks: list[tuple[Check
     """The results run ``built_by`` recorded for those of ``checks`` (each with its severity) it
     ran as they are defined now: the tables they read are as they were then, so each would find
     the same. The others (a date window moved with the day) are to be run again."""
-    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
-    con.execute(DEFINITIONS_SQL)
+    _ensure_definitions(con)
     for sql in HISTORY_SQL:
         con.execute(sql)
     rows = {name: row for name, *row in con.execute(
@@ -115,3 +113,8 @@ def carried(con: duckdb.DuckDBPyConnection, table: str, checks: list[tuple[Check
         results[check.name] = Result(check, severity, Outcome(bool(success), elements, unexpected, percent, observed,
                                                               sample or []), observed if success is None else None)
     return results
+
+
+def _ensure_definitions(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"CREATE SCHEMA IF NOT EXISTS {CACHE}")
+    con.execute(DEFINITIONS_SQL)
