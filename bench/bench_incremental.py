@@ -18,8 +18,9 @@ from the home the second run left, a deployment in its steady state (the first n
 before its clean tables exist; the second night's holds them).
 Quality: a checksum of the clean tables (steps 3 and 4 must agree), lineage aside: when and from
 which folder a row was read (a record kept from an earlier build keeps that export's file), and
-which run recorded a golden id's move. Match probabilities count to 6 places (both steps fit the
-model, ``dedup_refit_every`` 1; step 3 keeps the comparisons of unchanged pairs).
+which run recorded a golden id's move. Match probabilities count to 6 places. Steps 2 to 4 score
+with the model the full run fitted (``dedup_refit_every`` 7: no fit is due), as a deployment does
+between its weekly fits; step 3 keeps the comparisons of unchanged pairs, step 4 compares them all.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """crm-quality: the command line.
 
     crm-quality generate --out DIR [--contacts N] [--seed S] [--as-of YYYY-MM-DD]
-    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH] [--full]
+    crm-quality run [--source DIR] [--warehouse FILE] [--reports DIR] [--mapping NAME|PATH] [--full] [--refit]
     crm-quality dedup INPUT --entity contact|account --id-column COL --out OUT.csv
     crm-quality check-mapping --source DIR --mapping NAME|PATH
     crm-quality erase (--table contacts|leads --id ID | --email EMAIL | --phone PHONE) --by NOTE
@@ -75,6 +75,8 @@ def _parser() -> argparse.ArgumentParser:
                      "(CRM_QUALITY_MAPPING)")
     run.add_argument("--full", action="store_true", default=None,
                      help="redo every step, even those whose inputs have not changed since their last build")
+    run.add_argument("--refit", action="store_true", default=None,
+                     help="fit the duplicate model again, whatever dedup_refit_every says")
     run.set_defaults(command=_run)
 
     dedup = command("dedup", "find duplicate records in any CSV or Parquet file",
@@ -389,7 +391,8 @@ def _run(args: argparse.Namespace) -> int:
 
     settings = load_settings(
         overrides={"home": args.home, "source": args.source, "warehouse": args.warehouse, "reports": args.reports,
-                   "mapping": args.mapping, "full_rebuild": args.full}
+                   "mapping": args.mapping, "full_rebuild": args.full,
+                   "dedup_refit": args.refit}
     )
     job = build_definitions(settings).resolve_job_def("nightly").with_logger_defs({"progress": _progress_logger()})
     print(f"crm-quality run: {describe_source(settings)} (mapping {settings.source.mapping}) "

@@ -149,12 +149,16 @@ class DedupSettings:
     written to dedup.<table>_review for a steward to decide."""
     steward: Path = setting(key="steward", in_home="steward")
     """Where stewards' never_merge.csv and always_merge.csv lists are (table,id_a,id_b)."""
-    refit_every: int = setting(1)
-    """Runs between fits of the model; those in between score the pairs with the last fit. 1 (fit
-    every run, on the kept comparisons and the new ones) gives the scores of a full rebuild."""
+    refit_every: int = setting(7)
+    """Hand-set: runs between fits of the model (a week of nights); the runs in between, a full
+    rebuild among them, score the pairs with the last fit, so that a night and a full rebuild of
+    its export agree. 1 fits every run."""
     refit_drift: float = setting(0.05)
     """Hand-set: a run in which more than this share of the records is new or changed fits the
     model again."""
+    refit: bool = setting(False)
+    """Fit the model again this run, whatever refit_every says (``crm-quality run --refit``; the
+    weekly full rebuild)."""
 
 
 @dataclass(frozen=True)

@@ -17,11 +17,13 @@ SWAP_SIMILARITY = 0.92
 
 def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
                   comparisons: tuple[Comparison, ...], features: str,
-                  term_frequencies: bool = True, compared: str | None = None) -> tuple[Comparison, ...]:
+                  term_frequencies: bool = True, compared: str | None = None,
+                  tf_records: int = 0) -> tuple[Comparison, ...]:
     """Create the temp table ``features``: id_l, id_r, rule, rules, then per comparison its
     level, its similarity (where it has one) and, at a term-frequency level (when
     ``term_frequencies``), how common the agreed value is: the larger share of the records
-    that either side's value has (counted over all the records, looked up for the paired ones).
+    that either side's value has (counted over all the records, looked up for the paired ones),
+    of ``tf_records`` records when given (a kept model's), else of this run's.
     ``compared`` is a relation of pairs already compared (those columns but the frequencies):
     they join the features, with frequencies counted over this run's records. Returns the
     comparisons the records have values for."""
@@ -38,7 +40,7 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
     if compared is not None:
         paired += f" UNION SELECT id_l FROM {compared} UNION SELECT id_r FROM {compared}"
     if frequent:
-        total = f"(SELECT count(*) FROM {quote(records)})"
+        total = str(tf_records) if tf_records else f"(SELECT count(*) FROM {quote(records)})"
         counts = "".join(
             f" LEFT JOIN (SELECT {quote(c.column)} AS v, count(*) / {total} AS share FROM {quote(records)} "
             f"GROUP BY ALL) f{n} ON f{n}.v = r.{quote(c.column)}" for n, c in enumerate(frequent))

@@ -9,11 +9,13 @@ records and found by the same rule, keeps its comparison (levels and similaritie
 others are compared. Term frequencies are counted again over this run's records. Every pair is
 then scored and the clusters grown again from all of them.
 
-The model is fitted again on all the pairs every ``dedup_refit_every`` runs (by default every
-run, which makes a night's scores those of a full rebuild), when more than
-``dedup_refit_drift`` of the records are touched, and when the steward lists change; between
-fits the last fit's model scores the pairs. Nothing is kept when the comparisons a table
-supports change, and on a full rebuild.
+The model is a deployment's own, like its steward lists: fitted once, it scores every run, a
+full rebuild as well, until a fit is due. So a night's pairs, scores and clusters are always
+those a full rebuild of its export gives. A fit is due every ``dedup_refit_every`` runs (a
+week of nights by default), when more than ``dedup_refit_drift`` of the records are touched,
+when the steward lists, the comparisons, the settings or the code change, and when a run asks
+for one (``dedup_refit``: ``crm-quality run --refit``, the weekly full rebuild). Nothing is
+compared the cheap way on a full rebuild, nor when the comparisons a table supports change.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import duckdb
 
 from crm_quality.dedup.comparisons import Comparison
 from crm_quality.dedup.training import Model
+from crm_quality.settings import DedupSettings
 from crm_quality.warehouse import qualified, quote, table_exists
 
 
@@ -36,8 +39,8 @@ class Reuse:
 
     model: Model | None
     """The last fit's model, or None when the model is to be fitted again."""
-    pairs: str
-    """The last run's scored pairs."""
+    pairs: str | None
+    """The last run's scored pairs, or None when every pair is to be compared (a full rebuild)."""
     records: str
     """The last run's comparison records: side, id, record_hash."""
     max_touched_share: float
@@ -54,28 +57,34 @@ class Fit:
     runs_since_fit: int
     steward: str
     """A hash of the steward lists it was fitted with."""
+    fitted_with: str
+    """A hash of the settings and code it was fitted under."""
 
 
 def steward_hash(never: Sequence[tuple[str, str]], always: Sequence[tuple[str, str]]) -> str:
     return hashlib.sha256(json.dumps([sorted(map(list, never)), sorted(map(list, always))]).encode()).hexdigest()
 
 
-def reuse_for(con: duckdb.DuckDBPyConnection, table: str, steward: str, refit_every: int,
-              max_touched_share: float) -> tuple[Reuse | None, Fit | None]:
-    """The last run's comparisons (and its model, unless a fit is due), when this run may keep
-    them; and that run's fit."""
+def reuse_for(con: duckdb.DuckDBPyConnection, table: str, fit: Fit, dedup: DedupSettings,
+              full_rebuild: bool) -> tuple[Reuse | None, Fit | None]:
+    """What this run may keep of the last one: its model, unless a fit is due (``fit`` holds the
+    steward lists and settings this run has), and its comparisons, unless this is a full
+    rebuild; and the last run's fit."""
     tables = [f"{table}_{part}" for part in ("model", "pairs", "records")]
     if not all(table_exists(con, "dedup", t) for t in tables):
         return None, None
-    row = con.execute(f"SELECT model, run_id, runs_since_fit, steward FROM {qualified('dedup', table + '_model')}"
-                      ).fetchall()
-    if len(row) != 1:
+    columns = {name for (name, *_) in con.execute(f"DESCRIBE {qualified('dedup', tables[0])}").fetchall()}
+    if "fitted_with" not in columns:
+        return None, None  # a model kept before the settings it was fitted under were
+    rows = con.execute(f"SELECT model, run_id, runs_since_fit, steward, fitted_with "
+                       f"FROM {qualified('dedup', table + '_model')}").fetchall()
+    if len(rows) != 1:
         return None, None
-    model, run_id, runs, fitted_steward = row[0]
-    last = Fit(Model.from_json(model), run_id, runs, fitted_steward)
-    keep_model = runs + 1 < refit_every and fitted_steward == steward
-    return Reuse(last.model if keep_model else None, qualified("dedup", f"{table}_pairs"),
-                 qualified("dedup", f"{table}_records"), max_touched_share), last
+    model, run_id, runs, steward, fitted_with = rows[0]
+    last = Fit(Model.from_json(model), run_id, runs, steward, fitted_with)
+    due = (dedup.refit or runs + 1 >= dedup.refit_every or (steward, fitted_with) != (fit.steward, fit.fitted_with))
+    return Reuse(None if due else last.model, None if full_rebuild else qualified("dedup", f"{table}_pairs"),
+                 qualified("dedup", f"{table}_records"), dedup.refit_drift), last
 
 
 def record_hashes(con: duckdb.DuckDBPyConnection, records: str, hashes: str) -> None:
@@ -128,4 +137,5 @@ def kept_comparisons(con: duckdb.DuckDBPyConnection, previous: str, kept: str,
 def fit_sql(fit: Fit) -> tuple[str, list]:
     """SQL and parameters of the ``dedup.<table>_model`` table holding ``fit``."""
     return ("SELECT CAST(? AS VARCHAR) AS model, CAST(? AS VARCHAR) AS run_id, CAST(? AS INTEGER) AS runs_since_fit, "
-            "CAST(? AS VARCHAR) AS steward", [fit.model.as_json(), fit.run_id, fit.runs_since_fit, fit.steward])
+            "CAST(? AS VARCHAR) AS steward, CAST(? AS VARCHAR) AS fitted_with",
+            [fit.model.as_json(), fit.run_id, fit.runs_since_fit, fit.steward, fit.fitted_with])

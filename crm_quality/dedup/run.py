@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import duckdb
@@ -111,10 +111,10 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     model is fitted. Pairs of ids a steward listed as ``never`` (merged) are kept apart, also
     through other members; ``always`` pairs are matches; both lists are labels too. Without
     ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written. With
-    ``reuse``, the candidates the last run compared between records unchanged since keep their
-    comparison and only the others are compared (unless the comparisons changed); every pair is
-    scored, with the last fit's model when ``reuse`` holds one and few records changed, else
-    with a model fitted anew (incremental.py). ``cache`` (a name
+    ``reuse`` holding the last run's pairs, the candidates it compared between records unchanged
+    since keep their comparison and only the others are compared (unless the comparisons
+    changed); every pair is scored, with the last fit's model when ``reuse`` holds one and few
+    records changed, else with a model fitted anew (incremental.py). ``cache`` (a name
     and the fingerprint of settings and code) keeps the comparison records, and the Python keys
     of the values seen, for the next run: only new and changed source rows are prepared."""
     started = time.perf_counter()
@@ -134,15 +134,17 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     if reuse is not None and not _compared_alike(con, reuse, comparisons):
         reuse = None
     if reuse is not None and touch(con, HASHES, reuse.records, TOUCHED) > reuse.max_touched_share:
-        reuse = Reuse(None, reuse.pairs, reuse.records, reuse.max_touched_share)
+        reuse = replace(reuse, model=None)
+    compared = reuse.pairs if reuse is not None else None
     rules = usable_rules(con, RECORDS, spec.blocking)
     oversized, rule_pairs = candidate_pairs(con, RECORDS, tuple(r for r, _ in rules), options.block_cap,
                                             options.rule_pairs, PAIRS, link=link)
     never_rids, always_rids = _rids(con, never), _rids(con, always)
     _add_always(con, always_rids)
-    kept = reusable_pairs(con, reuse.pairs, RECORDS, TOUCHED, PAIRS, KEPT) if reuse is not None else 0
+    kept = reusable_pairs(con, compared, RECORDS, TOUCHED, PAIRS, KEPT) if compared else 0
     compare_pairs(con, RECORDS, PAIRS, comparisons, FEATURES,
-                  compared=kept_comparisons(con, reuse.pairs, KEPT, comparisons) if reuse is not None else None)
+                  compared=kept_comparisons(con, compared, KEPT, comparisons) if compared else None,
+                  tf_records=reuse.model.tf_records if reuse is not None and reuse.model else 0)
     levels = _levels(con, FEATURES, comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
     refitted = reuse is None or reuse.model is None
@@ -166,7 +168,7 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     result = DedupResult(entity, records, len(levels), int((probability >= options.match_probability).sum()),
                          clusters, model, [o.message() for o in oversized], blocking=reports, labels_effect=effect,
                          review_pairs=int(((probability >= low) & (probability < high) & pd.isna(vetoed)).sum()),
-                         touched=_count(con, TOUCHED) if reuse is not None else None, kept_pairs=kept,
+                         touched=_count(con, TOUCHED) if compared else None, kept_pairs=kept,
                          refitted=refitted,
                          keys_made=keys.fresh_values, keys_cached=keys.cached_values)
     for table in (RECORDS, PAIRS, FEATURES, RANDOM_PAIRS, RANDOM_FEATURES, TOUCHED, KEPT):
@@ -187,6 +189,7 @@ def _fit(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, comparisons: tupl
     training_rules = tuple((rule.name, fields) for rule, fields in rules)
     known = _known(levels, labels, ids, never, always)
     model = train(levels, u, all_pairs, comparisons, training_rules, known)
+    model.tf_records = _count(con, RECORDS)
     if known is None:
         return model, None
     unaided = train(levels, u, all_pairs, comparisons, training_rules)
@@ -206,8 +209,8 @@ def _add_always(con: duckdb.DuckDBPyConnection, always: np.ndarray) -> None:
 
 def _compared_alike(con: duckdb.DuckDBPyConnection, reuse: Reuse, comparisons: tuple[Comparison, ...]) -> bool:
     """Whether the last run's pairs hold the levels of exactly these comparisons."""
-    stored = {name for (name, *_) in con.execute(f"DESCRIBE {reuse.pairs}").fetchall()}
     names = {c.name for c in comparisons}
+    stored = {name for (name, *_) in con.execute(f"DESCRIBE {reuse.pairs}").fetchall()} if reuse.pairs else names
     return names <= stored and (reuse.model is None or set(reuse.model.m) == names)
 
 
@@ -335,15 +338,14 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
     staged = DEDUPLICATED[table]
     never, always = (steward_pairs(settings.dedup.steward, kind, table) for kind in (NEVER, ALWAYS))
     options = options_from(settings)
-    steward = steward_hash(never, always)
-    reuse, last = (None, None) if settings.operations.full_rebuild else \
-        reuse_for(con, table, steward, settings.dedup.refit_every, settings.dedup.refit_drift)
+    fingerprint = settings_and_code(settings)
+    wanted = Fit(Model(0.0, {}, {}), run_id, 0, steward_hash(never, always), fingerprint)
+    reuse, last = reuse_for(con, table, wanted, settings.dedup, settings.operations.full_rebuild)
     result = find_duplicates(con, staged.entity.name, staged.source, staged.id_column, options,
                              link_to=staged.link_to, never=never, always=always, reuse=reuse,
-                             cache=None if settings.operations.full_rebuild else
-                             (f"dedup_{table}", settings_and_code(settings)))
-    fit = Fit(result.model, run_id, 0, steward) if result.refitted else \
-        Fit(result.model, last.run_id, last.runs_since_fit + 1, steward)
+                             cache=None if settings.operations.full_rebuild else (f"dedup_{table}", fingerprint))
+    fit = replace(wanted, model=result.model) if result.refitted else \
+        replace(last, runs_since_fit=last.runs_since_fit + 1)
     con.register("__dedup_clusters", result.clusters)
     build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
     build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")

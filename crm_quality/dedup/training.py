@@ -54,20 +54,24 @@ class Model:
     tf_reference: dict[str, float] = field(default_factory=dict)
     """Comparison -> the typical log2 frequency of the values its term-frequency levels agree
     on: a value more common than that weighs less, a rarer one more."""
+    tf_records: int = 0
+    """The records a value's frequency is counted against: those of the fit, so that between
+    fits a pair's weight moves only when its own values' counts do (0: this run's records)."""
 
     def __post_init__(self) -> None:
         self.u = {name: dict(levels) for name, levels in self.u.items()}  # corrected here, not where measured
 
     def as_json(self) -> str:
         return json.dumps({"prior": self.prior, "m": self.m, "u": self.u, "trained_by": self.trained_by,
-                           "tf_reference": self.tf_reference})
+                           "tf_reference": self.tf_reference, "tf_records": self.tf_records})
 
     @classmethod
     def from_json(cls, text: str) -> Model:
         kept = json.loads(text)
         levels = {part: {name: {int(level): p for level, p in by_level.items()} for name, by_level in kept[part].items()}
                   for part in ("m", "u")}
-        return cls(kept["prior"], levels["m"], levels["u"], kept["trained_by"], kept["tf_reference"])
+        return cls(kept["prior"], levels["m"], levels["u"], kept["trained_by"], kept["tf_reference"],
+                   kept.get("tf_records", 0))
 
     @property
     def weights(self) -> dict[str, dict[int, float]]:

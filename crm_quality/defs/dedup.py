@@ -56,7 +56,7 @@ def _dedup_assets(table: str) -> AssetsDefinition:
         with warehouse.get_connection() as con:
             inputs = inputs_fingerprint(con, current, [("staged", t) for t in DEDUPLICATED[table].reads],
                                         [*steward, truth_file(truth_dir, table)], dated=False, unread=UNREAD)
-            built_by = unchanged_since(con, current, step, inputs, outputs)
+            built_by = None if current.dedup.refit else unchanged_since(con, current, step, inputs, outputs)
             if not built_by:
                 result = deduplicate_table(con, current, table, context.run.run_id)
                 remember(con, step, inputs, outputs, context.run.run_id)

@@ -26,7 +26,8 @@ def nightly_schedule(settings: Settings) -> ScheduleDefinition:
 
 def full_rebuild_schedule(settings: Settings) -> list[ScheduleDefinition]:
     """The nightly job with ``full_rebuild`` on, at ``full_rebuild_cron`` (none when it is empty):
-    every step redone from the export, whatever the previous builds left."""
+    every step redone from the export, whatever the previous builds left, and the duplicate
+    model fitted again."""
     if not settings.operations.full_rebuild_cron:
         return []
     return [ScheduleDefinition(
@@ -35,6 +36,6 @@ def full_rebuild_schedule(settings: Settings) -> list[ScheduleDefinition]:
         cron_schedule=settings.operations.full_rebuild_cron,
         execution_timezone=settings.operations.timezone,
         default_status=DefaultScheduleStatus.RUNNING,
-        run_config=SettingsResource.run_config(settings.replace(full_rebuild=True)),
+        run_config=SettingsResource.run_config(settings.replace(full_rebuild=True, dedup_refit=True)),
         tags={"crm_quality/full_rebuild": "true"},
     )]

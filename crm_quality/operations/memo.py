@@ -132,7 +132,8 @@ def settings_and_code(settings: Settings) -> str:
     """A hash of every setting in force but the folders and the day values are judged against,
     the mapping and rules files, and the code: what a value's normalization depends on."""
     values = {key: str(settings.get(key)) for key, place in PLACES.items()
-              if place.type != "Path" and key not in ("full_rebuild", "full_rebuild_cron", "nightly_cron", "as_of")}
+              if place.type != "Path" and key not in ("full_rebuild", "full_rebuild_cron", "nightly_cron", "as_of",
+                                                       "dedup_refit")}
     files = [load_mapping(settings.source.mapping).path, settings.validate.rules]
     contents = [hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p and Path(p).is_file()]
     return hashlib.sha256(json.dumps([values, contents, _code()], sort_keys=True).encode()).hexdigest()

@@ -1,7 +1,7 @@
 """Deduplicating only what changed: fake_1000 as the staged contacts of a real warehouse, run
 night after night. A night compares only the pairs of new and changed records, keeps the other
-comparisons, fits the model again (by default) and gives the pairs, scores and clusters that a
-full run on the same records gives."""
+comparisons, scores with the deployment's model (fitted again when due) and gives the pairs,
+scores and clusters that a full run on the same records gives."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from crm_quality.dedup.run import deduplicate_table
 from crm_quality_tests.conftest import make_settings
@@ -40,8 +41,11 @@ def _scored(con: duckdb.DuckDBPyConnection) -> list[tuple]:
         "SELECT * FROM dedup.contacts_pairs").fetchall())
 
 
-def test_a_night_compares_only_the_changed_records_and_equals_a_full_run(tmp_path, sample):
-    settings = make_settings(tmp_path, Path(sample.out))
+@pytest.mark.parametrize("refit_every", [7, 1])
+def test_a_night_compares_only_the_changed_records_and_equals_a_full_run(tmp_path, sample, refit_every):
+    """By default the model fitted on the first night scores the next ones, and a full rebuild
+    too; fitted every night, a night's model is a full rebuild's fit."""
+    settings = make_settings(tmp_path, Path(sample.out), dedup_refit_every=refit_every)
     con = _warehouse(tmp_path / "night.duckdb")
     first = deduplicate_table(con, settings, "contacts", "run-1")
     assert first.touched is None and first.refitted, "the first run compares every pair and fits the model"
@@ -51,7 +55,7 @@ def test_a_night_compares_only_the_changed_records_and_equals_a_full_run(tmp_pat
 
     same = deduplicate_table(con, settings, "contacts", "run-2")
     assert same.touched == 0 and same.kept_pairs == first.candidate_pairs
-    assert same.model == first.model and _scored(con) == scored, "kept comparisons fit the same model"
+    assert same.model == first.model and _scored(con) == scored, "kept comparisons, the same model"
 
     [(changed, copied, gone)] = con.execute(
         "SELECT min(contact_id), max(contact_id), any_value(contact_id) FILTER (contact_id LIKE '5%') "
@@ -60,9 +64,16 @@ def test_a_night_compares_only_the_changed_records_and_equals_a_full_run(tmp_pat
                 "email = 'wq@example.net', birth_date = '1931-07-14' WHERE contact_id = ?", [changed])
     con.execute("INSERT INTO staged.contacts SELECT * REPLACE ('new-1' AS contact_id) FROM staged.contacts "
                 "WHERE contact_id = ?", [copied])
+    con.execute("INSERT INTO staged.contacts SELECT * REPLACE ('new-2' AS contact_id, 'Zebedee' AS first_name) "
+                "FROM staged.contacts WHERE contact_id = ?", [changed])
     con.execute("DELETE FROM staged.contacts WHERE contact_id = ?", [gone])
     night = deduplicate_table(con, settings, "contacts", "run-3")
-    assert night.touched == 2 and 0 < night.kept_pairs < night.candidate_pairs and night.refitted
+    assert night.touched == 3 and 0 < night.kept_pairs < night.candidate_pairs
+    assert night.refitted == (refit_every == 1) and (night.model == first.model) == (refit_every > 1)
+    if refit_every > 1:
+        moved = set(_scored(con)) - set(scored)
+        assert len(moved) < 0.1 * night.candidate_pairs, \
+            "between fits a pair's score moves only with its records and its values' counts, not with the record count"
     clusters = dict(con.execute("SELECT record_id, cluster_id FROM dedup.contacts_clusters").fetchall())
     assert clusters["new-1"] == clusters[copied], "the new duplicate joins its record"
     assert gone not in clusters and all(gone not in pair for pair in _pairs(con))
@@ -71,7 +82,7 @@ def test_a_night_compares_only_the_changed_records_and_equals_a_full_run(tmp_pat
     shutil.copyfile(tmp_path / "night.duckdb", tmp_path / "full.duckdb")
     full = duckdb.connect(str(tmp_path / "full.duckdb"))
     rebuilt = deduplicate_table(full, settings.replace(full_rebuild=True), "contacts", "run-full")
-    assert rebuilt.touched is None and rebuilt.model == night.model
+    assert rebuilt.touched is None and rebuilt.refitted == night.refitted and rebuilt.model == night.model
     assert _scored(full) == _scored(con), "the same pairs, levels, term frequencies and scores as a full run"
     assert _groups(full) == _groups(con), "the same clusters as a full run"
 
@@ -89,6 +100,20 @@ def test_the_model_is_fitted_again_on_schedule_and_when_the_stewards_speak(tmp_p
 
     con.execute("UPDATE staged.contacts SET email = email || '.org' WHERE contact_id < '3'")
     assert deduplicate_table(con, settings, "contacts", "run-6").refitted, "more than 5% changed: a refit"
+
+
+def test_a_full_rebuild_keeps_the_model_unless_a_fit_is_asked_for_or_the_settings_change(tmp_path, sample):
+    settings = make_settings(tmp_path, Path(sample.out))
+    con = _warehouse(tmp_path / "w.duckdb")
+    first = deduplicate_table(con, settings, "contacts", "run-1")
+    full = deduplicate_table(con, settings.replace(full_rebuild=True), "contacts", "run-2")
+    assert not full.refitted and full.model == first.model and full.touched is None, \
+        "every pair compared again, scored by the deployment's model"
+    assert deduplicate_table(con, settings.replace(dedup_refit=True), "contacts", "run-3").refitted
+    assert not deduplicate_table(con, settings, "contacts", "run-4").refitted
+    assert deduplicate_table(con, settings.replace(dedup_review_low=0.3), "contacts", "run-5").refitted, \
+        "a model is fitted under the settings and code in force"
+    assert con.execute("SELECT run_id, runs_since_fit FROM dedup.contacts_model").fetchall() == [("run-5", 0)]
 
 
 def test_a_block_that_grows_past_its_cap_loses_its_kept_pairs_as_in_a_full_run(tmp_path, sample):

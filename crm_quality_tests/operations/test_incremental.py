@@ -106,8 +106,8 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
     """Every clean table and crosswalk, as sorted rows (order-free), lineage aside: when, from
     which folder and from which line a row was read (a record kept from an earlier build keeps
     that export's lineage).
-    Match probabilities are compared to 6 places: a night scores with the model of the last fit,
-    a full rebuild fits it again, and the two differ in the last digits."""
+    Match probabilities are compared to 6 places: a model fitted on kept comparisons and one
+    fitted on fresh ones sum the same pairs in another order, and differ in the last digits."""
     with duckdb.connect(str(path), read_only=True) as con:
         names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'clean' "
                                            "ORDER BY 1").fetchall()]
@@ -118,8 +118,10 @@ def _tables(path: Path) -> dict[str, list[tuple]]:
 
 
 def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tmp_path, sample_dir):
+    """With the duplicate model fitted every night, a night equals a new deployment's first build
+    of its export."""
     export = shutil.copytree(sample_dir, tmp_path / "export")
-    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), **WITHOUT_GX)
+    settings = make_settings(tmp_path, export, as_of=AS_OF.isoformat(), dedup_refit_every=1, **WITHOUT_GX)
     first, kept = _night(settings)
     assert kept == {}
     second, kept = _night(settings)
@@ -158,7 +160,7 @@ def test_a_night_with_nothing_new_keeps_every_build_and_equals_a_full_rebuild(tm
     assert {"contacts.csv", "contacts.parquet"} <= rewritten and not rewritten & {"users.csv", "users.parquet"}, \
         "a clean table as the last export wrote it keeps its files"
 
-    rebuilt = make_settings(tmp_path / "full", night, as_of=AS_OF.isoformat(), **WITHOUT_GX)
+    rebuilt = make_settings(tmp_path / "full", night, as_of=AS_OF.isoformat(), dedup_refit_every=1, **WITHOUT_GX)
     _night(rebuilt)
     assert _tables(settings.warehouse.path) == _tables(rebuilt.warehouse.path)
     _, kept = _night(settings, full_rebuild=True)
@@ -228,7 +230,7 @@ def test_the_weekly_schedule_runs_the_nightly_job_as_a_full_rebuild(tmp_path, sa
     assert weekly.job_name == "nightly" and weekly.cron_schedule == settings.operations.full_rebuild_cron
     [request] = weekly.evaluate_tick(build_schedule_context()).run_requests
     config = request.run_config["resources"]["settings"]["config"]
-    assert config["operations"]["full_rebuild"] is True
+    assert config["operations"]["full_rebuild"] is True and config["dedup"]["refit"] is True
     assert SettingsResource.of_run(DagsterRun("nightly", run_config=request.run_config), settings).operations.full_rebuild
     assert not settings.operations.full_rebuild
     assert not [s for s in build_definitions(settings.replace(full_rebuild_cron="")).schedules
@@ -268,7 +270,7 @@ def test_golden_ids_last_through_new_duplicates_deletes_and_splits(tmp_path, sam
     assert ids[leaving] == leaving and ids[split[1][1]] == split[0]
     assert (split[0], leaving, "split") in history
     assert 2 <= rewritten["contacts"] <= 6, \
-        "the golden records whose members moved, and no other (the model's new fit moves scores, not members)"
+        "the golden records whose members moved, and no other"
 
     before = _tables(settings.warehouse.path)
     _night(settings, full_rebuild=True)
