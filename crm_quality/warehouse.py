@@ -139,6 +139,34 @@ def replace_table(
     return row_count(con, schema, table)
 
 
+def write_changed_rows(con: duckdb.DuckDBPyConnection, schema: str, table: str, source: str,
+                       key: Sequence[str]) -> int:
+    """Make ``schema.table`` hold the rows of the relation ``source`` (same columns, unique
+    ``key``) by deleting the rows that are no longer there as they are and inserting the new
+    ones, so that a table that changed a little is written a little. A row is matched by its key
+    and the hash of all its columns. Run it inside a transaction with the tables that change
+    with it. Returns the rows inserted."""
+    columns = ", ".join(quote(c) for c in column_names(con, schema, table))
+    keys = ", ".join(quote(k) for k in key)
+
+    def same(a: str, b: str, row: bool = True) -> str:
+        match = [f"{a}.{quote(k)} IS NOT DISTINCT FROM {b}.{quote(k)}" for k in key]
+        return " AND ".join([*match, f"{a}.__row = {b}.__row"] if row else match)
+
+    target = qualified(schema, table)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __rows_new AS SELECT {keys}, hash({columns}) AS __row FROM {source}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __rows_old AS SELECT rowid AS __rowid, {keys}, hash({columns}) AS __row "
+                f"FROM {target}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __rows_changed AS SELECT {keys} FROM __rows_new n "
+                f"ANTI JOIN __rows_old o ON {same('n', 'o')}")
+    con.execute(f"DELETE FROM {target} WHERE rowid IN (SELECT o.__rowid FROM __rows_old o "
+                f"ANTI JOIN __rows_new n ON {same('o', 'n')})")
+    [(inserted,)] = con.execute(f"INSERT INTO {target} SELECT {columns} FROM {source} s "
+                                f"SEMI JOIN __rows_changed c ON {same('s', 'c', row=False)}").fetchall()
+    con.execute("DROP TABLE __rows_new; DROP TABLE __rows_old; DROP TABLE __rows_changed")
+    return inserted
+
+
 def warehouse_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """(schema, table) of every table of the warehouse's schemas, half-built ones left out."""
     return con.execute("""

@@ -31,7 +31,7 @@ from crm_quality.dedup.targets import DEDUPLICATED
 from crm_quality.operations.memo import settings_and_code
 from crm_quality.settings import Settings
 from crm_quality.standardize.distinct_values import DistinctValues
-from crm_quality.warehouse import build_table, quote, swap_in_many
+from crm_quality.warehouse import build_table, column_names, quote, swap_in_many, write_changed_rows
 
 RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_features", "__dedup_scored"
 HASHES, TOUCHED, KEPT = "__dedup_hashes", "__dedup_touched", "__dedup_kept"
@@ -89,6 +89,8 @@ class DedupResult:
     """Distinct values whose Python keys (company name, website domain) were made this run."""
     keys_cached: int = 0
     """Distinct values whose Python keys an earlier run left in the cache."""
+    rows_rewritten: int | None = None
+    """Rows of the pairs, clusters and records tables written in place (None: written whole)."""
 
     def cluster_sizes(self) -> dict[str, int]:
         """Cluster size -> how many clusters have it (sizes above 5 counted together)."""
@@ -334,7 +336,8 @@ def options_from(settings: Settings) -> DedupOptions:
 def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table: str, run_id: str) -> DedupResult:
     """Replace dedup.<table>_pairs, _clusters and _review (together) from the staged table, with
     the records' hashes and the model for the next run (incremental.py). The steward lists are
-    labels for the fit as well as overrides."""
+    labels for the fit as well as overrides. Scored by the kept model, the pairs, clusters and
+    records are written in place: only the rows that changed (``DedupResult.rows_rewritten``)."""
     staged = DEDUPLICATED[table]
     never, always = (steward_pairs(settings.dedup.steward, kind, table) for kind in (NEVER, ALWAYS))
     options = options_from(settings)
@@ -347,16 +350,26 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
     fit = replace(wanted, model=result.model) if result.refitted else \
         replace(last, runs_since_fit=last.runs_since_fit + 1)
     con.register("__dedup_clusters", result.clusters)
-    build_table(con, "dedup", f"{table}_pairs", f"SELECT * FROM {SCORED} ORDER BY id_l, id_r")
-    build_table(con, "dedup", f"{table}_clusters", "SELECT * FROM __dedup_clusters ORDER BY record_id")
+    rows = {"pairs": (SCORED, ("id_l", "id_r")), "clusters": ("__dedup_clusters", ("record_id",)),
+            "records": (f"(SELECT side, id, record_hash FROM {HASHES})", ("side", "id"))}
+    scored = [name for (name, *_) in con.execute(f"DESCRIBE {SCORED}").fetchall()]
+    in_place = not result.refitted and column_names(con, "dedup", f"{table}_pairs") == scored
+
+    def write_rows(con: duckdb.DuckDBPyConnection) -> None:
+        result.rows_rewritten = sum(write_changed_rows(con, "dedup", f"{table}_{part}", source, key)
+                                    for part, (source, key) in rows.items())
+
+    if not in_place:
+        for part, (source, key) in rows.items():
+            build_table(con, "dedup", f"{table}_{part}", f"SELECT * FROM {source} ORDER BY {', '.join(key)}")
     build_table(con, "dedup", f"{table}_review", f"""
         SELECT * EXCLUDE (rule) FROM {SCORED}
         WHERE veto IS NULL AND match_probability >= ? AND match_probability < ?
         ORDER BY abs(match_probability - ?), id_l, id_r""", [*options.review_band, options.match_probability])
-    build_table(con, "dedup", f"{table}_records", f"SELECT side, id, record_hash FROM {HASHES}")
     build_table(con, "dedup", f"{table}_model", *fit_sql(fit))
+    swap_in_many(con, [("dedup", f"{table}_{part}") for part in DEDUP_TABLES if not (in_place and part in rows)],
+                 also=write_rows if in_place else None)
     con.unregister("__dedup_clusters")
-    swap_in_many(con, [("dedup", f"{table}_{part}") for part in DEDUP_TABLES])
     for temp in (SCORED, HASHES):
         con.execute(f"DROP TABLE {temp}")
     return result

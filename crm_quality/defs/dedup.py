@@ -86,6 +86,7 @@ def _dedup_assets(table: str) -> AssetsDefinition:
             "compared": "every candidate pair" if result.touched is None else
                         f"the pairs of {result.touched} new or changed records; {result.kept_pairs} comparisons kept",
             "model": "fitted this run" if result.refitted else "the last fit's",
+            **({"rows_rewritten": result.rows_rewritten} if result.rows_rewritten is not None else {}),
             "keys_made": result.keys_made,
             "keys_from_cache": result.keys_cached,
         })

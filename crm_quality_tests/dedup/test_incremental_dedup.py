@@ -74,6 +74,9 @@ def test_a_night_compares_only_the_changed_records_and_equals_a_full_run(tmp_pat
         moved = set(_scored(con)) - set(scored)
         assert len(moved) < 0.1 * night.candidate_pairs, \
             "between fits a pair's score moves only with its records and its values' counts, not with the record count"
+        assert len(moved) <= night.rows_rewritten < 0.1 * night.candidate_pairs, "only the rows that moved are written"
+    else:
+        assert night.rows_rewritten is None, "a new fit moves every score: the tables are written whole"
     clusters = dict(con.execute("SELECT record_id, cluster_id FROM dedup.contacts_clusters").fetchall())
     assert clusters["new-1"] == clusters[copied], "the new duplicate joins its record"
     assert gone not in clusters and all(gone not in pair for pair in _pairs(con))
