@@ -10,6 +10,10 @@ hashes, which any order of the same rows gives), its CREATE statement and its fi
   since the base and the hashes of the rows removed since. A night that changes 1% of a table
   writes that 1%; a table that moved by more than ``DELTA_SHARE`` since its base, or any table
   on a full rebuild, gets a new base.
+- a raw or staged table, whose lineage (the file, line and time each row was read) moves on
+  every row when a new export is read while its rows mostly do not, as its rows without their
+  lineage, stored as above, and its lineage apart: each row's hash without it, and its lineage.
+  A restore pairs them again by that hash.
 
 A backup counts only when verified: every file it writes is read back, as its table's column types,
 and must hold the rows and checksum the manifest gives it; every file it reuses must still have the
@@ -41,6 +45,7 @@ from pathlib import Path
 import duckdb
 
 from crm_quality.errors import CrmQualityError
+from crm_quality.schema import LINEAGE_COLUMNS
 from crm_quality.settings import Settings
 from crm_quality.warehouse import literal, qualified, quote, row_count, warehouse_tables
 
@@ -68,10 +73,13 @@ BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
 BACKUPS_WRITTEN_SQL = "ALTER TABLE quality.backups ADD COLUMN IF NOT EXISTS written_bytes BIGINT"
 
 
-ROWS, HASHES, ADDED, REMOVED = "rows", "hashes", "added", "removed"
+ROWS, HASHES, ADDED, REMOVED, LINEAGE = "rows", "hashes", "added", "removed", "lineage"
 """What a file of the store holds: a table's rows (a base, or one run's rows of a log); the hashes
-of a base's rows; the rows added since the base; the hashes of the rows removed since."""
+of a base's rows; the rows added since the base; the hashes of the rows removed since; each
+row's hash (without its lineage) with its lineage."""
 HASH_COLUMN = "row_hash"
+LINEAGE_APART = ("raw", "staged")
+"""The schemas whose tables are stored with their lineage apart."""
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,7 @@ class Part:
     def sign(self) -> int:
         """How the part counts towards its table: removed rows count against it, a base's
         hashes not at all (its rows count)."""
-        return {ROWS: 1, ADDED: 1, REMOVED: -1, HASHES: 0}[self.holds]
+        return {ROWS: 1, ADDED: 1, REMOVED: -1, HASHES: 0, LINEAGE: 0}[self.holds]
 
 
 @dataclass(frozen=True)
@@ -152,11 +160,20 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
         for schema, table in warehouse_tables(con):
             name = f"{schema}.{table}"
             storing = _TableStore(con, store, known, schema, table)
-            parts = storing.parts(log_part_rows, None if rebase else last.get(name))
+            layout[name] = {"sql": _create_sql(con, schema, table), "columns": storing.columns}
+            if storing.lineage_apart():
+                rows = _TableStore(con, store, known, schema, table, apart=LINEAGE_COLUMNS)
+                parts = rows.parts(log_part_rows, None if rebase else _rows_of(last.get(name)))
+                layout[name].update(rows_columns=rows.columns, rows_total=_total(parts))
+                parts.append(storing.lineage(rows))
+                written += rows.written
+                [(count, checksum)] = con.execute(f"SELECT {CHECKSUM} FROM {storing.source} t").fetchall()
+                tables[name] = {"rows": count, "checksum": checksum}
+            else:
+                parts = storing.parts(log_part_rows, None if rebase else last.get(name))
+                tables[name] = _total(parts)
             written += storing.written
-            tables[name] = _total(parts)
-            layout[name] = {"sql": _create_sql(con, schema, table), "columns": storing.columns,
-                            "parts": [asdict(p) for p in parts]}
+            layout[name]["parts"] = [asdict(p) for p in parts]
     finally:
         con.execute("RESET preserve_insertion_order")
     partial.mkdir(parents=True)
@@ -174,18 +191,45 @@ def _total(parts: list[Part]) -> dict:
     return {"rows": sum(p.sign * p.rows for p in parts), "checksum": str(sum(p.sign * int(p.checksum) for p in parts))}
 
 
+def _rows_of(table: dict | None) -> dict | None:
+    """The layout of a table's rows without their lineage, as a table stored whole has it (None
+    when the table was stored whole: its rows without lineage are written afresh)."""
+    if table is None or "rows_columns" not in table:
+        return None
+    return {"columns": table["rows_columns"], "parts": [p for p in table["parts"] if p["holds"] != LINEAGE]}
+
+
+def _stored_columns(table: dict) -> list[list[str]]:
+    """[name, type] of the columns a table's files of rows hold."""
+    return table.get("rows_columns", table["columns"])
+
+
 class _TableStore:
     """The files one table is stored in: reused when they hold what it holds, written when not."""
 
     def __init__(self, con: duckdb.DuckDBPyConnection, store: Path, known: dict[str, Part], schema: str,
-                 table: str) -> None:
+                 table: str, apart: tuple[str, ...] = ()) -> None:
         self.con, self.store, self.known, self.schema, self.table = con, store, known, schema, table
-        self.source = qualified(schema, table)
         self.columns = [list(c) for c in con.execute(
             """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
-               AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()]
-        """[name, type] of each column, in order."""
+               AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()
+            if c[0] not in apart]
+        """[name, type] of each column stored (those not ``apart``), in order."""
+        self.source = qualified(schema, table) if not apart else \
+            f"(SELECT {', '.join(quote(c) for c, _ in self.columns)} FROM {qualified(schema, table)})"
         self.written: list[Part] = []
+
+    def lineage_apart(self) -> bool:
+        names = {name for name, _ in self.columns}
+        return self.schema in LINEAGE_APART and set(LINEAGE_COLUMNS) < names
+
+    def lineage(self, rows: _TableStore) -> Part:
+        """The file of each row's hash without its lineage (as ``rows`` hashes it) and its lineage."""
+        row = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in rows.columns) + "}"
+        lineage = [quote(c) for c, _ in self.columns if c in LINEAGE_COLUMNS]
+        sql = f"SELECT hash({row}) AS {HASH_COLUMN}, {', '.join(lineage)} FROM {self.source}"
+        [(count, checksum)] = self.con.execute(f"SELECT {CHECKSUM} FROM ({sql}) t").fetchall()
+        return self._file(LINEAGE, [], count, checksum, sql)
 
     def parts(self, log_part_rows: int, last: dict | None) -> list[Part]:
         """A large log by run; another table as the last backup stored it when it holds the same
@@ -404,10 +448,16 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
     with _empty_database(":memory:", memory_limit) as con:
         for name, table in manifest["layout"].items():
             parts = [Part(**p) for p in table["parts"]]
-            if _total(parts) != manifest["tables"][name]:
-                problems.append(f"{name}: its files add up to {_total(parts)}, the manifest says {manifest['tables'][name]}")
-            typed = ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in table["columns"])
+            total = table.get("rows_total", manifest["tables"][name])
+            if _total(parts) != total:
+                problems.append(f"{name}: its files add up to {_total(parts)}, the manifest says {total}")
+            if any(p.holds == LINEAGE and p.rows != manifest["tables"][name]["rows"] for p in parts):
+                problems.append(f"{name}: its lineage is not of {manifest['tables'][name]['rows']} rows")
+            typed = _typed(_stored_columns(table))
+            lineage = _typed(_lineage_columns(table))
             for kinds, sql in (((ROWS, ADDED), f"SELECT {CHECKSUM} FROM (SELECT {typed} FROM read_parquet(?)) t"),
+                               ((LINEAGE,), f"SELECT {CHECKSUM}, CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
+                                            f"FROM (SELECT {lineage} FROM read_parquet(?)) t"),
                                ((HASHES, REMOVED), f"SELECT count(*), CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
                                                    "FROM read_parquet(?)")):
                 for part in (p for p in parts if chosen(asdict(p)) and p.holds in kinds):
@@ -416,9 +466,11 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
                     except duckdb.Error as error:
                         problems.append(f"{name}: {part.file} does not read: {error}")
                         continue
-                    if got != (part.rows, part.checksum):
+                    if got[:2] != (part.rows, part.checksum):
                         problems.append(f"{name}: manifest {part.rows} rows (checksum {part.checksum}) in "
                                         f"{part.file}, read {got[0]} rows (checksum {got[1]})")
+                    elif part.holds == LINEAGE and got[2] != total["checksum"]:
+                        problems.append(f"{name}: the lineage in {part.file} is not of the rows stored")
     return Verification(not problems, problems, time.perf_counter() - started)
 
 
@@ -478,8 +530,13 @@ def _load(con: duckdb.DuckDBPyConnection, backup: Path, manifest: dict) -> list[
         con.execute(table["sql"])
         schema, _, bare = name.partition(".")
         files = {kind: [str(store / p["file"]) for p in table["parts"] if p.get("holds", ROWS) == kind]
-                 for kind in (ROWS, ADDED, REMOVED)}
-        typed = ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in table["columns"])
+                 for kind in (ROWS, ADDED, REMOVED, LINEAGE)}
+        typed = _typed(_stored_columns(table))
+        into = qualified(schema, bare)
+        if files[LINEAGE]:
+            into = "__restore_rows"
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT {typed} FROM read_parquet(?) LIMIT 0",
+                        [files[ROWS]])
         base = "SELECT * FROM read_parquet(?)"
         if files[REMOVED]:
             base = f"""SELECT * EXCLUDE (__h, __n) FROM (
@@ -491,10 +548,38 @@ def _load(con: duckdb.DuckDBPyConnection, backup: Path, manifest: dict) -> list[
             for sql, bound in ((base, [files[ROWS], files[REMOVED]] if files[REMOVED] else [files[ROWS]]),
                                ("SELECT * FROM read_parquet(?)", [files[ADDED]])):
                 if bound[0]:
-                    con.execute(f"INSERT INTO {qualified(schema, bare)} {sql}", bound)
+                    con.execute(f"INSERT INTO {into} {sql}", bound)
+            if files[LINEAGE]:
+                _with_lineage(con, into, qualified(schema, bare), _stored_columns(table), _lineage_columns(table),
+                              files[LINEAGE])
         except duckdb.Error as error:
             unread.append(f"{name}: its files do not read: {error}")
     return unread
+
+
+def _with_lineage(con: duckdb.DuckDBPyConnection, rows: str, table: str, columns: list[list[str]],
+                  lineage: list[list[str]], files: list[str]) -> None:
+    """Insert into ``table`` the ``rows`` (without lineage), each with the lineage of a row of
+    the same hash: rows alike take the lineages of their hash in any order, which gives the
+    same rows."""
+    row = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in columns) + "}"
+    con.execute(f"""
+        INSERT INTO {table} BY NAME
+        SELECT r.* EXCLUDE (__h, __n), l.* EXCLUDE ({HASH_COLUMN}, __n)
+        FROM (SELECT *, hash({row}) AS __h, row_number() OVER (PARTITION BY hash({row})) AS __n FROM {rows}) r
+        JOIN (SELECT *, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n
+              FROM (SELECT {_typed(lineage)} FROM read_parquet(?))) l
+          ON l.{HASH_COLUMN} = r.__h AND l.__n = r.__n""", [files])
+    con.execute(f"DROP TABLE {rows}")
+
+
+def _typed(columns: list[list[str]]) -> str:
+    return ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in columns)
+
+
+def _lineage_columns(table: dict) -> list[list[str]]:
+    """[name, type] of the columns of a table's lineage file."""
+    return [[HASH_COLUMN, "UBIGINT"], *([c, kind] for c, kind in table["columns"] if c in LINEAGE_COLUMNS)]
 
 
 def _empty_database(path: str, memory_limit: str, spill_to: str = "") -> duckdb.DuckDBPyConnection:
@@ -544,7 +629,7 @@ def forget(con: duckdb.DuckDBPyConnection, settings: Settings, values: list[str]
         for backup in [b for b in backups_in(folder) if b.resolve() in own]:
             manifest = read_manifest(backup)
             store = folder / manifest["store"]
-            if any(_holds(store / part["file"], table["columns"], values, holding)
+            if any(_holds(store / part["file"], _stored_columns(table), values, holding)
                    for table in manifest["layout"].values() for part in table["parts"]
                    if part["holds"] in (ROWS, ADDED)):
                 shutil.rmtree(backup)

@@ -232,6 +232,60 @@ def test_a_large_table_is_told_edited_or_rewritten_from_a_sample_of_its_rows(tmp
     assert verify_restore(rewritten.path).ok
 
 
+def test_a_new_export_read_again_stores_its_changed_rows_and_its_lineage_apart(tmp_path):
+    """A raw table read from a new export: every row's lineage moves (another file, another
+    time, lines shifted by a deleted one), its rows mostly do not. Two lines alike but for their
+    lineage come back with theirs."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("CREATE SCHEMA raw")
+    con.execute("""CREATE TABLE raw.contacts AS
+                   SELECT CAST(range AS VARCHAR) AS contact_id, 'name ' || (range % 3000) AS name,
+                          'export-1/contacts.csv' AS _source_file, range + 1 AS _source_row,
+                          TIMESTAMPTZ '2026-11-01 02:00:00+00' AS _loaded_at
+                   FROM range(20000)""")
+    con.execute("INSERT INTO raw.contacts VALUES ('7', 'name 7', 'export-1/contacts.csv', 20001, "
+                "TIMESTAMPTZ '2026-11-01 02:00:00+00')")  # a line twice
+    folder = tmp_path / "backups"
+    first = take_backup(con, folder)
+    assert sorted((p.holds, p.rows) for p in first.written) == [("hashes", 20001), ("lineage", 20001),
+                                                               ("rows", 20001)]
+    con.execute("DELETE FROM raw.contacts WHERE contact_id = '5'")
+    con.execute("UPDATE raw.contacts SET name = 'edited' WHERE contact_id = '9'")
+    con.execute("""UPDATE raw.contacts SET _source_file = 'export-2/contacts.csv',
+                   _source_row = CASE WHEN _source_row > 6 THEN _source_row - 1 ELSE _source_row END,
+                   _loaded_at = TIMESTAMPTZ '2026-11-02 02:00:00+00'""")
+    night = take_backup(con, folder)
+    assert sorted((p.holds, p.rows) for p in night.written) == [("added", 1), ("lineage", 20000), ("removed", 2)], \
+        "the edited row and the deleted one as a delta; the lineage of every row apart"
+    assert night.written_bytes < first.written_bytes / 2
+    assert verify_written(night).ok and verify_restore(night.path).ok
+    restore(night.path, tmp_path / "restored.duckdb")
+    with duckdb.connect(str(tmp_path / "restored.duckdb"), read_only=True) as back:
+        assert fingerprints(back) == fingerprints(con)
+        assert back.execute("SELECT list(_source_row ORDER BY _source_row) FROM raw.contacts WHERE contact_id = '7'"
+                            ).fetchone() == ([7, 20000],)
+
+    lineage = _file_of(night.path, "raw.contacts", "lineage")
+    scan = duckdb.connect()
+    scan.execute(f"COPY (SELECT * REPLACE (_source_row + 1 AS _source_row) FROM read_parquet('{lineage}')) "
+                 f"TO '{tmp_path / 'moved.parquet'}' (FORMAT parquet)")
+    shutil.move(tmp_path / "moved.parquet", lineage)
+    checked = verify_restore(night.path)
+    assert not checked.ok and any(lineage.name in p for p in checked.problems), "a lineage not as written is found"
+
+    scan.execute(f"""COPY (SELECT * REPLACE (CAST(row_hash + 1 AS UBIGINT) AS row_hash) FROM read_parquet('{lineage}'))
+                     TO '{tmp_path / 'other.parquet'}' (FORMAT parquet)""")
+    shutil.move(tmp_path / "other.parquet", lineage)
+    manifest = json.loads((night.path / MANIFEST).read_text())
+    [part] = [p for p in manifest["layout"]["raw.contacts"]["parts"] if p["holds"] == "lineage"]
+    [(part["checksum"],)] = scan.execute(f"SELECT CAST(sum(hash(t)) AS VARCHAR) FROM read_parquet('{lineage}') t"
+                                         ).fetchall()
+    (night.path / MANIFEST).write_text(json.dumps(manifest))
+    checked = verify_restore(night.path)
+    assert checked.problems == [f"raw.contacts: the lineage in {lineage.name} is not of the rows stored"], \
+        "a lineage file as the manifest says, but of other rows, is found too"
+
+
 def test_a_log_stored_by_run_that_becomes_a_small_table_is_stored_whole(tmp_path):
     con = _log_warehouse(tmp_path / "wh.duckdb")
     con.execute("INSERT INTO quality.changes SELECT 'run-2', range FROM range(10)")
