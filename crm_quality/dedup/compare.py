@@ -9,7 +9,7 @@ from __future__ import annotations
 import duckdb
 
 from crm_quality.dedup.comparisons import SWAPPED, Comparison
-from crm_quality.warehouse import quote
+from crm_quality.warehouse import literal, quote
 
 SWAP_SIMILARITY = 0.92
 """First and last name written the other way round agree when each matches the other this well."""
@@ -18,12 +18,14 @@ SWAP_SIMILARITY = 0.92
 def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
                   comparisons: tuple[Comparison, ...], features: str,
                   term_frequencies: bool = True, compared: str | None = None,
-                  tf_records: int = 0) -> tuple[Comparison, ...]:
+                  frozen: tuple[str, int] | None = None) -> tuple[Comparison, ...]:
     """Create the temp table ``features``: id_l, id_r, rule, rules, then per comparison its
     level, its similarity (where it has one) and, at a term-frequency level (when
     ``term_frequencies``), how common the agreed value is: the larger share of the records
-    that either side's value has (counted over all the records, looked up for the paired ones),
-    of ``tf_records`` records when given (a kept model's), else of this run's.
+    that either side's value has (counted over all the records, looked up for the paired ones).
+    With ``frozen`` (a kept model's frequencies relation and record count, see
+    :func:`frequencies_sql`) the counts are those of its fit, a value it did not count twice
+    counting once, so that between fits a pair's weights move with its own values only.
     ``compared`` is a relation of pairs already compared (those columns but the frequencies):
     they join the features, with frequencies counted over this run's records. Returns the
     comparisons the records have values for."""
@@ -39,14 +41,24 @@ def compare_pairs(con: duckdb.DuckDBPyConnection, records: str, pairs: str,
     paired = f"SELECT id_l AS rid FROM {quote(pairs)} UNION SELECT id_r FROM {quote(pairs)}"
     if compared is not None:
         paired += f" UNION SELECT id_l FROM {compared} UNION SELECT id_r FROM {compared}"
-    if frequent:
-        total = str(tf_records) if tf_records else f"(SELECT count(*) FROM {quote(records)})"
+    if frequent and frozen is not None:
+        table, total = frozen
+        counts = "".join(
+            f" LEFT JOIN (SELECT value AS v, count / {total} AS share FROM {table} "
+            f"WHERE statistic = {literal(c.name)}) f{n} ON f{n}.v = CAST(r.{quote(c.column)} AS VARCHAR)"
+            for n, c in enumerate(frequent))
+        single = f"1 / {total}"
+    elif frequent:
+        total = f"(SELECT count(*) FROM {quote(records)})"
         counts = "".join(
             f" LEFT JOIN (SELECT {quote(c.column)} AS v, count(*) / {total} AS share FROM {quote(records)} "
             f"GROUP BY ALL) f{n} ON f{n}.v = r.{quote(c.column)}" for n, c in enumerate(frequent))
+        single = "0"
+    if frequent:
+        each = ", ".join(f"coalesce(f{n}.share, {single}) AS {quote(c.name)}" for n, c in enumerate(frequent))
         con.execute(f"""
             CREATE OR REPLACE TEMP TABLE {shares} AS
-            SELECT r.rid, {', '.join(f'coalesce(f{n}.share, 0) AS {quote(c.name)}' for n, c in enumerate(frequent))}
+            SELECT r.rid, {each}
             FROM (SELECT * FROM {quote(records)} SEMI JOIN ({paired}) USING (rid)) r
             {counts}""")
     inputs = [column for c in used for column in c.input_columns()]
@@ -84,3 +96,14 @@ def usable_comparisons(con: duckdb.DuckDBPyConnection, records: str,
 
 def _has_values(con: duckdb.DuckDBPyConnection, records: str, column: str) -> bool:
     return con.execute(f"SELECT count({quote(column)}) > 0 FROM {quote(records)}").fetchall()[0][0]
+
+
+def frequencies_sql(records: str, comparisons: tuple[Comparison, ...]) -> str:
+    """What a fit counts for the nights until the next: each term-frequency comparison's values
+    held by more than one record (statistic, value, count). Company-name words are counted by
+    prepare.py."""
+    frequent = [c for c in comparisons if c.term_frequency]
+    return " UNION ALL ".join(
+        f"SELECT {literal(c.name)} AS statistic, CAST({quote(c.column)} AS VARCHAR) AS value, count(*) AS count "
+        f"FROM {quote(records)} WHERE {quote(c.column)} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+        for c in frequent) or "SELECT NULL::VARCHAR AS statistic, NULL::VARCHAR AS value, 0::BIGINT AS count LIMIT 0"

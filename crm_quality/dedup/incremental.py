@@ -10,7 +10,10 @@ others are compared. Term frequencies are counted again over this run's records.
 then scored and the clusters grown again from all of them.
 
 The model is a deployment's own, like its steward lists: fitted once, it scores every run, a
-full rebuild as well, until a fit is due. So a night's pairs, scores and clusters are always
+full rebuild as well, until a fit is due. It holds what the fit counted over the records
+(``dedup.<table>_frequencies``: how many records share a value, how many names a company-name
+word is in), and weighs with those counts until the next fit, so that between fits a pair's
+score moves only with its own records. So a night's pairs, scores and clusters are always
 those a full rebuild of its export gives. A fit is due every ``dedup_refit_every`` runs (a
 week of nights by default), when more than ``dedup_refit_drift`` of the records are touched,
 when the steward lists, the comparisons, the settings or the code change, and when a run asks
@@ -45,6 +48,13 @@ class Reuse:
     """The last run's comparison records: side, id, record_hash."""
     max_touched_share: float
     """Above this share of touched records, the model is refitted instead."""
+    frequencies: str | None = None
+    """What the last fit counted (term frequencies, company-name words), which the kept model
+    weighs with."""
+
+    def frozen(self) -> tuple[str, int] | None:
+        """The frequencies to weigh with and the records they were counted over, while the model is kept."""
+        return (self.frequencies, self.model.tf_records) if self.model is not None and self.frequencies else None
 
 
 @dataclass(frozen=True)
@@ -82,9 +92,11 @@ def reuse_for(con: duckdb.DuckDBPyConnection, table: str, fit: Fit, dedup: Dedup
         return None, None
     model, run_id, runs, steward, fitted_with = rows[0]
     last = Fit(Model.from_json(model), run_id, runs, steward, fitted_with)
-    due = (dedup.refit or runs + 1 >= dedup.refit_every or (steward, fitted_with) != (fit.steward, fit.fitted_with))
+    due = (dedup.refit or runs + 1 >= dedup.refit_every or (steward, fitted_with) != (fit.steward, fit.fitted_with)
+           or not table_exists(con, "dedup", f"{table}_frequencies"))
     return Reuse(None if due else last.model, None if full_rebuild else qualified("dedup", f"{table}_pairs"),
-                 qualified("dedup", f"{table}_records"), dedup.refit_drift), last
+                 qualified("dedup", f"{table}_records"), dedup.refit_drift,
+                 qualified("dedup", f"{table}_frequencies")), last
 
 
 def record_hashes(con: duckdb.DuckDBPyConnection, records: str, hashes: str) -> None:

@@ -216,16 +216,27 @@ def _year(expression: str) -> str:
     return f"TRY_CAST(regexp_extract(trim(CAST({expression} AS VARCHAR)), '^(1[89][0-9][0-9]|20[0-9][0-9])$', 1) AS INTEGER)"
 
 
-def weigh_name_words(con: duckdb.DuckDBPyConnection, table: str) -> None:
+def weigh_name_words(con: duckdb.DuckDBPyConnection, table: str, frozen: tuple[str, int] | None = None) -> None:
     """Give each company-name word its rarity (inverse document frequency over the records:
-    a word every name has weighs nothing) and each name the sum of its words' weights."""
-    con.execute(f"""
-        CREATE OR REPLACE TEMP TABLE __dedup_word_weights AS
-        SELECT t, ln((SELECT count(*) FROM {quote(table)}) / count(*)) AS w
-        FROM (SELECT unnest(name_tokens) AS t FROM {quote(table)}) GROUP BY t""")
+    a word every name has weighs nothing) and each name the sum of its words' weights. With
+    ``frozen`` (a kept model's frequencies relation and record count) a word weighs what it did
+    at the fit, a word that no two names had then as a word of one name."""
+    if frozen is None:
+        weights = f"""SELECT t, ln((SELECT count(*) FROM {quote(table)}) / count(*)) AS w
+                      FROM (SELECT unnest(name_tokens) AS t FROM {quote(table)}) GROUP BY t"""
+    else:
+        kept, records = frozen
+        weights = f"""SELECT t, ln({records} / coalesce(f.count, 1)) AS w
+                      FROM (SELECT DISTINCT unnest(name_tokens) AS t FROM {quote(table)})
+                      LEFT JOIN (SELECT value, count FROM {kept} WHERE statistic = {literal(NAME_WORDS)}) f
+                        ON f.value = t"""
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __dedup_word_weights AS {weights}")
+    present = {name for (name, *_) in con.execute(f"DESCRIBE {quote(table)}").fetchall()}
+    weighed = {"name_token_weights", "name_weight"} & present
     con.execute(f"""
         CREATE OR REPLACE TEMP TABLE {quote(table)} AS
-        SELECT r.*, coalesce(n.name_token_weights, []) AS name_token_weights,
+        SELECT r.* {f"EXCLUDE ({', '.join(sorted(weighed))})" if weighed else ""},
+               coalesce(n.name_token_weights, []) AS name_token_weights,
                coalesce(list_sum(list_transform(n.name_token_weights, lambda x: x.w)), 0) AS name_weight
         FROM {quote(table)} r LEFT JOIN (
             SELECT rid, list({{'t': t, 'w': w}} ORDER BY t) AS name_token_weights
@@ -233,6 +244,16 @@ def weigh_name_words(con: duckdb.DuckDBPyConnection, table: str) -> None:
             GROUP BY rid) n USING (rid)
         ORDER BY rid""")
     con.execute("DROP TABLE __dedup_word_weights")
+
+
+NAME_WORDS = "name_words"
+"""The statistic of the frequencies a fit keeps that counts the names each company-name word is in."""
+
+
+def name_word_counts_sql(table: str) -> str:
+    """The company-name words more than one name has, with how many (statistic, value, count)."""
+    return (f"SELECT {literal(NAME_WORDS)} AS statistic, t AS value, count(*) AS count "
+            f"FROM (SELECT unnest(name_tokens) AS t FROM {quote(table)}) GROUP BY t HAVING count(*) > 1")
 
 
 def _register_nicknames(con: duckdb.DuckDBPyConnection) -> None:

@@ -19,12 +19,12 @@ import pyarrow as pa
 from crm_quality.dedup.blocking import RuleReport, candidate_pairs, random_pairs, usable_rules
 from crm_quality.dedup.classify import Scores, score
 from crm_quality.dedup.cluster import cluster
-from crm_quality.dedup.compare import compare_pairs, usable_comparisons
+from crm_quality.dedup.compare import compare_pairs, frequencies_sql, usable_comparisons
 from crm_quality.dedup.comparisons import Comparison
 from crm_quality.dedup.entities import ENTITIES
 from crm_quality.dedup.incremental import (Fit, Reuse, fit_sql, kept_comparisons, record_hashes, reusable_pairs,
                                            reuse_for, steward_hash, touch)
-from crm_quality.dedup.prepare import prepare_records, weigh_name_words
+from crm_quality.dedup.prepare import name_word_counts_sql, prepare_records, weigh_name_words
 from crm_quality.dedup.training import Model, measure_u, train
 from crm_quality.dedup.steward import ALWAYS, NEVER, steward_pairs
 from crm_quality.dedup.targets import DEDUPLICATED
@@ -34,8 +34,8 @@ from crm_quality.standardize.distinct_values import DistinctValues
 from crm_quality.warehouse import build_table, column_names, quote, swap_in_many, write_changed_rows
 
 RECORDS, PAIRS, FEATURES, SCORED = "__dedup_records", "__dedup_pairs", "__dedup_features", "__dedup_scored"
-HASHES, TOUCHED, KEPT = "__dedup_hashes", "__dedup_touched", "__dedup_kept"
-DEDUP_TABLES = ("pairs", "clusters", "review", "records", "model")
+HASHES, TOUCHED, KEPT, FREQUENCIES = "__dedup_hashes", "__dedup_touched", "__dedup_kept", "__dedup_frequencies"
+DEDUP_TABLES = ("pairs", "clusters", "review", "records", "model", "frequencies")
 """What deduplicating a table writes: dedup.<table>_<part>."""
 RANDOM_PAIRS, RANDOM_FEATURES = "__dedup_random_pairs", "__dedup_random_features"
 U_PAIRS = 250_000
@@ -108,11 +108,12 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     """Duplicate clusters among the rows of the relation ``source`` (canonical column names,
     ids in ``id_column``); with ``link_to`` (relation, id column), each row is matched to the
     record of that relation it is instead. Leaves the scored pairs in the temp table
-    ``__dedup_scored`` for :func:`scored_pairs`, and the comparison records' hashes in
-    ``__dedup_hashes``. ``labels`` (id_l, id_r, is_match) are held at their class while the
-    model is fitted. Pairs of ids a steward listed as ``never`` (merged) are kept apart, also
-    through other members; ``always`` pairs are matches; both lists are labels too. Without
-    ``keep_pairs`` (only the clusters are wanted) the scored pairs are not written. With
+    ``__dedup_scored`` for :func:`scored_pairs`, the comparison records' hashes in
+    ``__dedup_hashes`` and, after a fit, what it counted in ``__dedup_frequencies``. ``labels``
+    (id_l, id_r, is_match) are held at their class while the model is fitted. Pairs of ids a
+    steward listed as ``never`` (merged) are kept apart, also through other members; ``always``
+    pairs are matches; both lists are labels too. Without ``keep_pairs`` (only the clusters are
+    wanted) the scored pairs are not written. With
     ``reuse`` holding the last run's pairs, the candidates it compared between records unchanged
     since keep their comparison and only the others are compared (unless the comparisons
     changed); every pair is scored, with the last fit's model when ``reuse`` holds one and few
@@ -129,14 +130,19 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
         prepare_records(con, spec, source, id_column, RECORDS, keys, kept=prepared(0))
         if link_to:
             prepare_records(con, spec, link_to[0], link_to[1], RECORDS, keys, side=1, kept=prepared(1))
-    if any(c.kind == "organisation_name" for c in spec.comparisons):
-        weigh_name_words(con, RECORDS)
-    record_hashes(con, RECORDS, HASHES)
+    names = any(c.kind == "organisation_name" for c in spec.comparisons)
+    frozen = reuse.frozen() if reuse is not None else None
+    _weigh(con, names, frozen)
     comparisons = usable_comparisons(con, RECORDS, spec.comparisons)
     if reuse is not None and not _compared_alike(con, reuse, comparisons):
         reuse = None
     if reuse is not None and touch(con, HASHES, reuse.records, TOUCHED) > reuse.max_touched_share:
         reuse = replace(reuse, model=None)
+    if frozen and (reuse is None or reuse.model is None):  # a fit after all: it weighs with this run's counts
+        frozen = None
+        _weigh(con, names, frozen)
+        if reuse is not None:
+            touch(con, HASHES, reuse.records, TOUCHED)
     compared = reuse.pairs if reuse is not None else None
     rules = usable_rules(con, RECORDS, spec.blocking)
     oversized, rule_pairs = candidate_pairs(con, RECORDS, tuple(r for r, _ in rules), options.block_cap,
@@ -145,14 +151,15 @@ def find_duplicates(con: duckdb.DuckDBPyConnection, entity: str, source: str, id
     _add_always(con, always_rids)
     kept = reusable_pairs(con, compared, RECORDS, TOUCHED, PAIRS, KEPT) if compared else 0
     compare_pairs(con, RECORDS, PAIRS, comparisons, FEATURES,
-                  compared=kept_comparisons(con, compared, KEPT, comparisons) if compared else None,
-                  tf_records=reuse.model.tf_records if reuse is not None and reuse.model else 0)
+                  compared=kept_comparisons(con, compared, KEPT, comparisons) if compared else None, frozen=frozen)
     levels = _levels(con, FEATURES, comparisons)
     ids = np.array([i for (i,) in con.execute(f"SELECT id FROM {RECORDS} ORDER BY rid").fetchall()], dtype=object)
     refitted = reuse is None or reuse.model is None
     if refitted:
         model, effect = _fit(con, levels, comparisons, rules, labels, ids, never_rids, always_rids, link, spec,
                              options.match_probability)
+        counted = [frequencies_sql(RECORDS, comparisons), *([name_word_counts_sql(RECORDS)] if names else [])]
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {FREQUENCIES} AS {' UNION ALL '.join(counted)}")
     else:
         model, effect = reuse.model, None
     scores = score(levels, comparisons, model, spec.vetoes)
@@ -197,6 +204,14 @@ def _fit(con: duckdb.DuckDBPyConnection, levels: pd.DataFrame, comparisons: tupl
     unaided = train(levels, u, all_pairs, comparisons, training_rules)
     return model, _labels_effect(known, model, unaided, score(levels, comparisons, model, spec.vetoes),
                                  score(levels, comparisons, unaided, spec.vetoes), threshold)
+
+
+def _weigh(con: duckdb.DuckDBPyConnection, names: bool, frozen: tuple[str, int] | None) -> None:
+    """Weigh the company-name words (with ``names``), as the kept model counted them when
+    ``frozen``, and hash the comparison records."""
+    if names:
+        weigh_name_words(con, RECORDS, frozen)
+    record_hashes(con, RECORDS, HASHES)
 
 
 def _add_always(con: duckdb.DuckDBPyConnection, always: np.ndarray) -> None:
@@ -367,9 +382,12 @@ def deduplicate_table(con: duckdb.DuckDBPyConnection, settings: Settings, table:
         WHERE veto IS NULL AND match_probability >= ? AND match_probability < ?
         ORDER BY abs(match_probability - ?), id_l, id_r""", [*options.review_band, options.match_probability])
     build_table(con, "dedup", f"{table}_model", *fit_sql(fit))
-    swap_in_many(con, [("dedup", f"{table}_{part}") for part in DEDUP_TABLES if not (in_place and part in rows)],
+    if result.refitted:
+        build_table(con, "dedup", f"{table}_frequencies", f"SELECT * FROM {FREQUENCIES} ORDER BY ALL")
+    swap_in_many(con, [("dedup", f"{table}_{part}") for part in DEDUP_TABLES
+                       if not (in_place and part in rows) and (result.refitted or part != "frequencies")],
                  also=write_rows if in_place else None)
     con.unregister("__dedup_clusters")
-    for temp in (SCORED, HASHES):
-        con.execute(f"DROP TABLE {temp}")
+    for temp in (SCORED, HASHES, FREQUENCIES):
+        con.execute(f"DROP TABLE IF EXISTS {temp}")
     return result

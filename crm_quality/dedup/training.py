@@ -55,8 +55,8 @@ class Model:
     """Comparison -> the typical log2 frequency of the values its term-frequency levels agree
     on: a value more common than that weighs less, a rarer one more."""
     tf_records: int = 0
-    """The records a value's frequency is counted against: those of the fit, so that between
-    fits a pair's weight moves only when its own values' counts do (0: this run's records)."""
+    """The records the fit counted its frequencies over (incremental.py): between fits, a
+    value's frequency is a share of them."""
 
     def __post_init__(self) -> None:
         self.u = {name: dict(levels) for name, levels in self.u.items()}  # corrected here, not where measured
