@@ -17,7 +17,7 @@ from dagster_duckdb import DuckDBResource
 
 from crm_quality.defs.failures import clear_failures
 from crm_quality.dedup.targets import DEDUPLICATED, MERGED
-from crm_quality.merge.clean import account_for_clean_rows, build_clean, clean_outputs, clean_result, orphaned_keys
+from crm_quality.merge.clean import account_for_run, build_clean, clean_outputs, clean_result, orphaned_keys
 from crm_quality.operations.memo import inputs_fingerprint, intact_build, remember, unchanged_since
 from crm_quality.privacy.identifiers import PEOPLE
 from crm_quality.privacy.outdated import find_outdated
@@ -96,7 +96,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         else:
             result = build_clean(con, current, context.run.run_id, intact_build(con, current, "clean", outputs))
             remember(con, "clean", inputs, outputs, context.run.run_id)
-        accounts = {table: account_for_clean_rows(con, table) for table in TABLES}
+        accounts = account_for_run(con, context.run.run_id)
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
         erased = erased_present(con, current)
         outdated = find_outdated(con, current, context.run.run_id)

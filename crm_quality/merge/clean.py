@@ -17,7 +17,7 @@ the team's rules promote become columns of their own, read from each clean row's
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass
 from typing import Iterable
 
 import duckdb
@@ -295,6 +295,31 @@ def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanA
                  + (SELECT coalesce(sum(n), 0) FROM landed_count l ANTI JOIN source s USING (_source_row))
                """).fetchall()[0]
     return CleanAccount(*row)
+
+
+ROW_ACCOUNTS_SQL = """CREATE TABLE IF NOT EXISTS quality.row_accounts (
+    run_id VARCHAR, table_name VARCHAR, source_rows BIGINT, clean BIGINT, quarantined BIGINT, merged BIGINT,
+    missing BIGINT, doubled BIGINT)"""
+
+
+def account_for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, CleanAccount]:
+    """Every clean table's row account, logged in ``quality.row_accounts`` for the run's report."""
+    accounts = {table: account_for_clean_rows(con, table) for table in TABLES if table_exists(con, "clean", table)}
+    con.execute(ROW_ACCOUNTS_SQL)
+    with transaction(con):
+        con.execute("DELETE FROM quality.row_accounts WHERE run_id = ?", [run_id])
+        con.executemany("INSERT INTO quality.row_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [[run_id, table, *astuple(account)] for table, account in accounts.items()])
+    return accounts
+
+
+def logged_accounts(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, CleanAccount]:
+    """The row accounts ``run_id`` logged (none when its clean step did not run)."""
+    if not table_exists(con, "quality", "row_accounts"):
+        return {}
+    return {table: CleanAccount(*counts) for table, *counts in con.execute(
+        "SELECT table_name, source_rows, clean, quarantined, merged, missing, doubled FROM quality.row_accounts "
+        "WHERE run_id = ?", [run_id]).fetchall()}
 
 
 def merged_records(con: duckdb.DuckDBPyConnection, table: str) -> int:

@@ -11,9 +11,9 @@ hashes, which any order of the same rows gives), its CREATE statement and its fi
   writes that 1%; a table that moved by more than ``DELTA_SHARE`` since its base, or any table
   on a full rebuild, gets a new base.
 - a raw or staged table, whose lineage (the file, line and time each row was read) moves on
-  every row when a new export is read while its rows mostly do not, as its rows without their
-  lineage, stored as above, and its lineage apart: each row's hash without it, and its lineage.
-  A restore pairs them again by that hash.
+  every row when a new export is read while its rows mostly do not, as two tables stored as
+  above: its rows without their lineage, and its lineage (each row's hash without it, and its
+  lineage). A restore pairs them again by that hash.
 
 A backup counts only when verified: every file it writes is read back, as its table's column types,
 and must hold the rows and checksum the manifest gives it; every file it reuses must still have the
@@ -73,13 +73,13 @@ BACKUPS_SQL = """CREATE TABLE IF NOT EXISTS quality.backups (
 BACKUPS_WRITTEN_SQL = "ALTER TABLE quality.backups ADD COLUMN IF NOT EXISTS written_bytes BIGINT"
 
 
-ROWS, HASHES, ADDED, REMOVED, LINEAGE = "rows", "hashes", "added", "removed", "lineage"
+ROWS, HASHES, ADDED, REMOVED = "rows", "hashes", "added", "removed"
 """What a file of the store holds: a table's rows (a base, or one run's rows of a log); the hashes
-of a base's rows; the rows added since the base; the hashes of the rows removed since; each
-row's hash (without its lineage) with its lineage."""
+of a base's rows; the rows added since the base; the hashes of the rows removed since."""
 HASH_COLUMN = "row_hash"
 LINEAGE_APART = ("raw", "staged")
 """The schemas whose tables are stored with their lineage apart."""
+LINEAGE = "__backup_lineage"
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ class Part:
     def sign(self) -> int:
         """How the part counts towards its table: removed rows count against it, a base's
         hashes not at all (its rows count)."""
-        return {ROWS: 1, ADDED: 1, REMOVED: -1, HASHES: 0, LINEAGE: 0}[self.holds]
+        return {ROWS: 1, ADDED: 1, REMOVED: -1, HASHES: 0}[self.holds]
 
 
 @dataclass(frozen=True)
@@ -162,13 +162,22 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
             storing = _TableStore(con, store, known, schema, table)
             layout[name] = {"sql": _create_sql(con, schema, table), "columns": storing.columns}
             if storing.lineage_apart():
-                rows = _TableStore(con, store, known, schema, table, apart=LINEAGE_COLUMNS)
-                parts = rows.parts(log_part_rows, None if rebase else _rows_of(last.get(name)))
-                layout[name].update(rows_columns=rows.columns, rows_total=_total(parts))
-                parts.append(storing.lineage(rows))
-                written += rows.written
                 [(count, checksum)] = con.execute(f"SELECT {CHECKSUM} FROM {storing.source} t").fetchall()
                 tables[name] = {"rows": count, "checksum": checksum}
+                before = None if rebase else last.get(name)
+                if before and before.get("table_total") == tables[name] and before["columns"] == storing.columns \
+                        and all(storing.intact(Part(**p)) for p in _files(before)):
+                    layout[name] = {**before, "sql": layout[name]["sql"]}  # as the last backup stored it
+                    continue
+                rows = _TableStore(con, store, known, schema, table, apart=LINEAGE_COLUMNS)
+                parts = rows.parts(log_part_rows, _rows_of(before))
+                lineage = storing.lineage(rows)
+                lineage_parts = lineage.parts(log_part_rows, before.get("lineage") if before else None)
+                con.execute(f"DROP TABLE {LINEAGE}")
+                layout[name].update(rows_columns=rows.columns, rows_total=_total(parts), table_total=tables[name],
+                                    lineage={"columns": lineage.columns, "total": _total(lineage_parts),
+                                             "parts": [asdict(p) for p in lineage_parts]})
+                written += rows.written + lineage.written
             else:
                 parts = storing.parts(log_part_rows, None if rebase else last.get(name))
                 tables[name] = _total(parts)
@@ -182,7 +191,7 @@ def take_backup(con: duckdb.DuckDBPyConnection, folder: Path, offsite: Path | No
         "schemas": sorted({name.split(".")[0] for name in tables}), "layout": layout}, indent=2))
     partial.rename(target)
     copy = _copy_offsite(target, store, offsite, owner) if offsite is not None else None
-    size = sum(part["bytes"] for table in layout.values() for part in table["parts"])
+    size = sum(part["bytes"] for table in layout.values() for part in _files(table))
     return Backup(target, taken_at, tables, size + (target / MANIFEST).stat().st_size, tuple(written), copy)
 
 
@@ -196,7 +205,12 @@ def _rows_of(table: dict | None) -> dict | None:
     when the table was stored whole: its rows without lineage are written afresh)."""
     if table is None or "rows_columns" not in table:
         return None
-    return {"columns": table["rows_columns"], "parts": [p for p in table["parts"] if p["holds"] != LINEAGE]}
+    return {"columns": table["rows_columns"], "parts": table["parts"]}
+
+
+def _files(table: dict) -> list[dict]:
+    """Every file a table's layout lists: its rows' and its lineage's."""
+    return table["parts"] + table.get("lineage", {}).get("parts", [])
 
 
 def _stored_columns(table: dict) -> list[list[str]]:
@@ -211,7 +225,7 @@ class _TableStore:
                  table: str, apart: tuple[str, ...] = ()) -> None:
         self.con, self.store, self.known, self.schema, self.table = con, store, known, schema, table
         self.columns = [list(c) for c in con.execute(
-            """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name = current_database()
+            """SELECT column_name, data_type FROM duckdb_columns() WHERE database_name IN (current_database(), 'temp')
                AND schema_name = ? AND table_name = ? ORDER BY column_index""", [schema, table]).fetchall()
             if c[0] not in apart]
         """[name, type] of each column stored (those not ``apart``), in order."""
@@ -223,13 +237,14 @@ class _TableStore:
         names = {name for name, _ in self.columns}
         return self.schema in LINEAGE_APART and set(LINEAGE_COLUMNS) < names
 
-    def lineage(self, rows: _TableStore) -> Part:
-        """The file of each row's hash without its lineage (as ``rows`` hashes it) and its lineage."""
+    def lineage(self, rows: _TableStore) -> _TableStore:
+        """The store of the table's lineage: each row's hash without it (as ``rows`` hashes it)
+        and its lineage columns, in the temp table ``__backup_lineage``."""
         row = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in rows.columns) + "}"
         lineage = [quote(c) for c, _ in self.columns if c in LINEAGE_COLUMNS]
-        sql = f"SELECT hash({row}) AS {HASH_COLUMN}, {', '.join(lineage)} FROM {self.source}"
-        [(count, checksum)] = self.con.execute(f"SELECT {CHECKSUM} FROM ({sql}) t").fetchall()
-        return self._file(LINEAGE, [], count, checksum, sql)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LINEAGE} AS "
+                         f"SELECT hash({row}) AS {HASH_COLUMN}, {', '.join(lineage)} FROM {self.source}")
+        return _TableStore(self.con, self.store, self.known, "main", LINEAGE)
 
     def parts(self, log_part_rows: int, last: dict | None) -> list[Part]:
         """A large log by run; another table as the last backup stored it when it holds the same
@@ -240,17 +255,17 @@ class _TableStore:
         [(rows, checksum)] = self.con.execute(f"SELECT {CHECKSUM} FROM {self.source} t").fetchall()
         if last is not None and last["columns"] == self.columns:
             before = [Part(**p) for p in last["parts"]]
-            if _total(before) == {"rows": rows, "checksum": checksum} and all(map(self._intact, before)):
+            if _total(before) == {"rows": rows, "checksum": checksum} and all(map(self.intact, before)):
                 return before
             base = [p for p in before if p.holds in (ROWS, HASHES)]
             if sorted(p.holds for p in base) == [HASHES, ROWS] and not self._mostly_new(base) \
-                    and all(map(self._intact, base)):
+                    and all(map(self.intact, base)):
                 delta = self._delta(base, rows)
                 if delta is not None:
                     return base + delta
         return [self._rows(None, rows, checksum), self._hashes(rows, checksum)]
 
-    def _intact(self, part: Part) -> bool:
+    def intact(self, part: Part) -> bool:
         path = self.store / part.file
         return path.is_file() and _sha256(path) == part.sha256
 
@@ -309,7 +324,7 @@ class _TableStore:
         written under a ``.partial`` name and renamed when complete."""
         file = _content_name(self.columns, [holds, *about], rows, checksum)
         part = self.known.get(file)
-        if part is not None and self._intact(part):
+        if part is not None and self.intact(part):
             return part
         path = self.store / file
         partial = path.with_name(path.name + ".partial")
@@ -352,7 +367,7 @@ def _store_history(folder: Path, store: str) -> tuple[dict[str, Part], dict[str,
         manifest = read_manifest(backup)
         if manifest.get("store") == store:
             for table in manifest["layout"].values():
-                listed.update((part["file"], Part(**part)) for part in table["parts"])
+                listed.update((part["file"], Part(**part)) for part in _files(table))
             last = manifest["layout"]
     return listed, last
 
@@ -364,7 +379,7 @@ def _copy_offsite(backup: Path, store: Path, offsite: Path, owner: str) -> Path:
     _drop_partials(offsite, owner)
     (offsite / store.name).mkdir(parents=True, exist_ok=True)
     for table in read_manifest(backup)["layout"].values():
-        for part in table["parts"]:
+        for part in _files(table):
             there = offsite / store.name / part["file"]
             if not there.is_file() or there.stat().st_size != part["bytes"]:
                 shutil.copyfile(store / part["file"], there.with_name(there.name + ".partial"))
@@ -448,30 +463,39 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
     with _empty_database(":memory:", memory_limit) as con:
         for name, table in manifest["layout"].items():
             parts = [Part(**p) for p in table["parts"]]
-            total = table.get("rows_total", manifest["tables"][name])
-            if _total(parts) != total:
-                problems.append(f"{name}: its files add up to {_total(parts)}, the manifest says {total}")
-            if any(p.holds == LINEAGE and p.rows != manifest["tables"][name]["rows"] for p in parts):
-                problems.append(f"{name}: its lineage is not of {manifest['tables'][name]['rows']} rows")
-            typed = _typed(_stored_columns(table))
-            lineage = _typed(_lineage_columns(table))
-            for kinds, sql in (((ROWS, ADDED), f"SELECT {CHECKSUM} FROM (SELECT {typed} FROM read_parquet(?)) t"),
-                               ((LINEAGE,), f"SELECT {CHECKSUM}, CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
-                                            f"FROM (SELECT {lineage} FROM read_parquet(?)) t"),
-                               ((HASHES, REMOVED), f"SELECT count(*), CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
-                                                   "FROM read_parquet(?)")):
-                for part in (p for p in parts if chosen(asdict(p)) and p.holds in kinds):
-                    try:
-                        [got] = con.execute(sql, [str(store / part.file)]).fetchall()
-                    except duckdb.Error as error:
-                        problems.append(f"{name}: {part.file} does not read: {error}")
-                        continue
-                    if got[:2] != (part.rows, part.checksum):
-                        problems.append(f"{name}: manifest {part.rows} rows (checksum {part.checksum}) in "
-                                        f"{part.file}, read {got[0]} rows (checksum {got[1]})")
-                    elif part.holds == LINEAGE and got[2] != total["checksum"]:
-                        problems.append(f"{name}: the lineage in {part.file} is not of the rows stored")
+            stored = [(table.get("rows_total", manifest["tables"][name]), _stored_columns(table), parts)]
+            if "lineage" in table:
+                lineage = table["lineage"]
+                stored.append((lineage["total"], lineage["columns"], [Part(**p) for p in lineage["parts"]]))
+                if lineage["total"]["rows"] != manifest["tables"][name]["rows"]:
+                    problems.append(f"{name}: its lineage is of {lineage['total']['rows']} rows, "
+                                    f"the manifest says {manifest['tables'][name]['rows']}")
+            for total, columns, files in stored:
+                if _total(files) != total:
+                    problems.append(f"{name}: its files add up to {_total(files)}, the manifest says {total}")
+                problems += _read_back(con, name, store, columns, [p for p in files if chosen(asdict(p))])
     return Verification(not problems, problems, time.perf_counter() - started)
+
+
+def _read_back(con: duckdb.DuckDBPyConnection, name: str, store: Path, columns: list[list[str]],
+               parts: list[Part]) -> list[str]:
+    """Each of ``parts`` must hold the rows and checksum the manifest gives it: files of rows
+    read as ``columns`` types, files of hashes summed."""
+    problems = []
+    typed = _typed(columns)
+    for kinds, sql in (((ROWS, ADDED), f"SELECT {CHECKSUM} FROM (SELECT {typed} FROM read_parquet(?)) t"),
+                       ((HASHES, REMOVED), f"SELECT count(*), CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
+                                           "FROM read_parquet(?)")):
+        for part in (p for p in parts if p.holds in kinds):
+            try:
+                [got] = con.execute(sql, [str(store / part.file)]).fetchall()
+            except duckdb.Error as error:
+                problems.append(f"{name}: {part.file} does not read: {error}")
+                continue
+            if got != (part.rows, part.checksum):
+                problems.append(f"{name}: manifest {part.rows} rows (checksum {part.checksum}) in "
+                                f"{part.file}, read {got[0]} rows (checksum {got[1]})")
+    return problems
 
 
 def restore(backup: Path, to: Path, memory_limit: str = "") -> Verification:
@@ -520,8 +544,8 @@ def _restore_and_compare(backup: Path, manifest: dict, into: str, memory_limit: 
 
 def _load(con: duckdb.DuckDBPyConnection, backup: Path, manifest: dict) -> list[str]:
     """Create the backup's schemas and tables and read their files into them (a base without
-    the rows removed since, and the rows added); return a line for each table whose files do
-    not read."""
+    the rows removed since, and the rows added; a table stored with its lineage apart, its rows
+    paired with their lineage); return a line for each table whose files do not read."""
     store = backup.parent / manifest["store"]
     for schema in manifest["schemas"]:
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(schema)}")
@@ -529,57 +553,61 @@ def _load(con: duckdb.DuckDBPyConnection, backup: Path, manifest: dict) -> list[
     for name, table in manifest["layout"].items():
         con.execute(table["sql"])
         schema, _, bare = name.partition(".")
-        files = {kind: [str(store / p["file"]) for p in table["parts"] if p.get("holds", ROWS) == kind]
-                 for kind in (ROWS, ADDED, REMOVED, LINEAGE)}
-        typed = _typed(_stored_columns(table))
-        into = qualified(schema, bare)
-        if files[LINEAGE]:
-            into = "__restore_rows"
-            con.execute(f"CREATE OR REPLACE TEMP TABLE {into} AS SELECT {typed} FROM read_parquet(?) LIMIT 0",
-                        [files[ROWS]])
-        base = "SELECT * FROM read_parquet(?)"
-        if files[REMOVED]:
-            base = f"""SELECT * EXCLUDE (__h, __n) FROM (
-                           SELECT t.*, hash(t) AS __h, row_number() OVER (PARTITION BY hash(t)) AS __n
-                           FROM (SELECT {typed} FROM read_parquet(?)) t)
-                       ANTI JOIN (SELECT {HASH_COLUMN} AS __h, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n
-                                  FROM read_parquet(?)) USING (__h, __n)"""
         try:
-            for sql, bound in ((base, [files[ROWS], files[REMOVED]] if files[REMOVED] else [files[ROWS]]),
-                               ("SELECT * FROM read_parquet(?)", [files[ADDED]])):
-                if bound[0]:
-                    con.execute(f"INSERT INTO {into} {sql}", bound)
-            if files[LINEAGE]:
-                _with_lineage(con, into, qualified(schema, bare), _stored_columns(table), _lineage_columns(table),
-                              files[LINEAGE])
+            if "lineage" not in table:
+                _load_parts(con, qualified(schema, bare), store, table["parts"], table["columns"])
+                continue
+            for temp, columns, parts in (("__restore_rows", table["rows_columns"], table["parts"]),
+                                         ("__restore_lineage", table["lineage"]["columns"],
+                                          table["lineage"]["parts"])):
+                con.execute(f"CREATE OR REPLACE TEMP TABLE {temp} ({_declared(columns)})")
+                _load_parts(con, temp, store, parts, columns)
+            _with_lineage(con, qualified(schema, bare), table["rows_columns"])
         except duckdb.Error as error:
             unread.append(f"{name}: its files do not read: {error}")
     return unread
 
 
-def _with_lineage(con: duckdb.DuckDBPyConnection, rows: str, table: str, columns: list[list[str]],
-                  lineage: list[list[str]], files: list[str]) -> None:
-    """Insert into ``table`` the ``rows`` (without lineage), each with the lineage of a row of
-    the same hash: rows alike take the lineages of their hash in any order, which gives the
-    same rows."""
+def _load_parts(con: duckdb.DuckDBPyConnection, into: str, store: Path, parts: list[dict],
+                columns: list[list[str]]) -> None:
+    """Insert into ``into`` the rows ``parts`` stand for: a base without the rows removed
+    since, and the rows added."""
+    files = {kind: [str(store / p["file"]) for p in parts if p.get("holds", ROWS) == kind]
+             for kind in (ROWS, ADDED, REMOVED)}
+    base = "SELECT * FROM read_parquet(?)"
+    if files[REMOVED]:
+        base = f"""SELECT * EXCLUDE (__h, __n) FROM (
+                       SELECT t.*, hash(t) AS __h, row_number() OVER (PARTITION BY hash(t)) AS __n
+                       FROM (SELECT {_typed(columns)} FROM read_parquet(?)) t)
+                   ANTI JOIN (SELECT {HASH_COLUMN} AS __h, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n
+                              FROM read_parquet(?)) USING (__h, __n)"""
+    for sql, bound in ((base, [files[ROWS], files[REMOVED]] if files[REMOVED] else [files[ROWS]]),
+                       ("SELECT * FROM read_parquet(?)", [files[ADDED]])):
+        if bound[0]:
+            con.execute(f"INSERT INTO {into} {sql}", bound)
+
+
+def _with_lineage(con: duckdb.DuckDBPyConnection, table: str, columns: list[list[str]]) -> None:
+    """Insert into ``table`` the rows of ``__restore_rows`` (without lineage), each with a
+    lineage of ``__restore_lineage`` of the same hash: rows alike take the lineages of their
+    hash in any order, which gives the same rows."""
     row = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in columns) + "}"
     con.execute(f"""
         INSERT INTO {table} BY NAME
         SELECT r.* EXCLUDE (__h, __n), l.* EXCLUDE ({HASH_COLUMN}, __n)
-        FROM (SELECT *, hash({row}) AS __h, row_number() OVER (PARTITION BY hash({row})) AS __n FROM {rows}) r
-        JOIN (SELECT *, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n
-              FROM (SELECT {_typed(lineage)} FROM read_parquet(?))) l
-          ON l.{HASH_COLUMN} = r.__h AND l.__n = r.__n""", [files])
-    con.execute(f"DROP TABLE {rows}")
+        FROM (SELECT *, hash({row}) AS __h, row_number() OVER (PARTITION BY hash({row})) AS __n
+              FROM __restore_rows) r
+        JOIN (SELECT *, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n FROM __restore_lineage) l
+          ON l.{HASH_COLUMN} = r.__h AND l.__n = r.__n""")
+    con.execute("DROP TABLE __restore_rows; DROP TABLE __restore_lineage")
+
+
+def _declared(columns: list[list[str]]) -> str:
+    return ", ".join(f"{quote(c)} {kind}" for c, kind in columns)
 
 
 def _typed(columns: list[list[str]]) -> str:
     return ", ".join(f"CAST({quote(c)} AS {kind}) AS {quote(c)}" for c, kind in columns)
-
-
-def _lineage_columns(table: dict) -> list[list[str]]:
-    """[name, type] of the columns of a table's lineage file."""
-    return [[HASH_COLUMN, "UBIGINT"], *([c, kind] for c, kind in table["columns"] if c in LINEAGE_COLUMNS)]
 
 
 def _empty_database(path: str, memory_limit: str, spill_to: str = "") -> duckdb.DuckDBPyConnection:

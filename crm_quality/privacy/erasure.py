@@ -5,7 +5,7 @@ The person is the record asked for (or every person record carrying the email or
 for), the records deduplication merged with it (one person to the CRM team) and the leads matched
 to it. Their rows are deleted wherever a text column holds one of their ids, emails or phones (a
 list column loses those elements instead), and the caches of derived values lose every value of
-theirs. Text files the runs wrote (fix lists, reports) lose the lines that hold one of them. The
+theirs. What deduplication's last fit counted is dropped: the next run fits the model again. Text files the runs wrote (fix lists, reports) lose the lines that hold one of them. The
 run that follows rebuilds what is derived: golden records from the remaining members, children
 repointed or set to NULL with ``_dangling``, the report and the exports.
 
@@ -133,6 +133,7 @@ def forget_suppressed(con: duckdb.DuckDBPyConnection, settings: Settings) -> Per
         if person.count:
             with transaction(con):
                 _scrub_tables(con, person)
+                _drop_fitted_counts(con, person)
     return person
 
 
@@ -217,7 +218,7 @@ def erase(con: duckdb.DuckDBPyConnection, settings: Settings, request: Request, 
     con.execute(SUPPRESSED_SQL)
     con.execute(ERASURES_SQL)
     with transaction(con):
-        layers = _scrub_tables(con, person)
+        layers = _scrub_tables(con, person) + _drop_fitted_counts(con, person)
         con.executemany("INSERT INTO quality.suppressed VALUES (?, ?, ?, now())",
                         sorted({(keyed_hash(key, kind, value), kind if kind in ("email", "phone") else "record",
                                  erasure_id) for kind, value in person.identifiers}))
@@ -264,6 +265,18 @@ def _scrub_tables(con: duckdb.DuckDBPyConnection, person: Person) -> list[str]:
         if changed:
             touched.append(f"{schema}.{table}")
     return touched
+
+
+def _drop_fitted_counts(con: duckdb.DuckDBPyConnection, person: Person) -> list[str]:
+    """What a dedup fit counted (how many records share a name or an email) holds the person's
+    values without their ids, so it cannot be scrubbed by them: it is dropped, for every
+    deduplication that reads their records, and the next run fits the model again."""
+    dropped = []
+    for table, target in DEDUPLICATED.items():
+        if any(person.records.get(t) for t in target.reads) and table_exists(con, "dedup", f"{table}_frequencies"):
+            con.execute(f"DROP TABLE {qualified('dedup', table + '_frequencies')}")
+            dropped.append(f"dedup.{table}_frequencies")
+    return dropped
 
 
 def _scrub_files(folders: list[Path], person: Person) -> list[str]:

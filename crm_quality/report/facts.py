@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import duckdb
 
 from crm_quality.dedup.targets import MERGED
-from crm_quality.merge.clean import account_for_clean_rows, merged_records
+from crm_quality.merge.clean import account_for_clean_rows, logged_accounts, merged_records
 from crm_quality.privacy.erasure import erasures
 from crm_quality.privacy.outdated import outdated_counts
 from crm_quality.privacy.suppression import held_back
@@ -231,10 +231,12 @@ def _duplicates(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
 
 
 def _accounting(con: duckdb.DuckDBPyConnection, facts: Facts) -> None:
-    """The clean layer's own row account (the one its blocking check proves), per table."""
+    """The clean layer's own row account (the one its blocking check proves), per table: as the
+    run's clean step logged it, else counted now."""
+    logged = logged_accounts(con, facts.run_id)
     for table in TABLES:
         if not table_exists(con, "clean", table):
             continue
-        account = account_for_clean_rows(con, table)
+        account = logged.get(table) or account_for_clean_rows(con, table)
         facts.accounting.append({"table": table, "source": account.source_rows, "staged": row_count(con, "staged", table),
                                  "quarantined": account.quarantined, "merged": account.merged, "clean": account.clean})

@@ -111,6 +111,13 @@ def test_every_row_is_clean_quarantined_or_merged_and_no_key_dangles(pipeline):
     blocking = [c for c in checks if c.check_name != "no_outdated_records"]
     assert all(c.passed for c in blocking), [c for c in blocking if not c.passed]
     con = duckdb.connect(str(settings.warehouse.path), read_only=True)
+    logged = {table: counts for table, *counts in con.execute(
+        "SELECT table_name, source_rows, clean, quarantined, merged FROM quality.row_accounts WHERE run_id = ?",
+        [result.run_id]).fetchall()}
+    counted = ("source_rows", "clean", "quarantined", "merged")
+    assert logged == {c.asset_key.path[1]: [c.metadata[k].value for k in counted]
+                      for c in checks if c.check_name == "every_row_accounted_for"}, \
+        "the account the check proves is logged for the report"
     merged = con.execute("SELECT count(*) FROM clean.contacts_xref WHERE merged_away").fetchall()[0][0]
     staged, clean = (con.execute(f"SELECT count(*) FROM {s}.contacts").fetchall()[0][0] for s in ("staged", "clean"))
     assert merged > 100 and staged == clean + merged
