@@ -106,4 +106,5 @@ def frequencies_sql(records: str, comparisons: tuple[Comparison, ...]) -> str:
     return " UNION ALL ".join(
         f"SELECT {literal(c.name)} AS statistic, CAST({quote(c.column)} AS VARCHAR) AS value, count(*) AS count "
         f"FROM {quote(records)} WHERE {quote(c.column)} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
-        for c in frequent) or "SELECT NULL::VARCHAR AS statistic, NULL::VARCHAR AS value, 0::BIGINT AS count LIMIT 0"
+        for c in frequent) or ("SELECT NULL::VARCHAR AS statistic, NULL::VARCHAR AS value, 0::BIGINT AS count "
+                               "WHERE false")

@@ -240,7 +240,7 @@ class _TableStore:
     def lineage(self, rows: _TableStore) -> _TableStore:
         """The store of the table's lineage: each row's hash without it (as ``rows`` hashes it)
         and its lineage columns, in the temp table ``__backup_lineage``."""
-        row = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in rows.columns) + "}"
+        row = _row_struct(rows.columns)
         lineage = [quote(c) for c, _ in self.columns if c in LINEAGE_COLUMNS]
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {LINEAGE} AS "
                          f"SELECT hash({row}) AS {HASH_COLUMN}, {', '.join(lineage)} FROM {self.source}")
@@ -591,7 +591,7 @@ def _with_lineage(con: duckdb.DuckDBPyConnection, table: str, columns: list[list
     """Insert into ``table`` the rows of ``__restore_rows`` (without lineage), each with a
     lineage of ``__restore_lineage`` of the same hash: rows alike take the lineages of their
     hash in any order, which gives the same rows."""
-    row = "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in columns) + "}"
+    row = _row_struct(columns)
     con.execute(f"""
         INSERT INTO {table} BY NAME
         SELECT r.* EXCLUDE (__h, __n), l.* EXCLUDE ({HASH_COLUMN}, __n)
@@ -600,6 +600,11 @@ def _with_lineage(con: duckdb.DuckDBPyConnection, table: str, columns: list[list
         JOIN (SELECT *, row_number() OVER (PARTITION BY {HASH_COLUMN}) AS __n FROM __restore_lineage) l
           ON l.{HASH_COLUMN} = r.__h AND l.__n = r.__n""")
     con.execute("DROP TABLE __restore_rows; DROP TABLE __restore_lineage")
+
+
+def _row_struct(columns: list[list[str]]) -> str:
+    """A row of ``columns`` as a struct, which hashes as the row itself does (``hash(t)``)."""
+    return "{" + ", ".join(f"{literal(c)}: {quote(c)}" for c, _ in columns) + "}"
 
 
 def _declared(columns: list[list[str]]) -> str:
