@@ -75,7 +75,7 @@ if not (target / "done").exists():
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("_truth"))
     for table, key, field in (("contacts", "contact_id", "email"), ("accounts", "account_id", "phone")):
         path = str(target / f"{{table}}.csv")
-        con = duckdb.connect()
+        con = duckdb.connect(config={{"enable_progress_bar": False}})  # its bar would be read as the output
         con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{{source / table}}.csv', all_varchar = true)")
         con.execute(f"DELETE FROM t WHERE hash({{key}}) % 1000 = 0")  # 0.1 % deleted
         con.execute(f"UPDATE t SET {{field}} = {{field}} || 'x' WHERE hash({{key}}) % 100 = 1")  # 1 % changed

@@ -14,6 +14,7 @@ import pyarrow as pa
 
 from crm_quality.dedup.entities import Entity
 from crm_quality.dedup.nicknames import canonical_first_names
+from crm_quality.schema import LINEAGE_COLUMNS
 from crm_quality.standardize.company import name_words, normalize_company, short_form
 from crm_quality.standardize.distinct_values import CACHE, DistinctValues, Normalization
 from crm_quality.standardize.url import normalize_url
@@ -91,13 +92,12 @@ def prepare_records(con: duckdb.DuckDBPyConnection, entity: Entity, source: str,
 
 
 SOURCE_HASHES, UNPREPARED, FRESH = "__dedup_source_hashes", "__dedup_unprepared", "__dedup_fresh"
-UNHASHED = ("_source_file", "_source_row", "_loaded_at")
-"""Lineage: a record read again from another line or file is the same record."""
 
 
 def _unprepared(con: duckdb.DuckDBPyConnection, source: str, id_column: str, columns: list[str], kept: str) -> str:
-    """Hash each source row (lineage aside) and return the relation of those ``kept`` lacks."""
-    hashed = ", ".join(f"s.{quote(c)}" for c in columns if c not in UNHASHED)
+    """Hash each source row, lineage aside (a record read again from another line or file is the
+    same record), and return the relation of those ``kept`` lacks."""
+    hashed = ", ".join(f"s.{quote(c)}" for c in columns if c not in LINEAGE_COLUMNS)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE {SOURCE_HASHES} AS
                     SELECT CAST(s.{quote(id_column)} AS VARCHAR) AS id, hash({hashed}) AS source_hash FROM {source} s""")
     if not table_exists(con, CACHE, kept):

@@ -452,7 +452,8 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
     """Each table's ``chosen`` files must hold the rows and checksum the manifest gives them:
     files of rows read as the table's column types, files of hashes summed (hashes and sums
     stream: nothing is loaded into a table). Its files together must make the table's rows and
-    checksum."""
+    checksum; and where it has chosen files and its lineage apart, its lineage must pair with
+    its rows (the lineage alone is loaded for that)."""
     started = time.perf_counter()
     manifest = read_manifest(backup)
     if "layout" not in manifest:
@@ -462,6 +463,7 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
     problems = []
     with _empty_database(":memory:", memory_limit) as con:
         for name, table in manifest["layout"].items():
+            before = len(problems)
             parts = [Part(**p) for p in table["parts"]]
             stored = [(table.get("rows_total", manifest["tables"][name]), _stored_columns(table), parts)]
             if "lineage" in table:
@@ -474,7 +476,31 @@ def _verify(backup: Path, memory_limit: str, chosen) -> Verification:
                 if _total(files) != total:
                     problems.append(f"{name}: its files add up to {_total(files)}, the manifest says {total}")
                 problems += _read_back(con, name, store, columns, [p for p in files if chosen(asdict(p))])
+            if "lineage" in table and any(chosen(p) for p in _files(table)) and len(problems) == before:
+                problems += _unpaired(con, name, store, table)
     return Verification(not problems, problems, time.perf_counter() - started)
+
+
+def _unpaired(con: duckdb.DuckDBPyConnection, name: str, store: Path, table: dict) -> list[str]:
+    """A table stored with its lineage apart restores only if each of its rows finds a lineage
+    of its hash: the lineage files must stand for the hashes the rows files sum to (a row's
+    hash is its struct's, as both were written), else the restore would lose rows."""
+    lineage = table["lineage"]
+    try:
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __verify_lineage ({_declared(lineage['columns'])})")
+        _load_parts(con, "__verify_lineage", store, lineage["parts"], lineage["columns"])
+        [paired] = con.execute(f"SELECT count(*), CAST(coalesce(sum({HASH_COLUMN}), 0) AS VARCHAR) "
+                               "FROM __verify_lineage").fetchall()
+    except duckdb.Error as error:
+        return [f"{name}: its lineage files do not read: {error}"]
+    finally:
+        con.execute("DROP TABLE IF EXISTS __verify_lineage")
+    rows = table["rows_total"]
+    if paired == (rows["rows"], rows["checksum"]):
+        return []
+    return [f"{name}: its lineage files are of other rows than its rows files (hashes summing to {paired[1]} "
+            f"over {paired[0]} rows, against {rows['checksum']} over {rows['rows']}): the backup would restore "
+            "rows without their lineage; take a new one with a full rebuild (`crm-quality run --full`)"]
 
 
 def _read_back(con: duckdb.DuckDBPyConnection, name: str, store: Path, columns: list[list[str]],

@@ -15,6 +15,7 @@ from dagster import AssetKey, materialize
 from crm_quality.operations.backup import (MANIFEST, OLD_STAMP, STAMP, back_up, backups_in, fingerprints, prune,
                                            read_manifest, restore, take_backup, verify_restore, verify_written)
 from crm_quality.cli import main
+from crm_quality.errors import CrmQualityError
 from crm_quality.definitions import build_definitions
 from crm_quality_tests.conftest import make_settings
 from crm_quality_tests.test_cli import crm_quality
@@ -280,6 +281,32 @@ def test_a_new_export_read_again_stores_its_changed_rows_and_its_lineage_apart(t
     shutil.move(tmp_path / "moved.parquet", lineage)
     checked = verify_restore(again.path)
     assert not checked.ok and any(lineage.name in p for p in checked.problems), "a lineage not as written is found"
+
+
+def test_a_lineage_whose_files_are_intact_but_of_other_rows_fails_verification(tmp_path):
+    """Every file as its manifest says, but the lineage that of another night: a restore would
+    lose the row whose hash finds no lineage. The nightly verification says so, without a restore."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    con.execute("CREATE SCHEMA raw")
+    con.execute("""CREATE TABLE raw.contacts AS
+                   SELECT CAST(range AS VARCHAR) AS contact_id, 'name ' || range AS name,
+                          'export-1/contacts.csv' AS _source_file, range + 1 AS _source_row,
+                          TIMESTAMPTZ '2026-11-01 02:00:00+00' AS _loaded_at
+                   FROM range(1000)""")
+    folder = tmp_path / "backups"
+    first = take_backup(con, folder)
+    con.execute("UPDATE raw.contacts SET name = 'edited' WHERE contact_id = '9'")
+    second = take_backup(con, folder)
+    assert verify_written(first).ok and verify_written(second).ok and verify_restore(second.path).ok
+
+    manifest = read_manifest(first.path)
+    manifest["layout"]["raw.contacts"]["lineage"] = read_manifest(second.path)["layout"]["raw.contacts"]["lineage"]
+    (first.path / MANIFEST).write_text(json.dumps(manifest))
+    for checked in (verify_written(first), verify_restore(first.path)):
+        assert not checked.ok
+        assert checked.problems[0].startswith("raw.contacts: its lineage files are of other rows than its rows files")
+    with pytest.raises(CrmQualityError, match="raw.contacts"):
+        restore(first.path, tmp_path / "restored.duckdb")
 
 
 def test_a_log_stored_by_run_that_becomes_a_small_table_is_stored_whole(tmp_path):
