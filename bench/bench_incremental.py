@@ -21,6 +21,8 @@ which folder a row was read (a record kept from an earlier build keeps that expo
 which run recorded a golden id's move. Match probabilities count to 6 places. Steps 2 to 4 score
 with the model the full run fitted (``dedup_refit_every`` 7: no fit is due), as a deployment does
 between its weekly fits; step 3 keeps the comparisons of unchanged pairs, step 4 compares them all.
+Last, the seconds of each step (asset) of each run, side by side, as the run's Dagster instance
+measured them: where the time goes.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import os
 
 from bench_dedup import prepare, splink
 from bench_standardize import CONTACTS, EXPORT, PREPARE, WORK
-from measure import home_steps, measure, report
+from measure import home_steps, measure, report, report_steps
 
 REPEATS = int(os.environ.get("BENCH_REPEATS", 3))
 HOME, FIRST, SECOND = WORK / "incremental-home", WORK / "incremental-first", WORK / "incremental-second"
@@ -41,6 +43,7 @@ FIRST_DAY, SECOND_DAY, THIRD_DAY = "2026-11-01", "2026-11-02", "2026-11-03"
 RUN = """
 import contextlib, io, json, os, sys
 os.environ["CRM_QUALITY_AS_OF"] = {as_of!r}
+os.environ["DAGSTER_HOME"] = {home!r} + "/dagster"  # the deployment's own instance, not make's data/dagster
 from crm_quality.cli import main
 said = io.StringIO()
 with contextlib.redirect_stdout(said):
@@ -75,7 +78,8 @@ if not (target / "done").exists():
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("_truth"))
     for table, key, field in (("contacts", "contact_id", "email"), ("accounts", "account_id", "phone")):
         path = str(target / f"{{table}}.csv")
-        con = duckdb.connect(config={{"enable_progress_bar": False}})  # its bar would be read as the output
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # its bar would be read as the step's output
         con.execute(f"CREATE TABLE t AS SELECT * FROM read_csv('{{source / table}}.csv', all_varchar = true)")
         con.execute(f"DELETE FROM t WHERE hash({{key}}) % 1000 = 0")  # 0.1 % deleted
         con.execute(f"UPDATE t SET {{field}} = {{field}} || 'x' WHERE hash({{key}}) % 100 = 1")  # 1 % changed
@@ -86,7 +90,7 @@ if not (target / "done").exists():
 """
 
 CHECKSUMS = """
-import hashlib, json, duckdb
+import hashlib, json, os, duckdb
 con = duckdb.connect({warehouse!r}, read_only=True)
 names = [t for (t,) in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'clean' ORDER BY 1").fetchall()]
 sums = {{}}
@@ -96,7 +100,15 @@ for name in names:
         "AND column_name NOT IN ('_loaded_at', '_source_file', '_source_row', 'source_row', 'changed_at', 'run_id')", [name]).fetchall()]
     sums[name] = con.execute(f"SELECT count(*) || ':' || coalesce(sum(hash({{', '.join(columns)}})), 0) "
                              f"FROM clean.{{name}}").fetchone()[0]
-print(json.dumps({{"clean_checksum": hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:12]}}))
+con.close()
+os.environ["DAGSTER_HOME"] = {dagster_home!r}
+from dagster import DagsterInstance
+instance = DagsterInstance.get()
+[record] = instance.get_run_records(limit=1)
+steps = {{s.step_key: round(s.end_time - s.start_time, 2)
+         for s in instance.get_run_step_stats(record.dagster_run.run_id) if s.start_time and s.end_time}}
+print(json.dumps({{"clean_checksum": hashlib.sha256(json.dumps(sums, sort_keys=True).encode()).hexdigest()[:12],
+                  "steps": steps}}))
 """
 
 
@@ -108,7 +120,7 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     measure("prepare the export", PREPARE, 1)
     measure("prepare the changed export", CHANGE, 1)
-    verify = CHECKSUMS.format(warehouse=str(HOME / "warehouse.duckdb"))
+    verify = CHECKSUMS.format(warehouse=str(HOME / "warehouse.duckdb"), dagster_home=str(HOME / "dagster"))
     full = measure("1. full first run", _run(FIRST_DAY), REPEATS, setup=_night(EXPORT, STEPS.fresh), verify=verify)
     measure("keep the first run's home", STEPS.keep, 1)
     rows = [full]
@@ -125,6 +137,7 @@ def main() -> None:
     rows.append(measure("4. full rebuild of 3's export", _run(THIRD_DAY, ', "--full"'), REPEATS,
                         setup=_night(CHANGED, NIGHTLY_STEPS.restore), verify=verify))
     report(f"Incremental runs, {CONTACTS:,} contacts", rows, WORK.parent)
+    report_steps(rows)
     for row in rows[-3:-1]:
         share = row.seconds / full.seconds
         print(f"{row.name:32} {share:.0%} of the full run (target under {TARGET_SHARE:.0%}: "

@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -19,6 +19,8 @@ class Measurement:
     peak_mb: float
     quality: str
     runs: int
+    steps: dict[str, float] = field(default_factory=dict)
+    """Seconds of each step of the last run, where ``verify`` reports them (its ``steps`` fact)."""
 
 
 def run_once(code: str) -> tuple[float, float, dict]:
@@ -64,12 +66,14 @@ def measure(name: str, code: str, repeats: int, setup: str = "", verify: str = "
     facts = results[-1][2]
     if verify:
         facts = {**facts, **run_once(verify)[2]}
+    steps = facts.pop("steps", {})
     return Measurement(
         name=name,
         seconds=statistics.median(r[0] for r in results),
         peak_mb=statistics.median(r[1] for r in results),
         quality=", ".join(f"{k}={v}" for k, v in facts.items()),
         runs=repeats,
+        steps=steps,
     )
 
 
@@ -81,3 +85,20 @@ def report(title: str, rows: list[Measurement], results_dir: Path) -> None:
     results_dir.mkdir(parents=True, exist_ok=True)
     slug = title.lower().replace(" ", "_").replace(",", "")
     (results_dir / f"{slug}.json").write_text(json.dumps([row.__dict__ for row in rows], indent=2))
+
+
+def report_steps(rows: list[Measurement], shown: float = 0.5) -> None:
+    """Seconds per step of each measured run that has them, side by side, the slowest steps of
+    the first run first: where a run's time goes. Steps under ``shown`` seconds in every run are
+    summed as one line."""
+    rows = [row for row in rows if row.steps]
+    if not rows:
+        return
+    names = sorted({step for row in rows for step in row.steps}, key=lambda s: -rows[0].steps.get(s, 0.0))
+    print(f"\n{'seconds per step (last run)':32}" + "".join(f"{row.name.split()[0]:>16}" for row in rows))
+    small = [s for s in names if all(row.steps.get(s, 0.0) < shown for row in rows)]
+    for step in (s for s in names if s not in small):
+        print(f"{step:32}" + "".join(f"{row.steps.get(step, 0.0):16.1f}" for row in rows))
+    print(f"{f'{len(small)} other steps':32}" + "".join(f"{sum(row.steps.get(s, 0.0) for s in small):16.1f}"
+                                                     for row in rows))
+    print(f"{'all steps':32}" + "".join(f"{sum(row.steps.values()):16.1f}" for row in rows))
