@@ -96,7 +96,7 @@ def clean(context: AssetExecutionContext, settings: SettingsResource, warehouse:
         else:
             result = build_clean(con, current, context.run.run_id, intact_build(con, current, "clean", outputs))
             remember(con, "clean", inputs, outputs, context.run.run_id)
-        accounts = account_for_run(con, context.run.run_id)
+        accounts = account_for_run(con, context.run.run_id, current.warehouse.change_log_runs)
         orphans = {table: orphaned_keys(con, table) for table in TABLES}
         erased = erased_present(con, current)
         outdated = find_outdated(con, current, context.run.run_id)

@@ -299,17 +299,21 @@ def account_for_clean_rows(con: duckdb.DuckDBPyConnection, table: str) -> CleanA
 
 ROW_ACCOUNTS_SQL = """CREATE TABLE IF NOT EXISTS quality.row_accounts (
     run_id VARCHAR, table_name VARCHAR, source_rows BIGINT, clean BIGINT, quarantined BIGINT, merged BIGINT,
-    missing BIGINT, doubled BIGINT)"""
+    missing BIGINT, doubled BIGINT, accounted_at TIMESTAMPTZ)"""
+ROW_ACCOUNTS_DATED_SQL = "ALTER TABLE quality.row_accounts ADD COLUMN IF NOT EXISTS accounted_at TIMESTAMPTZ"
 
 
-def account_for_run(con: duckdb.DuckDBPyConnection, run_id: str) -> dict[str, CleanAccount]:
-    """Every clean table's row account, logged in ``quality.row_accounts`` for the run's report."""
+def account_for_run(con: duckdb.DuckDBPyConnection, run_id: str, keep: int) -> dict[str, CleanAccount]:
+    """Every clean table's row account, logged in ``quality.row_accounts`` for the run's report;
+    the accounts of all but the newest ``keep`` runs are forgotten, as the change log's are."""
     accounts = {table: account_for_clean_rows(con, table) for table in TABLES if table_exists(con, "clean", table)}
     con.execute(ROW_ACCOUNTS_SQL)
+    con.execute(ROW_ACCOUNTS_DATED_SQL)
     with transaction(con):
         con.execute("DELETE FROM quality.row_accounts WHERE run_id = ?", [run_id])
-        con.executemany("INSERT INTO quality.row_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        con.executemany("INSERT INTO quality.row_accounts VALUES (?, ?, ?, ?, ?, ?, ?, ?, now())",
                         [[run_id, table, *astuple(account)] for table, account in accounts.items()])
+        keep_newest_runs(con, "row_accounts", "accounted_at", keep)
     return accounts
 
 

@@ -5,8 +5,9 @@ The person is the record asked for (or every person record carrying the email or
 for), the records deduplication merged with it (one person to the CRM team) and the leads matched
 to it. Their rows are deleted wherever a text column holds one of their ids, emails or phones (a
 list column loses those elements instead), and the caches of derived values lose every value of
-theirs. What deduplication's last fit counted is dropped: the next run fits the model again. Text files the runs wrote (fix lists, reports) lose the lines that hold one of them. The
-run that follows rebuilds what is derived: golden records from the remaining members, children
+theirs. What deduplication's last fit counted is dropped: the next run fits the model again.
+Text files the runs wrote (fix lists, reports) lose the lines that hold one of them. The run
+that follows rebuilds what is derived: golden records from the remaining members, children
 repointed or set to NULL with ``_dangling``, the report and the exports.
 
 ``quality.erasures`` records when, by whom, what kind of identifier, how many records and which

@@ -15,7 +15,7 @@ from dagster import AssetKey, materialize
 from crm_quality.cli import main
 from crm_quality.definitions import build_definitions
 from crm_quality.errors import SettingsError
-from crm_quality.merge.clean import account_for_clean_rows
+from crm_quality.merge.clean import account_for_clean_rows, account_for_run
 from crm_quality.merge.golden import merge_entity
 from crm_quality.dedup.steward import ALWAYS, add_pairs
 from crm_quality.schema import TABLES
@@ -132,6 +132,27 @@ def test_every_row_is_clean_quarantined_or_merged_and_no_key_dangles(pipeline):
     audited = con.execute("SELECT count(DISTINCT golden_id) FROM quality.merges WHERE run_id = ? "
                           "AND table_name = 'contacts'", [result.run_id]).fetchall()[0][0]
     assert audited == con.execute("SELECT count(*) FROM clean.contacts WHERE _members > 1").fetchall()[0][0]
+
+
+def test_the_row_account_log_keeps_the_newest_runs_as_the_change_log_does(tmp_path):
+    """quality.row_accounts grows by a row per table each night: the accounts of runs beyond the
+    newest ``change_log_runs`` are forgotten; a log written before it had its time is kept up."""
+    con = duckdb.connect(str(tmp_path / "wh.duckdb"))
+    for schema in ("raw", "staged", "quarantine", "clean", "quality"):
+        con.execute(f"CREATE SCHEMA {schema}")
+    con.execute("CREATE TABLE raw.users AS SELECT range + 1 AS _source_row FROM range(3)")
+    con.execute("CREATE TABLE raw.users_rejects (line BIGINT)")
+    con.execute("CREATE TABLE staged.users AS SELECT 'u' || range AS user_id, range + 1 AS _source_row FROM range(2)")
+    con.execute("CREATE TABLE quarantine.users AS SELECT 3 AS _source_row")
+    con.execute("CREATE TABLE clean.users AS SELECT user_id FROM staged.users")
+    con.execute("""CREATE TABLE quality.row_accounts (run_id VARCHAR, table_name VARCHAR, source_rows BIGINT,
+                   clean BIGINT, quarantined BIGINT, merged BIGINT, missing BIGINT, doubled BIGINT)""")
+    con.execute("INSERT INTO quality.row_accounts VALUES ('run-0', 'users', 3, 2, 1, 0, 0, 0)")
+    for run in ("run-1", "run-2", "run-3"):
+        accounts = account_for_run(con, run, keep=2)
+        assert accounts["users"].balanced and (accounts["users"].clean, accounts["users"].quarantined) == (2, 1)
+    assert con.execute("SELECT list(run_id ORDER BY run_id) FROM quality.row_accounts").fetchone()[0] == \
+        ["run-2", "run-3"]
 
 
 def test_the_row_accounting_finds_a_lost_and_a_doubled_row(pipeline, tmp_path):
