@@ -123,6 +123,27 @@ def test_the_launchpad_config_is_typed_described_and_defaults_to_the_deployments
     assert seen["settings"].privacy.access_inactive_days == 30 and seen["settings"].validate.fail_on == ("warn",)
 
 
+def test_the_event_log_remembers_a_table_it_found_and_asks_again_for_one_it_lacked(tmp_path):
+    """Dagster asks whether the asset-check table exists before storing every check event; the
+    kept-engine storage answers over its engine and remembers the tables it found."""
+    from sqlalchemy import text
+
+    from crm_quality.defs.instance_storage import KeptEngineEventLogStorage
+
+    storage = KeptEngineEventLogStorage(str(tmp_path / "runs"))
+    assert storage.supports_asset_checks
+    assert not storage.has_table("made_later")
+    with storage.index_connection() as conn:
+        conn.execute(text("CREATE TABLE made_later (x INTEGER)"))
+    assert storage.has_table("made_later"), "a table not found is asked for again (a migration adds tables)"
+    with storage.index_connection() as conn:
+        conn.execute(text("DROP TABLE made_later"))
+    assert storage.has_table("made_later"), "a table found is remembered, not asked for at every event"
+    storage.wipe()
+    assert not storage.has_table("made_later"), "wiping the storage forgets what it found"
+    storage.dispose()
+
+
 def test_the_project_instance_keeps_its_runs_in_dagsters_own_sqlite_files(tmp_path):
     """The kept-engine storage writes what Dagster's stock SQLite storage reads, run and events."""
     from dagster import AssetCheckResult, asset, asset_check, materialize

@@ -8,12 +8,14 @@ engine per database file, so connections are pooled and statements compiled once
 their tables and SQLite's locking are Dagster's own: a home written by either reads with the other.
 """
 
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from dagster._core.storage.base_storage import DagsterStorage
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import (
+    INDEX_SHARD_NAME,
     SQLITE_BUSY_TIMEOUT_SECONDS,
     SqliteEventLogStorage,
 )
@@ -56,7 +58,27 @@ class KeptEngineEventLogStorage(SqliteEventLogStorage):
 
     def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables_found: set[str] = set()
+        self._schema_engine: Engine | None = None
+        self._schema_lock = threading.Lock()
         super().__init__(base_dir, inst_data)
+
+    def has_table(self, table_name: str) -> bool:
+        """Whether the index database has the table. Dagster asks before storing every asset
+        check event (about 320 a run), each time over a new engine, and also while it holds a
+        connection of its own (so not over the kept engines, whose lock it then holds). A table
+        found is remembered, as only a migration adds one and none removes one; a table not found
+        is asked for again (``dagster instance migrate`` may add it meanwhile)."""
+        if table_name not in self._tables_found:
+            with self._schema_lock:
+                if self._schema_engine is None:
+                    self._schema_engine = create_engine(self.conn_string_for_shard(INDEX_SHARD_NAME),
+                                                        connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS})
+                engine = self._schema_engine
+            with engine.connect() as conn:
+                if engine.dialect.has_table(conn, table_name):
+                    self._tables_found.add(table_name)
+        return table_name in self._tables_found
 
     def _engine(self, shard: str) -> Engine:
         """The engine of ``shard``'s database, made most recently used; the oldest beyond
@@ -84,10 +106,15 @@ class KeptEngineEventLogStorage(SqliteEventLogStorage):
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()
+        with self._schema_lock:
+            if self._schema_engine is not None:
+                self._schema_engine.dispose()
+                self._schema_engine = None
 
     def wipe(self) -> None:
         """Close every kept connection first: wiping deletes the run databases' files."""
         self._dispose_engines()
+        self._tables_found.clear()
         super().wipe()
 
     def dispose(self) -> None:
