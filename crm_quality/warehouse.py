@@ -198,10 +198,7 @@ def row_count(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> int:
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return (
-        con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-            [schema, table],
-        ).fetchall()[0][0]
-        > 0
-    )
+    """Whether ``schema.table`` names a table of the database queries resolve it in (DuckDB's
+    catalog function: information_schema's view of the same costs a run about a second)."""
+    return con.execute("SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = current_database() "
+                       "AND schema_name = ? AND table_name = ?", [schema, table]).fetchall()[0][0]
