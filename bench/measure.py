@@ -21,6 +21,8 @@ class Measurement:
     runs: int
     steps: dict[str, float] = field(default_factory=dict)
     """Seconds of each step of the last run, where ``verify`` reports them (its ``steps`` fact)."""
+    last_seconds: float = 0.0
+    """Wall time of the last run, the one ``steps`` are of."""
 
 
 def run_once(code: str) -> tuple[float, float, dict]:
@@ -74,6 +76,7 @@ def measure(name: str, code: str, repeats: int, setup: str = "", verify: str = "
         quality=", ".join(f"{k}={v}" for k, v in facts.items()),
         runs=repeats,
         steps=steps,
+        last_seconds=results[-1][0],
     )
 
 
@@ -102,3 +105,5 @@ def report_steps(rows: list[Measurement], shown: float = 0.5) -> None:
     print(f"{f'{len(small)} other steps':32}" + "".join(f"{sum(row.steps.get(s, 0.0) for s in small):16.1f}"
                                                      for row in rows))
     print(f"{'all steps':32}" + "".join(f"{sum(row.steps.values()):16.1f}" for row in rows))
+    print(f"{'outside the steps':32}" + "".join(f"{row.last_seconds - sum(row.steps.values()):16.1f}" for row in rows))
+    print(f"{'':32}(start-up, Dagster's run and event bookkeeping: paid by every run, whatever changed)")
