@@ -125,7 +125,7 @@ def test_the_launchpad_config_is_typed_described_and_defaults_to_the_deployments
 
 def test_the_event_log_remembers_a_table_it_found_and_asks_again_for_one_it_lacked(tmp_path):
     """Dagster asks whether the asset-check table exists before storing every check event; the
-    kept-engine storage answers over its engine and remembers the tables it found."""
+    kept-engine storage answers over one engine of its own and remembers the tables it found."""
     from sqlalchemy import text
 
     from crm_quality.defs.instance_storage import KeptEngineEventLogStorage
